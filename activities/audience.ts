@@ -1,0 +1,51 @@
+import { and, eq, sql } from 'drizzle-orm';
+import { attributeSlots } from '../db/attribute-slots.ts';
+import { type Condition, compileCondition } from '../db/conditions.ts';
+import { createRecipientPartition } from '../db/recipients.ts';
+import { pushes } from '../db/schema.ts';
+import type { ActivityDeps } from './deps.ts';
+
+/** Eligible = imported, or logged in at least once. */
+export const eligible = (alias: string) =>
+  sql.raw(`(${alias}.imported_at is not null or ${alias}.last_login_at is not null)`);
+
+export function audienceActivities({ database }: ActivityDeps) {
+  return {
+    /**
+     * Copies the matching accounts into the push's recipient partition in one INSERT … SELECT inside
+     * PostgreSQL, and counts them. Idempotent: a push whose snapshot committed is never snapshotted again.
+     */
+    async snapshotAudience({
+      appId,
+      pushId,
+    }: {
+      appId: string;
+      pushId: string;
+    }): Promise<{ audience: number }> {
+      return database.db.transaction(async (tx) => {
+        const [push] = await tx
+          .select({ audience: pushes.audience, snapshotAt: pushes.snapshotAt, count: pushes.audienceCount })
+          .from(pushes)
+          .where(and(eq(pushes.appId, appId), eq(pushes.id, pushId)))
+          .for('update');
+        if (!push) throw new Error(`push ${pushId} not found`);
+        if (push.snapshotAt) return { audience: push.count };
+        const slots = await attributeSlots(tx, appId);
+        const predicate = compileCondition(push.audience as Condition | null, (n) => slots.get(n), 'a');
+        await createRecipientPartition(tx, pushId);
+        const inserted = await tx.execute(sql`
+          insert into push_recipients (push_id, account_seq, account_id)
+          select ${pushId}, a.seq, a.account_id from accounts a
+          where a.app_id = ${appId} and ${eligible('a')} and ${predicate}
+          on conflict do nothing`);
+        const audience = inserted.count;
+        await tx.execute(sql`
+          update pushes set snapshot_at = now(), audience_count = ${audience}, status = 'running',
+            started_at = coalesce(started_at, now()),
+            expires_at = now() + make_interval(secs => retention_seconds)
+          where app_id = ${appId} and id = ${pushId}`);
+        return { audience };
+      });
+    },
+  };
+}

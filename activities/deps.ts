@@ -1,0 +1,22 @@
+import type { Logger } from '../core/log.ts';
+import type { App } from '../db/apps.ts';
+import type { Database } from '../db/client.ts';
+import type { FanoutBus } from '../delivery/bus.ts';
+import type { ProviderClient } from '../delivery/provider.ts';
+
+/** Gives the APNs / FCM client for an app, or undefined when the app has no credentials for it. */
+export interface ProviderRegistry {
+  forApp(app: App): { apns?: ProviderClient | undefined; fcm?: ProviderClient | undefined };
+  close(): Promise<void>;
+}
+
+export interface ActivityDeps {
+  database: Database;
+  bus: FanoutBus;
+  providers: ProviderRegistry;
+  log: Logger;
+  /** Recipients per keyset page (~1,000). */
+  batchSize: number;
+  /** Pages one activity call handles before handing back to the workflow. */
+  pagesPerActivity: number;
+}

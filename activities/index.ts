@@ -1,0 +1,17 @@
+import { audienceActivities } from './audience.ts';
+import type { ActivityDeps } from './deps.ts';
+import { lifecycleActivities } from './lifecycle.ts';
+import { offlineActivities } from './offline.ts';
+
+export type { ActivityDeps, ProviderRegistry } from './deps.ts';
+
+/** Every activity the workflows call, bound to the worker's connections. */
+export function createActivities(deps: ActivityDeps) {
+  return {
+    ...audienceActivities(deps),
+    ...lifecycleActivities(deps),
+    ...offlineActivities(deps),
+  };
+}
+
+export type PushActivities = ReturnType<typeof createActivities>;

@@ -1,0 +1,34 @@
+import { Scalar } from '@scalar/hono-api-reference';
+import { accountsRoutes } from './accounts.ts';
+import { appsRoutes } from './apps.ts';
+import { type ApiDeps, router } from './context.ts';
+import { errorBody, errorHandler } from './errors.ts';
+import { healthRoutes } from './health.ts';
+import { appAuth, jsonBody } from './middleware.ts';
+import { pushesRoutes } from './pushes.ts';
+
+/** The whole HTTP surface: health, the operator endpoint, the app-scoped /v1 API, the OpenAPI document. */
+export function createApi(deps: ApiDeps) {
+  const api = router();
+  api.onError(errorHandler(deps.log));
+  api.notFound((c) => c.json(errorBody('not_found', `No route for ${c.req.method} ${c.req.path}`), 404));
+  api.use('*', jsonBody());
+
+  api.route('/', healthRoutes(deps));
+  api.route('/v1/apps', appsRoutes(deps));
+
+  const v1 = router();
+  v1.use('*', appAuth(deps.database));
+  v1.route('/accounts', accountsRoutes(deps));
+  v1.route('/pushes', pushesRoutes(deps));
+  api.route('/v1', v1);
+
+  api.openAPIRegistry.registerComponent('securitySchemes', 'appKey', { type: 'http', scheme: 'bearer' });
+  api.openAPIRegistry.registerComponent('securitySchemes', 'rootKey', { type: 'http', scheme: 'bearer' });
+  api.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: { title: 'Herald API', version: '1', description: 'Push to all users, by tag or by attribute.' },
+  });
+  api.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'Herald API' }));
+  return api;
+}

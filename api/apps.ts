@@ -1,0 +1,45 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { createApp } from '../db/apps.ts';
+import type { ApiDeps } from './context.ts';
+import { router } from './context.ts';
+import { rootAuth } from './middleware.ts';
+import { commonErrors, jsonBodyOf, jsonContent } from './schemas.ts';
+
+export const CreatedAppSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    sdkAppId: z.number().int(),
+    apiKey: z.string().openapi({ description: 'Admin API key for /v1; shown only now' }),
+    secretKey: z.string().openapi({ description: 'Signs user tokens and Tencent UserSigs; shown only now' }),
+  })
+  .openapi('CreatedApp');
+
+const createAppRoute = createRoute({
+  method: 'post',
+  path: '/',
+  tags: ['Apps'],
+  summary: 'Create an app (operator only: Authorization: Bearer $HERALD_ROOT_KEY)',
+  security: [{ rootKey: [] }],
+  request: {
+    body: jsonBodyOf(
+      z.strictObject({
+        name: z.string().trim().min(1).max(100),
+        dailyPushQuota: z.number().int().min(1).max(1_000_000).optional(),
+        minPushIntervalMs: z.number().int().min(0).max(3_600_000).optional(),
+      }),
+    ),
+  },
+  responses: { 201: jsonContent(CreatedAppSchema, 'The app and its keys'), ...commonErrors },
+});
+
+export function appsRoutes({ config, database }: ApiDeps) {
+  const r = router();
+  r.use('*', rootAuth(config.HERALD_ROOT_KEY));
+  r.openapi(createAppRoute, async (c) => {
+    const body = c.req.valid('json');
+    const created = await createApp(database.db, body);
+    return c.json(created, 201);
+  });
+  return r;
+}

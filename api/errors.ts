@@ -1,0 +1,52 @@
+import { randomUUID } from 'node:crypto';
+import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { z } from 'zod';
+import type { Logger } from '../core/log.ts';
+
+/** A failure the caller can fix: a stable machine code and a message that says what to do. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: ContentfulStatusCode,
+    readonly code: string,
+    message: string,
+    readonly details?: Record<string, unknown>,
+    readonly headers?: Record<string, string>,
+  ) {
+    super(message);
+  }
+}
+
+export const notFound = (what: string) =>
+  new ApiError(404, 'not_found', `${what} does not exist in this app`);
+
+export function errorBody(code: string, message: string, extra?: Record<string, unknown>) {
+  return { error: { code, message, ...extra } };
+}
+
+/** The first zod issue, as `path: message`, which tells the caller exactly which field to fix. */
+export function describeZodError(error: z.ZodError): string {
+  const issue = error.issues[0];
+  if (!issue) return 'invalid request';
+  const where = issue.path.length ? issue.path.map(String).join('.') : 'body';
+  return `${where}: ${issue.message}`;
+}
+
+/** Maps every thrown error to the JSON error body; unknown ones become a 500 with an id in the log. */
+export function errorHandler(log: Logger) {
+  return (err: Error, c: Context) => {
+    if (err instanceof ApiError) {
+      for (const [k, v] of Object.entries(err.headers ?? {})) c.header(k, v);
+      return c.json(errorBody(err.code, err.message, err.details), err.status);
+    }
+    if (err instanceof HTTPException && err.status < 500) {
+      const code =
+        err.status === 401 ? 'unauthorized' : err.status === 413 ? 'payload_too_large' : 'bad_request';
+      return c.json(errorBody(code, err.message || 'bad request'), err.status);
+    }
+    const id = randomUUID();
+    log.error({ err, errorId: id, method: c.req.method, path: c.req.path }, 'unhandled error');
+    return c.json(errorBody('internal', `Internal error; quote id ${id} when reporting it`, { id }), 500);
+  };
+}

@@ -1,0 +1,245 @@
+import { createHash } from 'node:crypto';
+import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/client';
+import { z } from 'zod';
+import { newId } from '../core/ids.ts';
+import { messageSchema, offlineOptionsSchema } from '../core/messages.ts';
+import type { App } from '../db/apps.ts';
+import { attributeSlots } from '../db/attribute-slots.ts';
+import { type Condition, ConditionError, compileCondition, validateCondition } from '../db/conditions.ts';
+import {
+  findPush,
+  findPushByIdempotencyKey,
+  markPushFailed,
+  type PushRow,
+  pushWorkflowId,
+  releaseIdempotencyKey,
+} from '../db/pushes.ts';
+import { reservePushSlot } from '../db/quota.ts';
+import { pushes } from '../db/schema.ts';
+import {
+  cancelPushUpdate,
+  type PushWorkflowInput,
+  pushWorkflow,
+  recallPushUpdate,
+} from '../workflows/push.ts';
+import type { ApiDeps } from './context.ts';
+import { ApiError } from './errors.ts';
+
+export const MAX_RETENTION_SECONDS = 604_800;
+const IDEMPOTENCY_WINDOW_MS = 7 * 24 * 3600 * 1000;
+const MAX_SEND_AHEAD_MS = 366 * 24 * 3600 * 1000;
+
+export const pushInputSchema = z.strictObject({
+  audience: z.union([z.literal('all'), z.record(z.string(), z.unknown())]).default('all'),
+  message: messageSchema,
+  offline: offlineOptionsSchema.default({ push: true }),
+  retentionSeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(MAX_RETENTION_SECONDS, 'retention is at most 604800 seconds (7 days)')
+    .default(0),
+  sendAt: z.iso
+    .datetime({ offset: true, message: 'must be an ISO 8601 date-time, e.g. 2026-12-01T09:00:00Z' })
+    .optional(),
+});
+export type PushInput = z.infer<typeof pushInputSchema>;
+
+/** Checks a condition and that every attribute it names exists, as a 400 the caller can act on. */
+export async function checkAudience(
+  deps: ApiDeps,
+  appId: string,
+  audience: unknown,
+): Promise<Condition | null> {
+  if (audience === 'all' || audience === undefined || audience === null) return null;
+  try {
+    const condition = validateCondition(audience);
+    const slots = await attributeSlots(deps.database.db, appId);
+    compileCondition(condition, (n) => slots.get(n));
+    return condition;
+  } catch (err) {
+    if (err instanceof ConditionError) throw new ApiError(400, err.code, `audience: ${err.message}`);
+    throw err;
+  }
+}
+
+export interface CreatePushOptions {
+  idempotencyKey?: string | undefined;
+  source?: 'v1' | 'v4' | 'campaign';
+  campaign?: { id: string; step: number } | undefined;
+  /** Campaign steps were counted against the quota when the campaign was made. */
+  skipQuota?: boolean;
+  /** The push's id, when the caller had to know it first (campaign steps). */
+  pushId?: string;
+}
+
+/**
+ * Validates, records and starts a push. The idempotency key makes a retry the same push: the same body
+ * returns it (created = false), another body is a 409. The workflow is started with USE_EXISTING, so a
+ * retry after a crash between the insert and the start simply starts it.
+ */
+export async function createPush(
+  deps: ApiDeps,
+  app: App,
+  input: PushInput,
+  opts: CreatePushOptions = {},
+): Promise<{ push: PushRow; created: boolean }> {
+  const { db } = deps.database;
+  const condition = await checkAudience(deps, app.id, input.audience);
+  const sendAt = input.sendAt ? new Date(input.sendAt) : undefined;
+  if (sendAt && opts.source !== 'campaign') {
+    const ahead = sendAt.getTime() - Date.now();
+    if (ahead <= 0)
+      throw new ApiError(400, 'send_at_in_past', 'sendAt must be in the future; omit it to send now');
+    if (ahead > MAX_SEND_AHEAD_MS)
+      throw new ApiError(400, 'send_at_too_far', 'sendAt must be within one year');
+  }
+  const requestHash = createHash('sha256').update(JSON.stringify(input)).digest('hex');
+
+  if (opts.idempotencyKey) {
+    const existing = await findPushByIdempotencyKey(db, app.id, opts.idempotencyKey);
+    if (existing && Date.now() - existing.createdAt.getTime() > IDEMPOTENCY_WINDOW_MS) {
+      await releaseIdempotencyKey(db, app.id, existing.id);
+    } else if (existing) {
+      if (existing.requestHash !== requestHash) {
+        throw new ApiError(
+          409,
+          'idempotency_key_reused',
+          'This Idempotency-Key was used for a different push in the last 7 days',
+        );
+      }
+      await startPushWorkflow(deps, existing);
+      return { push: existing, created: false };
+    }
+  }
+
+  const id = opts.pushId ?? newId();
+  let row: PushRow;
+  try {
+    row = await db.transaction(async (tx) => {
+      if (!opts.skipQuota) {
+        const refusal = await reservePushSlot(tx, app.id);
+        if (refusal) {
+          const message =
+            refusal.reason === 'too_frequent'
+              ? `Pushes must be at least ${refusal.limit} ms apart; retry in ${refusal.retryAfterSeconds} s`
+              : `The daily quota of ${refusal.limit} pushes is used up; it resets at 00:00 UTC`;
+          throw new ApiError(
+            429,
+            refusal.reason,
+            message,
+            { retryAfterSeconds: refusal.retryAfterSeconds },
+            {
+              'retry-after': String(refusal.retryAfterSeconds),
+            },
+          );
+        }
+      }
+      const [inserted] = await tx
+        .insert(pushes)
+        .values({
+          appId: app.id,
+          id,
+          campaignId: opts.campaign?.id,
+          campaignStep: opts.campaign?.step,
+          audience: condition,
+          message: input.message,
+          offline: input.offline,
+          fromAccount: input.message.from,
+          retentionSeconds: input.retentionSeconds,
+          sendAt,
+          idempotencyKey: opts.idempotencyKey,
+          requestHash,
+          source: opts.source ?? 'v1',
+          workflowId: pushWorkflowId(app.id, id),
+        })
+        .returning();
+      if (!inserted) throw new Error('push insert returned nothing');
+      return inserted;
+    });
+  } catch (err) {
+    // Two requests with one new key raced: the loser returns the winner's push.
+    if (opts.idempotencyKey && (err as { code?: string }).code === '23505') {
+      return createPush(deps, app, input, opts);
+    }
+    throw err;
+  }
+  await startPushWorkflow(deps, row);
+  return { push: row, created: true };
+}
+
+export async function startPushWorkflow(deps: ApiDeps, push: PushRow): Promise<void> {
+  const args: PushWorkflowInput = {
+    appId: push.appId,
+    pushId: push.id,
+    sendAt: push.sendAt?.toISOString(),
+    retentionSeconds: push.retentionSeconds,
+  };
+  try {
+    await deps.temporal.workflow.start(pushWorkflow, {
+      workflowId: push.workflowId,
+      taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
+      args: [args],
+      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+      // A finished push is never run twice, whatever retries arrive later.
+      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+      memo: { app: push.appId, push: push.id, campaign: push.campaignId ?? '' },
+    });
+  } catch (err) {
+    if ((err as Error).name === 'WorkflowExecutionAlreadyStartedError') return;
+    await markPushFailed(
+      deps.database.db,
+      push.appId,
+      push.id,
+      `could not start workflow: ${(err as Error).message}`,
+    );
+    throw err;
+  }
+}
+
+export async function getPushOr404(deps: ApiDeps, appId: string, pushId: string): Promise<PushRow> {
+  const push = z.uuid().safeParse(pushId).success
+    ? await findPush(deps.database.db, appId, pushId)
+    : undefined;
+  if (!push) throw new ApiError(404, 'not_found', `Push ${pushId} does not exist in this app`);
+  return push;
+}
+
+const RECALL_WINDOW_MS = 24 * 3600 * 1000;
+
+/**
+ * Sends the cancel or recall update to the push's workflow. Both are idempotent: a push that already ended
+ * answers with its current state. The workflow's history records each request.
+ */
+async function stopPush(deps: ApiDeps, push: PushRow, how: 'cancel' | 'recall'): Promise<void> {
+  const handle = deps.temporal.workflow.getHandle(push.workflowId);
+  try {
+    await handle.executeUpdate(how === 'cancel' ? cancelPushUpdate : recallPushUpdate);
+  } catch (err) {
+    const name = (err as Error).name;
+    // A workflow that already finished has nothing left to stop.
+    if (
+      name === 'WorkflowNotFoundError' ||
+      /already completed|workflow execution.*(closed|completed)/i.test((err as Error).message)
+    )
+      return;
+    throw err;
+  }
+}
+
+export async function cancelPush(deps: ApiDeps, push: PushRow): Promise<void> {
+  if (push.status === 'scheduled' || push.status === 'running') await stopPush(deps, push, 'cancel');
+}
+
+export async function recallPush(deps: ApiDeps, push: PushRow): Promise<void> {
+  if (push.recalledAt) return;
+  const since = Date.now() - (push.startedAt ?? push.createdAt).getTime();
+  if (push.startedAt && since > RECALL_WINDOW_MS) {
+    throw new ApiError(
+      409,
+      'recall_window_passed',
+      'A push can be recalled only within 24 hours of its start',
+    );
+  }
+  await stopPush(deps, push, 'recall');
+}

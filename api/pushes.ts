@@ -1,0 +1,142 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { listPushes } from '../db/pushes.ts';
+import { type ApiDeps, router } from './context.ts';
+import { cancelPush, createPush, getPushOr404, pushInputSchema, recallPush } from './push-service.ts';
+import { PushSchema, type PushView, pushView } from './push-view.ts';
+import {
+  commonErrors,
+  conflictError,
+  jsonBodyOf,
+  jsonContent,
+  notFoundError,
+  security,
+  tooManyError,
+} from './schemas.ts';
+
+const tags = ['Pushes'];
+const idParam = z.object({ id: z.string().openapi({ param: { name: 'id', in: 'path' } }) });
+
+const create = createRoute({
+  method: 'post',
+  path: '/',
+  tags,
+  security,
+  summary: 'Create a push to all users, or to those a condition selects',
+  request: {
+    headers: z.object({
+      'idempotency-key': z
+        .string()
+        .min(1)
+        .max(200)
+        .optional()
+        .openapi({ description: 'Same key within 7 days = same push' }),
+    }),
+    body: jsonBodyOf(pushInputSchema.openapi('PushInput')),
+  },
+  responses: {
+    201: jsonContent(PushSchema, 'Created'),
+    200: jsonContent(PushSchema, 'The push this Idempotency-Key already created'),
+    ...commonErrors,
+    ...conflictError('`idempotency_key_reused`: the key was used for another body'),
+    ...tooManyError,
+  },
+});
+
+const list = createRoute({
+  method: 'get',
+  path: '/',
+  tags,
+  security,
+  summary: 'List pushes, newest first',
+  request: {
+    query: z.object({
+      status: z.enum(['scheduled', 'running', 'completed', 'canceled', 'failed']).optional(),
+      campaignId: z.string().optional(),
+      createdFrom: z.iso.datetime({ offset: true }).optional(),
+      createdTo: z.iso.datetime({ offset: true }).optional(),
+      cursor: z.uuid('cursor must be the nextCursor of a previous page').optional(),
+      limit: z.coerce.number().int().min(1).max(200).default(50),
+    }),
+  },
+  responses: {
+    200: jsonContent(
+      z.object({ pushes: z.array(PushSchema), nextCursor: z.string().nullable() }),
+      'A page of pushes',
+    ),
+    ...commonErrors,
+  },
+});
+
+const get = createRoute({
+  method: 'get',
+  path: '/{id}',
+  tags,
+  security,
+  summary: 'A push: status, timestamps and live counters',
+  request: { params: idParam },
+  responses: { 200: jsonContent(PushSchema, 'The push'), ...commonErrors, ...notFoundError },
+});
+
+const stopRoute = (action: 'cancel' | 'recall', summary: string) =>
+  createRoute({
+    method: 'post',
+    path: `/{id}/${action}`,
+    tags,
+    security,
+    summary,
+    request: { params: idParam },
+    responses: {
+      202: jsonContent(PushSchema, 'Accepted; the push as it stands now'),
+      ...commonErrors,
+      ...notFoundError,
+      ...conflictError('`recall_window_passed`'),
+    },
+  });
+
+export function pushesRoutes(deps: ApiDeps) {
+  const r = router();
+  const reread = async (appId: string, id: string): Promise<PushView> =>
+    pushView(await getPushOr404(deps, appId, id));
+
+  r.openapi(create, async (c) => {
+    const { push, created } = await createPush(deps, c.get('app'), c.req.valid('json'), {
+      idempotencyKey: c.req.valid('header')['idempotency-key'],
+    });
+    return c.json(pushView(push), created ? 201 : 200);
+  });
+
+  r.openapi(list, async (c) => {
+    const q = c.req.valid('query');
+    const rows = await listPushes(deps.database.db, c.get('app').id, {
+      status: q.status,
+      campaignId: q.campaignId,
+      createdFrom: q.createdFrom ? new Date(q.createdFrom) : undefined,
+      createdTo: q.createdTo ? new Date(q.createdTo) : undefined,
+      after: q.cursor,
+      limit: q.limit,
+    });
+    const next = rows.length === q.limit ? (rows.at(-1)?.id ?? null) : null;
+    return c.json({ pushes: rows.map(pushView), nextCursor: next }, 200);
+  });
+
+  r.openapi(get, async (c) => c.json(await reread(c.get('app').id, c.req.valid('param').id), 200));
+
+  r.openapi(
+    stopRoute('cancel', 'Cancel: a scheduled push never sends; a running one stops its remaining batches'),
+    async (c) => {
+      const app = c.get('app');
+      await cancelPush(deps, await getPushOr404(deps, app.id, c.req.valid('param').id));
+      return c.json(await reread(app.id, c.req.valid('param').id), 202);
+    },
+  );
+
+  r.openapi(
+    stopRoute('recall', 'Recall (within 24 h): stop, withdraw stored copies, remove from connected clients'),
+    async (c) => {
+      const app = c.get('app');
+      await recallPush(deps, await getPushOr404(deps, app.id, c.req.valid('param').id));
+      return c.json(await reread(app.id, c.req.valid('param').id), 202);
+    },
+  );
+  return r;
+}

@@ -1,0 +1,43 @@
+import { z } from '@hono/zod-openapi';
+
+/** The error body every 4xx and 5xx carries. */
+export const ErrorSchema = z
+  .object({
+    error: z.object({
+      code: z.string().openapi({ example: 'invalid_request' }),
+      message: z.string().openapi({ example: 'accounts.0.id: must be 1-32 bytes' }),
+    }),
+  })
+  .openapi('Error');
+
+const errorResponse = (description: string) => ({
+  description,
+  content: { 'application/json': { schema: ErrorSchema } },
+});
+
+/** The error responses most routes share, for the OpenAPI document. */
+export const commonErrors = {
+  400: errorResponse(
+    'Invalid input: `invalid_request`, `invalid_json`, `unsupported_content_type` and route-specific codes',
+  ),
+  401: errorResponse('`unauthorized`: missing or wrong API key'),
+  500: errorResponse('`internal`: an unexpected failure; the body carries an id that is in the log'),
+} as const;
+
+export const notFoundError = { 404: errorResponse('`not_found`') } as const;
+export const conflictError = (what: string) => ({ 409: errorResponse(what) }) as const;
+export const tooManyError = {
+  429: errorResponse('`quota_exceeded` or `too_frequent`, with Retry-After'),
+} as const;
+
+export const jsonContent = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { 'application/json': { schema } },
+});
+
+export const jsonBodyOf = <T extends z.ZodType>(schema: T) => ({
+  required: true,
+  content: { 'application/json': { schema } },
+});
+
+export const security = [{ appKey: [] }];

@@ -1,0 +1,86 @@
+import { createRequire } from 'node:module';
+import {
+  bundleWorkflowCode,
+  DefaultLogger,
+  NativeConnection,
+  Runtime,
+  Worker,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
+import { createActivities, type ProviderRegistry } from '../activities/index.ts';
+import type { Config } from '../core/config.ts';
+import type { Logger } from '../core/log.ts';
+import type { Database } from '../db/client.ts';
+import { postgresBus } from '../delivery/bus.ts';
+
+const require = createRequire(import.meta.url);
+export const workflowsPath = require.resolve('../workflows/index.ts');
+
+export interface WorkerHandle {
+  worker: Worker;
+  /** Resolves when the worker has drained and stopped. */
+  done: Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Bundles the workflow code once; tests share one bundle across files. */
+export async function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
+  const quiet = () => {};
+  // The bundler narrates every module at info level; only its errors are worth a line.
+  const logger = { log: quiet, info: quiet, warn: quiet, debug: quiet, trace: quiet, error: console.error };
+  return bundleWorkflowCode({ workflowsPath, logger });
+}
+
+let runtimeInstalled = false;
+
+/** The SDK's own log goes through at warn level: its per-state-change info lines drown ours. */
+function installRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  try {
+    // Signals are ours: the start command drains the worker itself, after the API stops taking requests.
+    Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
+  } catch {
+    // Already installed by the embedding process (tests may start several workers).
+  }
+}
+
+export async function startWorker(opts: {
+  config: Config;
+  temporalAddress: string;
+  database: Database;
+  providers: ProviderRegistry;
+  log: Logger;
+  workflowBundle?: WorkflowBundleWithSourceMap | { codePath: string } | undefined;
+  batchSize?: number;
+}): Promise<WorkerHandle> {
+  const { config, database, log } = opts;
+  installRuntime();
+  const connection = await NativeConnection.connect({ address: opts.temporalAddress });
+  const activities = createActivities({
+    database,
+    bus: postgresBus(database.sql),
+    providers: opts.providers,
+    log: log.child({ component: 'activities' }),
+    batchSize: opts.batchSize ?? 1000,
+    pagesPerActivity: 50,
+  });
+  const worker = await Worker.create({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    activities,
+    workflowBundle: opts.workflowBundle ?? (await bundleWorkflows()),
+    shutdownGraceTime: '10 seconds',
+  });
+  const done = worker.run().finally(() => connection.close());
+  log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE }, 'worker running');
+  return {
+    worker,
+    done,
+    async stop() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await done;
+    },
+  };
+}

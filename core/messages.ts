@@ -1,0 +1,135 @@
+import { z } from 'zod';
+
+/** Byte length in UTF-8: Tencent's limits and ours are in bytes, not characters. */
+export const utf8Bytes = (s: string): number => Buffer.byteLength(s, 'utf8');
+export const bytesMax = (max: number, what: string) =>
+  z.string().refine((s) => utf8Bytes(s) <= max, `${what} must be at most ${max} bytes of UTF-8`);
+
+const url = z.url('must be an absolute URL');
+
+/** The element kinds of Tencent's MsgBody, in Herald's own spelling. */
+export const elementSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('text'), text: z.string().min(1, 'text must not be empty').max(12_000) }),
+  z.strictObject({
+    type: z.literal('custom'),
+    data: z.string().max(12_000).default(''),
+    desc: z.string().max(1_000).optional(),
+    ext: z.string().max(4_000).optional(),
+    sound: z.string().max(200).optional(),
+  }),
+  z.strictObject({
+    type: z.literal('image'),
+    url,
+    width: z.number().int().positive().optional(),
+    height: z.number().int().positive().optional(),
+  }),
+  z.strictObject({
+    type: z.literal('file'),
+    url,
+    name: z.string().max(200).optional(),
+    size: z.number().int().min(0).optional(),
+  }),
+  z.strictObject({
+    type: z.literal('sound'),
+    url,
+    seconds: z.number().int().min(0).optional(),
+    size: z.number().int().min(0).optional(),
+  }),
+  z.strictObject({
+    type: z.literal('video'),
+    url,
+    thumbUrl: url.optional(),
+    seconds: z.number().int().min(0).optional(),
+  }),
+  z.strictObject({
+    type: z.literal('location'),
+    latitude: z.number(),
+    longitude: z.number(),
+    desc: z.string().max(500).default(''),
+  }),
+  z.strictObject({
+    type: z.literal('face'),
+    index: z.number().int(),
+    data: z.string().max(1_000).default(''),
+  }),
+]);
+export type Element = z.infer<typeof elementSchema>;
+
+export const messageSchema = z
+  .strictObject({
+    elements: z.array(elementSchema).min(1, 'a message needs at least one element').max(20),
+    from: z.string().min(1).max(32).optional(),
+  })
+  .refine((m) => m.elements.filter((e) => e.type === 'custom').length <= 1, {
+    message: 'a message may hold at most one custom element',
+    path: ['elements'],
+  })
+  .refine((m) => utf8Bytes(JSON.stringify(m.elements)) <= 12_288, {
+    message: 'the message body must be at most 12 KB of JSON',
+    path: ['elements'],
+  });
+export type Message = z.infer<typeof messageSchema>;
+
+const priority = z.enum(['high', 'normal']);
+
+export const offlineOptionsSchema = z.strictObject({
+  /** false = no APNs/FCM notification (Tencent's PushFlag 1); stored copies still wait for the user. */
+  push: z.boolean().default(true),
+  title: bytesMax(200, 'title').optional(),
+  /** Notification text; by default derived from the elements as Tencent does. */
+  body: bytesMax(1_000, 'body').optional(),
+  ext: bytesMax(3_000, 'ext').optional(),
+  sound: z.string().max(200).optional(),
+  /** The badge number to show; absent leaves the badge alone (Tencent's BadgeMode 1). */
+  badge: z.number().int().min(0).max(99_999).optional(),
+  apns: z
+    .strictObject({
+      title: bytesMax(200, 'apns.title').optional(),
+      subtitle: bytesMax(200, 'apns.subtitle').optional(),
+      image: url.optional(),
+      mutableContent: z.boolean().optional(),
+      collapseId: bytesMax(64, 'apns.collapseId').optional(),
+      priority: priority.optional(),
+      sound: z.string().max(200).optional(),
+    })
+    .optional(),
+  android: z
+    .strictObject({
+      channelId: z.string().max(200).optional(),
+      collapseKey: z.string().max(200).optional(),
+      priority: priority.optional(),
+      sound: z.string().max(200).optional(),
+    })
+    .optional(),
+});
+export type OfflineOptions = z.infer<typeof offlineOptionsSchema>;
+
+/** Tencent's rule for the notification text: Desc, else each element's push text; none means no notification. */
+export function notificationBody(message: Message, offline: OfflineOptions): string | undefined {
+  if (offline.body) return offline.body;
+  const parts = message.elements
+    .map((e) => {
+      switch (e.type) {
+        case 'text':
+          return e.text;
+        case 'custom':
+          return e.desc;
+        case 'location':
+          return '[Location]';
+        case 'face':
+          return '[Face]';
+        case 'image':
+          return '[Image]';
+        case 'file':
+          return '[File]';
+        case 'sound':
+          return '[Voice]';
+        case 'video':
+          return '[Video]';
+        default:
+          return undefined;
+      }
+    })
+    .filter((t): t is string => Boolean(t));
+  return parts.length ? parts.join(' ') : undefined;
+}

@@ -1,0 +1,250 @@
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  boolean,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  smallint,
+  text,
+  timestamp,
+  uniqueIndex,
+} from 'drizzle-orm/pg-core';
+
+const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+const counter = (name: string) => bigint(name, { mode: 'number' }).notNull().default(0);
+
+/** A tenant. Keys are shown once; the admin key is kept as a SHA-256 hash. */
+export const apps = pgTable('apps', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  sdkAppId: bigint('sdk_app_id', { mode: 'number' }).notNull().unique(),
+  apiKeyHash: text('api_key_hash').notNull().unique(),
+  secretKey: text('secret_key').notNull(),
+  adminIdentifier: text('admin_identifier').notNull().default('administrator'),
+  attrSlots: smallint('attr_slots').notNull().default(10),
+  dailyPushQuota: integer('daily_push_quota').notNull().default(100),
+  minPushIntervalMs: integer('min_push_interval_ms').notNull().default(1000),
+  apnsCredentials: jsonb('apns_credentials').$type<ApnsCredentials>(),
+  fcmCredentials: jsonb('fcm_credentials').$type<FcmCredentials>(),
+  isDefault: boolean('is_default').notNull().default(false),
+  lastPushAt: ts('last_push_at'),
+  createdAt: ts('created_at').notNull().defaultNow(),
+});
+
+export interface ApnsCredentials {
+  keyId: string;
+  teamId: string;
+  topic: string;
+  privateKey: string;
+}
+
+export interface FcmCredentials {
+  projectId: string;
+  clientEmail: string;
+  serviceAccount: Record<string, unknown>;
+}
+
+/** Attribute names live in numbered slots so a rename keeps every stored value. */
+export const attributeNames = pgTable(
+  'attribute_names',
+  {
+    appId: text('app_id')
+      .notNull()
+      .references(() => apps.id, { onDelete: 'cascade' }),
+    slot: smallint('slot').notNull(),
+    name: text('name').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.appId, t.slot] }),
+    uniqueIndex('attribute_names_app_name').on(t.appId, t.name),
+  ],
+);
+
+/**
+ * An end user. `seq` is a dense number used to key recipient sets; tags are a text[] and attributes a
+ * jsonb keyed by slot number, both GIN-indexed so a whole audience condition is one indexed predicate.
+ */
+export const accounts = pgTable(
+  'accounts',
+  {
+    appId: text('app_id')
+      .notNull()
+      .references(() => apps.id, { onDelete: 'cascade' }),
+    accountId: text('account_id').notNull(),
+    seq: bigint('seq', { mode: 'number' }).generatedAlwaysAsIdentity().notNull(),
+    nick: text('nick'),
+    faceUrl: text('face_url'),
+    tags: text('tags').array().notNull().default(sql`'{}'::text[]`),
+    attrs: jsonb('attrs').$type<Record<string, string>>().notNull().default({}),
+    importedAt: ts('imported_at'),
+    lastLoginAt: ts('last_login_at'),
+    createdAt: ts('created_at').notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.appId, t.accountId] }),
+    uniqueIndex('accounts_app_seq').on(t.appId, t.seq),
+    index('accounts_tags_gin').using('gin', t.tags),
+    index('accounts_attrs_gin').using('gin', sql`${t.attrs} jsonb_path_ops`),
+  ],
+);
+
+export const devices = pgTable(
+  'devices',
+  {
+    appId: text('app_id')
+      .notNull()
+      .references(() => apps.id, { onDelete: 'cascade' }),
+    platform: text('platform').$type<'apns' | 'fcm'>().notNull(),
+    token: text('token').notNull(),
+    accountId: text('account_id').notNull(),
+    environment: text('environment').$type<'sandbox' | 'production'>().notNull().default('production'),
+    topic: text('topic'),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+    disabledAt: ts('disabled_at'),
+    disabledReason: text('disabled_reason'),
+  },
+  (t) => [
+    primaryKey({ columns: [t.appId, t.platform, t.token] }),
+    index('devices_account').on(t.appId, t.accountId),
+  ],
+);
+
+export type PushStatus = 'scheduled' | 'running' | 'completed' | 'canceled' | 'failed';
+
+export const pushes = pgTable(
+  'pushes',
+  {
+    appId: text('app_id')
+      .notNull()
+      .references(() => apps.id, { onDelete: 'cascade' }),
+    id: text('id').notNull(),
+    campaignId: text('campaign_id'),
+    campaignStep: smallint('campaign_step'),
+    status: text('status').$type<PushStatus>().notNull().default('scheduled'),
+    audience: jsonb('audience').$type<unknown>(),
+    message: jsonb('message').$type<unknown>().notNull(),
+    offline: jsonb('offline').$type<unknown>().notNull(),
+    fromAccount: text('from_account'),
+    retentionSeconds: integer('retention_seconds').notNull(),
+    sendAt: ts('send_at'),
+    idempotencyKey: text('idempotency_key'),
+    requestHash: text('request_hash'),
+    source: text('source').notNull().default('v1'),
+    workflowId: text('workflow_id').notNull(),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    startedAt: ts('started_at'),
+    snapshotAt: ts('snapshot_at'),
+    completedAt: ts('completed_at'),
+    canceledAt: ts('canceled_at'),
+    recalledAt: ts('recalled_at'),
+    expiresAt: ts('expires_at'),
+    expiredAt: ts('expired_at'),
+    failureReason: text('failure_reason'),
+    audienceCount: counter('audience_count'),
+    deliveredOnline: counter('delivered_online'),
+    storedOffline: counter('stored_offline'),
+    syncedLater: counter('synced_later'),
+    acked: counter('acked'),
+    expired: counter('expired'),
+    withdrawn: counter('withdrawn'),
+    apnsSent: counter('apns_sent'),
+    apnsFailed: counter('apns_failed'),
+    apnsDisabled: counter('apns_disabled'),
+    fcmSent: counter('fcm_sent'),
+    fcmFailed: counter('fcm_failed'),
+    fcmDisabled: counter('fcm_disabled'),
+  },
+  (t) => [
+    primaryKey({ columns: [t.appId, t.id] }),
+    uniqueIndex('pushes_idempotency').on(t.appId, t.idempotencyKey),
+    index('pushes_app_created').on(t.appId, t.createdAt, t.id),
+    index('pushes_campaign').on(t.appId, t.campaignId),
+  ],
+);
+
+/** What happened to one recipient of one push. */
+export const RecipientState = {
+  pending: 0,
+  online: 1,
+  stored: 2,
+  synced: 3,
+  acked: 4,
+  withdrawn: 5,
+  expired: 6,
+  skipped: 7,
+} as const;
+
+/**
+ * The audience snapshot of a push, one row per recipient. Partitioned by push (see the migration): a
+ * partition is created when the push starts and dropped when its retention ends, so expiry costs nothing.
+ */
+export const pushRecipients = pgTable(
+  'push_recipients',
+  {
+    pushId: text('push_id').notNull(),
+    accountSeq: bigint('account_seq', { mode: 'number' }).notNull(),
+    accountId: text('account_id').notNull(),
+    state: smallint('state').notNull().default(0),
+  },
+  (t) => [
+    primaryKey({ columns: [t.pushId, t.accountSeq] }),
+    index('push_recipients_account').on(t.accountId),
+  ],
+);
+
+export type CampaignStatus = 'active' | 'completed' | 'canceled';
+
+export const campaigns = pgTable(
+  'campaigns',
+  {
+    appId: text('app_id')
+      .notNull()
+      .references(() => apps.id, { onDelete: 'cascade' }),
+    id: text('id').notNull(),
+    name: text('name').notNull(),
+    status: text('status').$type<CampaignStatus>().notNull().default('active'),
+    steps: jsonb('steps').$type<unknown[]>().notNull(),
+    workflowId: text('workflow_id').notNull(),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    canceledAt: ts('canceled_at'),
+  },
+  (t) => [primaryKey({ columns: [t.appId, t.id] }), index('campaigns_app_created').on(t.appId, t.createdAt)],
+);
+
+/** Pushes created per app and UTC day, for the daily quota. */
+export const pushQuota = pgTable(
+  'push_quota',
+  {
+    appId: text('app_id')
+      .notNull()
+      .references(() => apps.id, { onDelete: 'cascade' }),
+    day: text('day').notNull(),
+    used: integer('used').notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.appId, t.day] })],
+);
+
+/** The api processes with a gateway, and their heartbeats; presence rows of a silent gateway are ignored. */
+export const gateways = pgTable('gateways', {
+  id: text('id').primaryKey(),
+  startedAt: ts('started_at').notNull().defaultNow(),
+  heartbeatAt: ts('heartbeat_at').notNull().defaultNow(),
+});
+
+/** Who is connected where: an account present here gets the push over its socket, not through APNs/FCM. */
+export const presence = pgTable(
+  'presence',
+  {
+    gatewayId: text('gateway_id')
+      .notNull()
+      .references(() => gateways.id, { onDelete: 'cascade' }),
+    appId: text('app_id').notNull(),
+    accountId: text('account_id').notNull(),
+    connections: integer('connections').notNull().default(1),
+  },
+  (t) => [primaryKey({ columns: [t.appId, t.accountId, t.gatewayId] })],
+);

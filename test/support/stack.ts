@@ -1,0 +1,127 @@
+import { randomBytes } from 'node:crypto';
+import type { Client } from '@temporalio/client';
+import { inject } from 'vitest';
+import type { ProviderRegistry } from '../../activities/deps.ts';
+import { startApi } from '../../cli/api.ts';
+import { connectTemporal } from '../../cli/services.ts';
+import { startWorker, type WorkerHandle } from '../../cli/worker.ts';
+import { type Config, loadConfig } from '../../core/config.ts';
+import { createLogger } from '../../core/log.ts';
+import { type CreatedApp, createApp } from '../../db/apps.ts';
+import { connectDatabase, type Database } from '../../db/client.ts';
+import { providerRegistry } from '../../delivery/registry.ts';
+
+export interface TestStack {
+  url: string;
+  config: Config;
+  database: Database;
+  temporal: Client;
+  worker: WorkerHandle | undefined;
+  /** A fresh app with no pushing limits that get in a test's way. */
+  newApp(opts?: { dailyPushQuota?: number; minPushIntervalMs?: number }): Promise<CreatedApp>;
+  /** Starts (again) a worker on this stack's task queue. */
+  startWorker(): Promise<WorkerHandle>;
+  stop(): Promise<void>;
+}
+
+export interface TestStackOptions {
+  providers?: ProviderRegistry;
+  /** false: no in-process worker (a test that runs its own, e.g. in a child process). */
+  worker?: boolean;
+  env?: Record<string, string>;
+  batchSize?: number;
+}
+
+/** The real API and worker against the run's PostgreSQL and Temporal, on a task queue of its own. */
+export async function startTestStack(opts: TestStackOptions = {}): Promise<TestStack> {
+  const config = loadConfig({
+    PORT: '0',
+    DATABASE_URL: inject('databaseUrl'),
+    TEMPORAL_ADDRESS: inject('temporalAddress'),
+    TEMPORAL_TASK_QUEUE: `test-${randomBytes(4).toString('hex')}`,
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
+    HERALD_ROOT_KEY: 'test-root-key-0123456789',
+    ...opts.env,
+  });
+  const log = createLogger(config.LOG_LEVEL, 'test');
+  const database = connectDatabase(inject('databaseUrl'), 5);
+  const temporal = await connectTemporal(config, inject('temporalAddress'));
+  const providers = opts.providers ?? providerRegistry({});
+  const launchWorker = () =>
+    startWorker({
+      config,
+      temporalAddress: inject('temporalAddress'),
+      database,
+      providers,
+      log,
+      workflowBundle: { codePath: inject('workflowBundlePath') },
+      batchSize: opts.batchSize,
+    });
+  const stack: TestStack = {
+    url: '',
+    config,
+    database,
+    temporal,
+    worker: opts.worker === false ? undefined : await launchWorker(),
+    newApp: (o = {}) =>
+      createApp(database.db, {
+        name: `test-${randomBytes(3).toString('hex')}`,
+        dailyPushQuota: 10_000,
+        minPushIntervalMs: 0,
+        ...o,
+      }),
+    async startWorker() {
+      stack.worker = await launchWorker();
+      return stack.worker;
+    },
+    async stop() {
+      await api.stop();
+      await stack.worker?.stop();
+      await providers.close();
+      await temporal.connection.close();
+      await database.close();
+    },
+  };
+  const api = await startApi({ config, database, temporal, log });
+  stack.url = api.url;
+  return stack;
+}
+
+/** A small JSON client for the tests: sends the app key, returns status and parsed body. */
+export function client(baseUrl: string, apiKey?: string) {
+  return async <T = Record<string, unknown>>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ) => {
+    const res = await fetch(`${baseUrl}${path}`, {
+      method,
+      headers: {
+        ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}),
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...headers,
+      },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, headers: res.headers, body: (text ? JSON.parse(text) : undefined) as T };
+  };
+}
+
+export async function waitFor<T>(
+  fn: () => Promise<T>,
+  ok: (v: T) => boolean,
+  timeoutMs = 30_000,
+  what = 'condition',
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T = await fn();
+  while (!ok(last)) {
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, 100));
+    last = await fn();
+  }
+  return last;
+}

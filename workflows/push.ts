@@ -1,0 +1,146 @@
+import {
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  continueAsNew,
+  defineQuery,
+  defineUpdate,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { PushActivities } from '../activities/index.ts';
+
+export interface PushWorkflowInput {
+  appId: string;
+  pushId: string;
+  /** ISO time to wait for; absent = now. */
+  sendAt?: string | undefined;
+  retentionSeconds: number;
+  /** Where a continued run picks up. */
+  resume?: { phase: 'offline'; cursor: number } | { phase: 'retained'; expiresAt: string } | undefined;
+}
+
+export type PushPhase = 'waiting' | 'snapshot' | 'online' | 'offline' | 'retained' | 'done';
+
+export const cancelPushUpdate = defineUpdate<{ accepted: boolean; phase: PushPhase }>('cancel');
+export const recallPushUpdate = defineUpdate<{ accepted: boolean; phase: PushPhase }>('recall');
+export const pushPhaseQuery = defineQuery<PushPhase>('phase');
+
+const quick = proxyActivities<PushActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+});
+const snapshot = proxyActivities<PushActivities>({
+  startToCloseTimeout: '30 minutes',
+  retry: { initialInterval: '2 seconds', maximumInterval: '1 minute' },
+});
+/** Long pages heartbeat their cursor after every batch; a crashed worker's page resumes from it. */
+const pages = proxyActivities<PushActivities>({
+  startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+});
+
+/**
+ * One push: wait for send_at → snapshot the audience → tell the gateways → store copies and notify the
+ * offline recipients page by page → final counters → keep the copies until retention ends, then expire.
+ * The recipient list never enters this history: only cursors (account numbers) do.
+ */
+export async function pushWorkflow(input: PushWorkflowInput): Promise<PushPhase> {
+  const { appId, pushId } = input;
+  let phase: PushPhase = input.resume?.phase ?? 'waiting';
+  let cancelRequested = false;
+  let recallRequested = false;
+  let deliveryScope: CancellationScope | undefined;
+
+  setHandler(pushPhaseQuery, () => phase);
+  setHandler(cancelPushUpdate, () => {
+    const accepted = phase !== 'done' && phase !== 'retained';
+    if (accepted) {
+      cancelRequested = true;
+      deliveryScope?.cancel();
+    }
+    return { accepted, phase };
+  });
+  setHandler(recallPushUpdate, () => {
+    const accepted = phase !== 'done';
+    if (accepted) {
+      recallRequested = true;
+      deliveryScope?.cancel();
+    }
+    return { accepted, phase };
+  });
+
+  const stopped = () => cancelRequested || recallRequested;
+
+  /** Recall withdraws everything; cancel stops sending but copies already stored wait out their retention. */
+  const finishStopped = async (): Promise<PushPhase> => {
+    if (recallRequested) {
+      await quick.recallPush({ appId, pushId });
+      phase = 'done';
+      return phase;
+    }
+    const { expiresAt } = await quick.markPushCanceled({ appId, pushId });
+    if (!expiresAt) {
+      phase = 'done';
+      return phase;
+    }
+    return waitOutRetention(expiresAt);
+  };
+
+  const waitOutRetention = async (expiresAt: string): Promise<PushPhase> => {
+    phase = 'retained';
+    const wait = Date.parse(expiresAt) - Date.now();
+    if (wait > 0) await condition(() => recallRequested, wait);
+    if (recallRequested) await quick.recallPush({ appId, pushId });
+    else await quick.expirePush({ appId, pushId });
+    phase = 'done';
+    return phase;
+  };
+
+  if (phase === 'waiting') {
+    if (input.sendAt) {
+      const wait = Date.parse(input.sendAt) - Date.now();
+      if (wait > 0) await condition(stopped, wait);
+    }
+    if (stopped()) return finishStopped();
+    phase = 'snapshot';
+  }
+
+  let cursor = input.resume?.phase === 'offline' ? input.resume.cursor : 0;
+  if (phase === 'snapshot') {
+    await snapshot.snapshotAudience({ appId, pushId });
+    if (stopped()) return finishStopped();
+    phase = 'online';
+    await quick.publishToGateways({ appId, pushId });
+    phase = 'offline';
+  }
+
+  if (phase === 'offline') {
+    while (!stopped()) {
+      if (workflowInfo().continueAsNewSuggested) {
+        await continueAsNew<typeof pushWorkflow>({ ...input, resume: { phase: 'offline', cursor } });
+      }
+      let page: { cursor: number; done: boolean } | undefined;
+      try {
+        deliveryScope = new CancellationScope();
+        page = await deliveryScope.run(() => pages.deliverOfflinePages({ appId, pushId, cursor }));
+      } catch (err) {
+        if (!(isCancellation(err) && stopped())) throw err;
+      } finally {
+        deliveryScope = undefined;
+      }
+      if (!page) break;
+      cursor = page.cursor;
+      if (page.done) break;
+    }
+    if (stopped()) return finishStopped();
+    const { expiresAt } = await quick.completePush({ appId, pushId });
+    return waitOutRetention(expiresAt);
+  }
+
+  if (input.resume?.phase === 'retained') return waitOutRetention(input.resume.expiresAt);
+  throw ApplicationFailure.nonRetryable(`push workflow cannot resume in phase ${phase}`);
+}
