@@ -1,4 +1,5 @@
 import { audienceActivities } from './audience.ts';
+import { campaignActivities } from './campaign.ts';
 import type { ActivityDeps } from './deps.ts';
 import { lifecycleActivities } from './lifecycle.ts';
 import { offlineActivities } from './offline.ts';
@@ -9,6 +10,7 @@ export type { ActivityDeps, ProviderRegistry } from './deps.ts';
 export function createActivities(deps: ActivityDeps) {
   return {
     ...audienceActivities(deps),
+    ...campaignActivities(deps),
     ...lifecycleActivities(deps),
     ...offlineActivities(deps),
   };

@@ -5,6 +5,7 @@ import { newId } from '../core/ids.ts';
 import { messageSchema, offlineOptionsSchema } from '../core/messages.ts';
 import type { App } from '../db/apps.ts';
 import { attributeSlots } from '../db/attribute-slots.ts';
+import type { Queryable } from '../db/client.ts';
 import { type Condition, ConditionError, compileCondition, validateCondition } from '../db/conditions.ts';
 import {
   findPush,
@@ -14,7 +15,7 @@ import {
   pushWorkflowId,
   releaseIdempotencyKey,
 } from '../db/pushes.ts';
-import { reservePushSlot } from '../db/quota.ts';
+import { type QuotaRefusal, reservePushSlots } from '../db/quota.ts';
 import { pushes } from '../db/schema.ts';
 import {
   cancelPushUpdate,
@@ -45,6 +46,13 @@ export const pushInputSchema = z.strictObject({
 });
 export type PushInput = z.infer<typeof pushInputSchema>;
 
+/** A scheduled time must be ahead of now and within a year. */
+export function checkFutureTime(iso: string, field: string): void {
+  const ahead = Date.parse(iso) - Date.now();
+  if (ahead <= 0) throw new ApiError(400, 'time_in_past', `${field} must be in the future`);
+  if (ahead > MAX_SEND_AHEAD_MS) throw new ApiError(400, 'time_too_far', `${field} must be within one year`);
+}
+
 /** Checks a condition and that every attribute it names exists, as a 400 the caller can act on. */
 export async function checkAudience(
   deps: ApiDeps,
@@ -67,10 +75,52 @@ export interface CreatePushOptions {
   idempotencyKey?: string | undefined;
   source?: 'v1' | 'v4' | 'campaign';
   campaign?: { id: string; step: number } | undefined;
-  /** Campaign steps were counted against the quota when the campaign was made. */
-  skipQuota?: boolean;
-  /** The push's id, when the caller had to know it first (campaign steps). */
-  pushId?: string;
+}
+
+/** The row of a new push; its id is time-ordered and its workflow id derived from it. */
+export function newPushRow(
+  appId: string,
+  input: PushInput,
+  condition: Condition | null,
+  requestHash: string | null,
+  opts: CreatePushOptions,
+): typeof pushes.$inferInsert {
+  const id = newId();
+  return {
+    appId,
+    id,
+    campaignId: opts.campaign?.id,
+    campaignStep: opts.campaign?.step,
+    audience: condition,
+    message: input.message,
+    offline: input.offline,
+    fromAccount: input.message.from,
+    retentionSeconds: input.retentionSeconds,
+    sendAt: input.sendAt ? new Date(input.sendAt) : undefined,
+    idempotencyKey: opts.idempotencyKey,
+    requestHash,
+    source: opts.source ?? 'v1',
+    workflowId: pushWorkflowId(appId, id),
+  };
+}
+
+/** Takes pushes from the daily quota inside the caller's transaction, or refuses with a 429 that says when. */
+export async function takeQuota(tx: Queryable, appId: string, count: number): Promise<void> {
+  const refusal: QuotaRefusal | undefined = await reservePushSlots(tx, appId, count);
+  if (!refusal) return;
+  const message =
+    refusal.reason === 'too_frequent'
+      ? `Pushes must be at least ${refusal.limit} ms apart; retry in ${refusal.retryAfterSeconds} s`
+      : `The daily quota of ${refusal.limit} pushes is used up; it resets at 00:00 UTC`;
+  throw new ApiError(
+    429,
+    refusal.reason,
+    message,
+    { retryAfterSeconds: refusal.retryAfterSeconds },
+    {
+      'retry-after': String(refusal.retryAfterSeconds),
+    },
+  );
 }
 
 /**
@@ -86,14 +136,7 @@ export async function createPush(
 ): Promise<{ push: PushRow; created: boolean }> {
   const { db } = deps.database;
   const condition = await checkAudience(deps, app.id, input.audience);
-  const sendAt = input.sendAt ? new Date(input.sendAt) : undefined;
-  if (sendAt && opts.source !== 'campaign') {
-    const ahead = sendAt.getTime() - Date.now();
-    if (ahead <= 0)
-      throw new ApiError(400, 'send_at_in_past', 'sendAt must be in the future; omit it to send now');
-    if (ahead > MAX_SEND_AHEAD_MS)
-      throw new ApiError(400, 'send_at_too_far', 'sendAt must be within one year');
-  }
+  if (input.sendAt) checkFutureTime(input.sendAt, 'sendAt');
   const requestHash = createHash('sha256').update(JSON.stringify(input)).digest('hex');
 
   if (opts.idempotencyKey) {
@@ -113,46 +156,13 @@ export async function createPush(
     }
   }
 
-  const id = opts.pushId ?? newId();
   let row: PushRow;
   try {
     row = await db.transaction(async (tx) => {
-      if (!opts.skipQuota) {
-        const refusal = await reservePushSlot(tx, app.id);
-        if (refusal) {
-          const message =
-            refusal.reason === 'too_frequent'
-              ? `Pushes must be at least ${refusal.limit} ms apart; retry in ${refusal.retryAfterSeconds} s`
-              : `The daily quota of ${refusal.limit} pushes is used up; it resets at 00:00 UTC`;
-          throw new ApiError(
-            429,
-            refusal.reason,
-            message,
-            { retryAfterSeconds: refusal.retryAfterSeconds },
-            {
-              'retry-after': String(refusal.retryAfterSeconds),
-            },
-          );
-        }
-      }
+      await takeQuota(tx, app.id, 1);
       const [inserted] = await tx
         .insert(pushes)
-        .values({
-          appId: app.id,
-          id,
-          campaignId: opts.campaign?.id,
-          campaignStep: opts.campaign?.step,
-          audience: condition,
-          message: input.message,
-          offline: input.offline,
-          fromAccount: input.message.from,
-          retentionSeconds: input.retentionSeconds,
-          sendAt,
-          idempotencyKey: opts.idempotencyKey,
-          requestHash,
-          source: opts.source ?? 'v1',
-          workflowId: pushWorkflowId(app.id, id),
-        })
+        .values(newPushRow(app.id, input, condition, requestHash, opts))
         .returning();
       if (!inserted) throw new Error('push insert returned nothing');
       return inserted;

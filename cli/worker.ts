@@ -72,6 +72,8 @@ export async function startWorker(opts: {
     activities,
     workflowBundle: opts.workflowBundle ?? (await bundleWorkflows()),
     shutdownGraceTime: '10 seconds',
+    // Heartbeats carry cancellation: send them often enough that a cancel stops a fan-out within a second.
+    maxHeartbeatThrottleInterval: '1 second',
   });
   const done = worker.run().finally(() => connection.close());
   log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE }, 'worker running');

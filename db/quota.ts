@@ -8,11 +8,15 @@ export type QuotaRefusal = {
 };
 
 /**
- * Takes one push from the app's daily quota and enforces the minimum interval between pushes, under a row
+ * Takes `count` pushes from the app's daily quota and enforces the minimum interval between pushes, under a row
  * lock on the app so concurrent requests cannot both slip through. Run it in the transaction that writes the
  * push, so a refused or failed write takes nothing.
  */
-export async function reservePushSlot(tx: Queryable, appId: string): Promise<QuotaRefusal | undefined> {
+export async function reservePushSlots(
+  tx: Queryable,
+  appId: string,
+  count = 1,
+): Promise<QuotaRefusal | undefined> {
   const [app] = await tx.execute<{
     now: Date;
     last_push_at: Date | null;
@@ -35,8 +39,9 @@ export async function reservePushSlot(tx: Queryable, appId: string): Promise<Quo
   }
   const day = now.toISOString().slice(0, 10);
   const taken = await tx.execute<{ used: number }>(sql`
-    insert into push_quota (app_id, day, used) values (${appId}, ${day}, 1)
-    on conflict (app_id, day) do update set used = push_quota.used + 1 where push_quota.used < ${app.quota}
+    insert into push_quota (app_id, day, used) select ${appId}, ${day}, ${count}::int where ${count}::int <= ${app.quota}::int
+    on conflict (app_id, day) do update set used = push_quota.used + ${count}::int
+      where push_quota.used + ${count}::int <= ${app.quota}::int
     returning used`);
   if (!taken.length) {
     const midnight = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1);

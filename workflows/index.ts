@@ -1,1 +1,2 @@
+export * from './campaign.ts';
 export * from './push.ts';

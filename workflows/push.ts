@@ -1,9 +1,11 @@
 import {
+  ActivityCancellationType,
   ApplicationFailure,
   CancellationScope,
   condition,
   continueAsNew,
   defineQuery,
+  defineSignal,
   defineUpdate,
   isCancellation,
   proxyActivities,
@@ -27,6 +29,8 @@ export type PushPhase = 'waiting' | 'snapshot' | 'online' | 'offline' | 'retaine
 export const cancelPushUpdate = defineUpdate<{ accepted: boolean; phase: PushPhase }>('cancel');
 export const recallPushUpdate = defineUpdate<{ accepted: boolean; phase: PushPhase }>('recall');
 export const pushPhaseQuery = defineQuery<PushPhase>('phase');
+/** The same as the cancel update, for workflows (a campaign) that cannot send updates. */
+export const cancelPushSignal = defineSignal('cancelFromParent');
 
 const quick = proxyActivities<PushActivities>({
   startToCloseTimeout: '1 minute',
@@ -40,6 +44,8 @@ const snapshot = proxyActivities<PushActivities>({
 const pages = proxyActivities<PushActivities>({
   startToCloseTimeout: '30 minutes',
   heartbeatTimeout: '30 seconds',
+  // A stop waits until the page in flight has ended, so the counters the push ends with are final.
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
 });
 
@@ -56,13 +62,17 @@ export async function pushWorkflow(input: PushWorkflowInput): Promise<PushPhase>
   let deliveryScope: CancellationScope | undefined;
 
   setHandler(pushPhaseQuery, () => phase);
-  setHandler(cancelPushUpdate, () => {
+  const requestCancel = () => {
     const accepted = phase !== 'done' && phase !== 'retained';
     if (accepted) {
       cancelRequested = true;
       deliveryScope?.cancel();
     }
     return { accepted, phase };
+  };
+  setHandler(cancelPushUpdate, requestCancel);
+  setHandler(cancelPushSignal, () => {
+    requestCancel();
   });
   setHandler(recallPushUpdate, () => {
     const accepted = phase !== 'done';

@@ -1,0 +1,159 @@
+import { createHash } from 'node:crypto';
+import { WorkflowIdReusePolicy, WorkflowUpdateFailedError } from '@temporalio/client';
+import { z } from 'zod';
+import { newId } from '../core/ids.ts';
+import { messageSchema, offlineOptionsSchema } from '../core/messages.ts';
+import type { App } from '../db/apps.ts';
+import { type CampaignRow, campaignWorkflowId, findCampaign } from '../db/campaigns.ts';
+import type { Condition } from '../db/conditions.ts';
+import { listCampaignPushes, type PushRow } from '../db/pushes.ts';
+import { campaigns, pushes } from '../db/schema.ts';
+import {
+  type CampaignStepState,
+  type CampaignWorkflowInput,
+  campaignWorkflow,
+  cancelCampaignUpdate,
+  rescheduleCampaignUpdate,
+} from '../workflows/campaign.ts';
+import type { ApiDeps } from './context.ts';
+import { ApiError } from './errors.ts';
+import {
+  cancelPush,
+  checkAudience,
+  checkFutureTime,
+  MAX_RETENTION_SECONDS,
+  newPushRow,
+  takeQuota,
+} from './push-service.ts';
+
+export const MAX_STEPS = 20;
+
+export const stepSchema = z.strictObject({
+  at: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time, e.g. 2026-12-01T09:00:00Z' }),
+  audience: z.union([z.literal('all'), z.record(z.string(), z.unknown())]).default('all'),
+  message: messageSchema,
+  offline: offlineOptionsSchema.default({ push: true }),
+  retentionSeconds: z.number().int().min(0).max(MAX_RETENTION_SECONDS).default(0),
+});
+
+export const campaignInputSchema = z.strictObject({
+  name: z.string().trim().min(1).max(200),
+  steps: z.array(stepSchema).min(1).max(MAX_STEPS, `a campaign has at most ${MAX_STEPS} steps`),
+});
+export type CampaignInput = z.infer<typeof campaignInputSchema>;
+
+/**
+ * Writes the campaign and one scheduled push per step in one transaction (every step counts against today's
+ * quota, as scheduled pushes do), then starts the campaign workflow. A step whose time has passed is refused.
+ */
+export async function createCampaign(deps: ApiDeps, app: App, input: CampaignInput): Promise<CampaignRow> {
+  input.steps.forEach((s, i) => checkFutureTime(s.at, `steps.${i}.at`));
+  const conditions: (Condition | null)[] = [];
+  for (const [i, s] of input.steps.entries()) {
+    try {
+      conditions.push(await checkAudience(deps, app.id, s.audience));
+    } catch (err) {
+      if (err instanceof ApiError) throw new ApiError(err.status, err.code, `steps.${i}.${err.message}`);
+      throw err;
+    }
+  }
+  const id = newId();
+  const workflowId = campaignWorkflowId(app.id, id);
+  const { campaign, stepRows } = await deps.database.db.transaction(async (tx) => {
+    await takeQuota(tx, app.id, input.steps.length);
+    const [campaign] = await tx
+      .insert(campaigns)
+      .values({ appId: app.id, id, name: input.name, steps: input.steps, workflowId })
+      .returning();
+    const values = input.steps.map((s, i) =>
+      newPushRow(
+        app.id,
+        { ...s, sendAt: s.at },
+        conditions[i] ?? null,
+        createHash('sha256').update(JSON.stringify(s)).digest('hex'),
+        {
+          source: 'campaign',
+          campaign: { id, step: i },
+        },
+      ),
+    );
+    const stepRows = await tx.insert(pushes).values(values).returning();
+    if (!campaign) throw new Error('campaign insert returned nothing');
+    return { campaign, stepRows };
+  });
+  const args: CampaignWorkflowInput = {
+    appId: app.id,
+    campaignId: id,
+    steps: stepRows
+      .sort((a, b) => (a.campaignStep ?? 0) - (b.campaignStep ?? 0))
+      .map((p) => ({
+        index: p.campaignStep ?? 0,
+        pushId: p.id,
+        workflowId: p.workflowId,
+        at: p.sendAt?.toISOString() ?? new Date().toISOString(),
+        retentionSeconds: p.retentionSeconds,
+        state: 'waiting' as const,
+      })),
+  };
+  await deps.temporal.workflow.start(campaignWorkflow, {
+    workflowId,
+    taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
+    args: [args],
+    workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+    memo: { app: app.id, campaign: id },
+  });
+  return campaign;
+}
+
+export async function getCampaignOr404(deps: ApiDeps, appId: string, id: string): Promise<CampaignRow> {
+  const row = z.uuid().safeParse(id).success ? await findCampaign(deps.database.db, appId, id) : undefined;
+  if (!row) throw new ApiError(404, 'not_found', `Campaign ${id} does not exist in this app`);
+  return row;
+}
+
+export async function campaignPushes(deps: ApiDeps, campaign: CampaignRow): Promise<PushRow[]> {
+  return listCampaignPushes(deps.database.db, campaign.appId, campaign.id);
+}
+
+/** Runs a campaign update; a refusal by its validator is a 409 with the workflow's reason code. */
+async function updateCampaign(
+  deps: ApiDeps,
+  campaign: CampaignRow,
+  run: (handle: ReturnType<ApiDeps['temporal']['workflow']['getHandle']>) => Promise<CampaignStepState[]>,
+): Promise<void> {
+  if (campaign.status !== 'active') {
+    throw new ApiError(409, 'campaign_not_active', `The campaign is ${campaign.status}; it cannot change`);
+  }
+  try {
+    await run(deps.temporal.workflow.getHandle(campaign.workflowId));
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) {
+      const cause = err.cause as { type?: string; message?: string } | undefined;
+      throw new ApiError(409, cause?.type ?? 'campaign_update_refused', cause?.message ?? err.message);
+    }
+    throw err;
+  }
+}
+
+export async function rescheduleCampaign(
+  deps: ApiDeps,
+  campaign: CampaignRow,
+  steps: { index: number; at: string }[],
+) {
+  steps.forEach((s) => checkFutureTime(s.at, `steps[index=${s.index}].at`));
+  await updateCampaign(deps, campaign, (h) =>
+    h.executeUpdate(rescheduleCampaignUpdate, { args: [{ steps }] }),
+  );
+}
+
+/** Idempotent: a canceled campaign stays so; a finished one can still stop its running pushes. */
+export async function cancelCampaign(deps: ApiDeps, campaign: CampaignRow, includeRunning: boolean) {
+  if (campaign.status === 'canceled') return;
+  if (campaign.status === 'completed') {
+    if (includeRunning) for (const p of await campaignPushes(deps, campaign)) await cancelPush(deps, p);
+    return;
+  }
+  await updateCampaign(deps, campaign, (h) =>
+    h.executeUpdate(cancelCampaignUpdate, { args: [{ includeRunning }] }),
+  );
+}

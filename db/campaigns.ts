@@ -1,0 +1,28 @@
+import { and, desc, eq, lt } from 'drizzle-orm';
+import type { Queryable } from './client.ts';
+import { campaigns } from './schema.ts';
+
+export type CampaignRow = typeof campaigns.$inferSelect;
+
+export const campaignWorkflowId = (appId: string, campaignId: string) => `campaign-${appId}-${campaignId}`;
+
+export async function findCampaign(
+  db: Queryable,
+  appId: string,
+  id: string,
+): Promise<CampaignRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(campaigns)
+    .where(and(eq(campaigns.appId, appId), eq(campaigns.id, id)));
+  return row;
+}
+
+export async function listCampaigns(db: Queryable, appId: string, after: string | undefined, limit: number) {
+  return db
+    .select()
+    .from(campaigns)
+    .where(and(eq(campaigns.appId, appId), after ? lt(campaigns.id, after) : undefined))
+    .orderBy(desc(campaigns.id))
+    .limit(limit);
+}

@@ -1,0 +1,27 @@
+import type { ProviderRegistry } from '../../activities/deps.ts';
+import type { DeviceTarget, Notification, ProviderClient, SendOutcome } from '../../delivery/provider.ts';
+
+export interface RecordedSend {
+  platform: 'apns' | 'fcm';
+  token: string;
+  notification: Notification;
+}
+
+/** Stands in for APNs and FCM where a test is about the push pipeline, not the providers' protocols. */
+export function recordingProviders(opts: { delayMs?: number; dead?: Set<string> } = {}) {
+  const sent: RecordedSend[] = [];
+  const client = (platform: 'apns' | 'fcm'): ProviderClient => ({
+    async send(targets: readonly DeviceTarget[], notification: Notification): Promise<SendOutcome[]> {
+      if (opts.delayMs) await new Promise((r) => setTimeout(r, opts.delayMs));
+      return targets.map((t) => {
+        if (opts.dead?.has(t.token)) return { token: t.token, outcome: 'invalid', reason: 'Unregistered' };
+        sent.push({ platform, token: t.token, notification });
+        return { token: t.token, outcome: 'sent' };
+      });
+    },
+    close: async () => {},
+  });
+  const clients = { apns: client('apns'), fcm: client('fcm') };
+  const registry: ProviderRegistry = { forApp: () => clients, close: async () => {} };
+  return { registry, sent };
+}
