@@ -1,11 +1,15 @@
 import { Scalar } from '@scalar/hono-api-reference';
 import { accountsRoutes } from './accounts.ts';
 import { appsRoutes } from './apps.ts';
+import { attributesRoutes } from './attributes.ts';
+import { audienceRoutes } from './audience.ts';
+import { campaignsRoutes } from './campaigns.ts';
 import { type ApiDeps, router } from './context.ts';
 import { errorBody, errorHandler } from './errors.ts';
 import { healthRoutes } from './health.ts';
 import { appAuth, jsonBody } from './middleware.ts';
 import { pushesRoutes } from './pushes.ts';
+import { tagsRoutes } from './tags.ts';
 
 /** The whole HTTP surface: health, the operator endpoint, the app-scoped /v1 API, the OpenAPI document. */
 export function createApi(deps: ApiDeps) {
@@ -20,7 +24,11 @@ export function createApi(deps: ApiDeps) {
   const v1 = router();
   v1.use('*', appAuth(deps.database));
   v1.route('/accounts', accountsRoutes(deps));
+  v1.route('/', tagsRoutes(deps));
+  v1.route('/', attributesRoutes(deps));
+  v1.route('/audience', audienceRoutes(deps));
   v1.route('/pushes', pushesRoutes(deps));
+  v1.route('/campaigns', campaignsRoutes(deps));
   api.route('/v1', v1);
 
   api.openAPIRegistry.registerComponent('securitySchemes', 'appKey', { type: 'http', scheme: 'bearer' });
