@@ -1,15 +1,19 @@
 import { Scalar } from '@scalar/hono-api-reference';
 import { accountsRoutes } from './accounts.ts';
+import { appSettingsRoutes } from './app-settings.ts';
 import { appsRoutes } from './apps.ts';
 import { attributesRoutes } from './attributes.ts';
 import { audienceRoutes } from './audience.ts';
 import { campaignsRoutes } from './campaigns.ts';
 import { type ApiDeps, router } from './context.ts';
+import { devicesRoutes } from './devices.ts';
 import { errorBody, errorHandler } from './errors.ts';
+import { connectRoutes } from './gateway/route.ts';
 import { healthRoutes } from './health.ts';
 import { appAuth, jsonBody } from './middleware.ts';
 import { pushesRoutes } from './pushes.ts';
 import { tagsRoutes } from './tags.ts';
+import { tokensRoutes } from './tokens.ts';
 
 /** The whole HTTP surface: health, the operator endpoint, the app-scoped /v1 API, the OpenAPI document. */
 export function createApi(deps: ApiDeps) {
@@ -21,9 +25,15 @@ export function createApi(deps: ApiDeps) {
   api.route('/', healthRoutes(deps));
   api.route('/v1/apps', appsRoutes(deps));
 
+  // The WebSocket upgrade is taken by the http server (api/gateway); a plain GET says to upgrade.
+  api.route('/v1/connect', connectRoutes());
+
   const v1 = router();
   v1.use('*', appAuth(deps.database));
+  v1.route('/apps/current', appSettingsRoutes(deps));
   v1.route('/accounts', accountsRoutes(deps));
+  v1.route('/accounts', tokensRoutes(deps));
+  v1.route('/accounts', devicesRoutes(deps));
   v1.route('/', tagsRoutes(deps));
   v1.route('/', attributesRoutes(deps));
   v1.route('/audience', audienceRoutes(deps));

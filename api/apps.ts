@@ -35,7 +35,7 @@ const createAppRoute = createRoute({
 
 export function appsRoutes({ config, database }: ApiDeps) {
   const r = router();
-  r.use('*', rootAuth(config.HERALD_ROOT_KEY));
+  r.use('/', rootAuth(config.HERALD_ROOT_KEY));
   r.openapi(createAppRoute, async (c) => {
     const body = c.req.valid('json');
     const created = await createApp(database.db, body);

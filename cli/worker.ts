@@ -62,7 +62,7 @@ export async function startWorker(opts: {
     bus: postgresBus(database.sql),
     providers: opts.providers,
     log: log.child({ component: 'activities' }),
-    batchSize: opts.batchSize ?? 1000,
+    batchSize: opts.batchSize ?? config.HERALD_PAGE_SIZE,
     pagesPerActivity: 50,
   });
   const worker = await Worker.create({

@@ -35,6 +35,8 @@ export const configSchema = z.object({
     emptyToUndefined,
     z.coerce.number().int().min(1).max(65535).default(7233),
   ),
+  /** Recipients per offline page (keyset batch) of a push. */
+  HERALD_PAGE_SIZE: z.preprocess(emptyToUndefined, z.coerce.number().int().min(10).max(10_000).default(1000)),
   HERALD_DATA_DIR: z.preprocess(emptyToUndefined, z.string().default('./.herald')),
   HERALD_ROOT_KEY: z.preprocess(
     emptyToUndefined,

@@ -43,7 +43,7 @@ const snapshot = proxyActivities<PushActivities>({
 /** Long pages heartbeat their cursor after every batch; a crashed worker's page resumes from it. */
 const pages = proxyActivities<PushActivities>({
   startToCloseTimeout: '30 minutes',
-  heartbeatTimeout: '30 seconds',
+  heartbeatTimeout: '10 seconds',
   // A stop waits until the page in flight has ended, so the counters the push ends with are final.
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },

@@ -1,6 +1,7 @@
 import type { Sql } from '../../db/client.ts';
 
-/** Imports `count` accounts named `<prefix><n>` in one statement; every `deviceEvery`-th gets an FCM token. */
+/** Imports `count` accounts named `<prefix><n>` in one statement; every `deviceEvery`-th gets an
+ * FCM token shaped like a real one (`<instance id>:APA91b…`). */
 export async function seedAccounts(
   sql: Sql,
   appId: string,
@@ -14,7 +15,7 @@ export async function seedAccounts(
   if (opts.deviceEvery) {
     await sql`
       insert into devices (app_id, platform, token, account_id)
-      select ${appId}, 'fcm', 'fcm-' || ${prefix} || n, ${prefix} || n
+      select ${appId}, 'fcm', ${prefix} || n || '-' || md5(${prefix} || n) || ':APA91b' || md5(n::text), ${prefix} || n
       from generate_series(1, ${count}) as n where n % ${opts.deviceEvery} = 0`;
   }
 }
