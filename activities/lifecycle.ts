@@ -49,11 +49,16 @@ export function lifecycleActivities({ database, bus }: ActivityDeps) {
      */
     async expirePush({ appId, pushId }: PushRef): Promise<{ expired: number }> {
       return db.transaction(async (tx) => {
-        const [locked] = await tx.execute<{ expired_at: Date | null; snapshot_at: Date | null }>(sql`
-          select expired_at, snapshot_at from pushes where app_id = ${appId} and id = ${pushId} for update`);
+        const [locked] = await tx.execute<{
+          expired_at: Date | null;
+          snapshot_at: Date | null;
+          retention_seconds: number;
+        }>(sql`
+          select expired_at, snapshot_at, retention_seconds from pushes where app_id = ${appId} and id = ${pushId} for update`);
         if (!locked || locked.expired_at) return { expired: 0 };
         let expired = 0;
-        if (locked.snapshot_at) {
+        // With retention 0 nothing was kept, so nothing expires: the partition only held the snapshot.
+        if (locked.snapshot_at && locked.retention_seconds > 0) {
           const [c] = await tx.execute<{ n: number }>(sql`
             select count(*)::int as n from push_recipients
             where push_id = ${pushId} and state in ${STILL_WAITING}`);
@@ -73,11 +78,12 @@ export function lifecycleActivities({ database, bus }: ActivityDeps) {
           recalled_at: Date | null;
           expired_at: Date | null;
           snapshot_at: Date | null;
+          retention_seconds: number;
         }>(sql`
-          select recalled_at, expired_at, snapshot_at from pushes where app_id = ${appId} and id = ${pushId} for update`);
+          select recalled_at, expired_at, snapshot_at, retention_seconds from pushes where app_id = ${appId} and id = ${pushId} for update`);
         if (!locked) return { withdrawn: 0 };
         let withdrawn = 0;
-        if (!locked.expired_at && locked.snapshot_at) {
+        if (!locked.expired_at && locked.snapshot_at && locked.retention_seconds > 0) {
           const [c] = await tx.execute<{ n: number }>(sql`
             select count(*)::int as n from push_recipients
             where push_id = ${pushId} and state in ${STILL_WAITING}`);

@@ -1,7 +1,7 @@
 import { CancelledFailure, Context } from '@temporalio/activity';
 import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
 import { type Message, notificationBody, type OfflineOptions } from '../core/messages.ts';
-import { findAppById } from '../db/apps.ts';
+import { type App, findAppById } from '../db/apps.ts';
 import { devices, pushes, RecipientState } from '../db/schema.ts';
 import type { DeviceTarget, Notification, ProviderClient, SendOutcome } from '../delivery/provider.ts';
 import type { ActivityDeps } from './deps.ts';
@@ -37,54 +37,65 @@ export function buildNotification(push: Push): Notification | undefined {
   return n;
 }
 
-interface PageResult {
+interface ClaimedPage {
+  /** The end of this page, or null when no recipients are left. */
   lastSeq: number | null;
-  claimed: string[];
+  /** Recipients of the page still undelivered and not connected to a live gateway. */
+  offline: string[];
+  /** False when another attempt had already claimed this page (a retry after a crash). */
+  claimed: boolean;
 }
+
+/** Pages whose notifications may be in flight at once while the next pages are claimed. */
+const PAGES_IN_FLIGHT = 4;
 
 export function offlineActivities({ database, providers, log, batchSize, pagesPerActivity }: ActivityDeps) {
   const { db } = database;
 
   /**
-   * Claims the next keyset page of still-pending recipients who are not connected to any live gateway:
-   * they become stored copies (or skipped when the push keeps nothing), and the push's counter moves in the
-   * same transaction, so a retried page neither stores nor counts anyone twice.
+   * Claims the next keyset page in one statement: it moves the push's offline cursor past the page (only if
+   * nobody moved it first) and counts its recipients who are still undelivered and not connected to a live
+   * gateway as stored copies. The claim commits before any notification goes out, so a retried page is never
+   * sent twice; the rows themselves are the stored copies and are not rewritten.
    */
-  async function claimPage(push: Push, cursor: number): Promise<PageResult> {
-    const target = push.retentionSeconds > 0 ? RecipientState.stored : RecipientState.skipped;
-    return db.transaction(async (tx) => {
-      const rows = await tx.execute<{ last_seq: string | null; claimed: string[] | null }>(sql`
-        with page as (
-          select account_seq from push_recipients
-          where push_id = ${push.id} and account_seq > ${cursor}
-          order by account_seq limit ${batchSize}
-        ), claimed as (
-          update push_recipients r set state = ${target}
-          from page
-          where r.push_id = ${push.id} and r.account_seq = page.account_seq and r.state = ${RecipientState.pending}
-            and not exists (
-              select 1 from presence p join gateways g on g.id = p.gateway_id
-              where p.app_id = ${push.appId} and p.account_id = r.account_id
-                and g.heartbeat_at > now() - interval '30 seconds')
-          returning r.account_id
-        )
-        select (select max(account_seq) from page)::text as last_seq,
-               (select array_agg(account_id) from claimed) as claimed`);
-      const row = rows[0];
-      const claimed = row?.claimed ?? [];
-      if (claimed.length && target === RecipientState.stored) {
-        await tx
-          .update(pushes)
-          .set({ storedOffline: sql`${pushes.storedOffline} + ${claimed.length}` })
-          .where(and(eq(pushes.appId, push.appId), eq(pushes.id, push.id)));
-      }
-      return { lastSeq: row?.last_seq ? Number(row.last_seq) : null, claimed };
-    });
+  async function claimPage(push: Push, cursor: number): Promise<ClaimedPage> {
+    const rows = await db.execute<{
+      last_seq: string | null;
+      claimed_to: string | null;
+      offline: string[];
+    }>(sql`
+      with page as (
+        select account_seq, account_id, state from push_recipients
+        where push_id = ${push.id} and account_seq > ${cursor}
+        order by account_seq limit ${batchSize}
+      ), offline as (
+        select p.account_id from page p
+        where p.state = ${RecipientState.pending}
+          and not exists (
+            select 1 from presence pr join gateways g on g.id = pr.gateway_id
+            where pr.app_id = ${push.appId} and pr.account_id = p.account_id
+              and g.heartbeat_at > now() - interval '30 seconds')
+      ), claim as (
+        update pushes set offline_cursor = (select max(account_seq) from page),
+          stored_offline = stored_offline + case when retention_seconds > 0 then (select count(*) from offline) else 0 end
+        where app_id = ${push.appId} and id = ${push.id} and offline_cursor = ${cursor}
+          and exists (select 1 from page)
+        returning offline_cursor
+      )
+      select (select max(account_seq) from page)::text as last_seq,
+             (select offline_cursor from claim)::text as claimed_to,
+             coalesce((select json_agg(account_id) from offline), '[]'::json) as offline`);
+    const row = rows[0];
+    const lastSeq = row?.last_seq ? Number(row.last_seq) : null;
+    return { lastSeq, offline: row?.offline ?? [], claimed: row?.claimed_to != null };
   }
 
-  async function notifyDevices(push: Push, accountIds: string[], notification: Notification): Promise<void> {
-    const app = await findAppById(db, push.appId);
-    if (!app) return;
+  async function notifyDevices(
+    push: Push,
+    app: App,
+    accountIds: string[],
+    notification: Notification,
+  ): Promise<void> {
     const rows = await db
       .select({
         platform: devices.platform,
@@ -168,23 +179,44 @@ export function offlineActivities({ database, providers, log, batchSize, pagesPe
       cursor: number;
     }): Promise<{ cursor: number; done: boolean }> {
       const ctx = Context.current();
-      const resumed = ctx.info.heartbeatDetails as { cursor: number } | undefined;
-      let cursor = Math.max(input.cursor, resumed?.cursor ?? 0);
       const [push] = await db
         .select()
         .from(pushes)
         .where(and(eq(pushes.appId, input.appId), eq(pushes.id, input.pushId)));
-      if (!push) throw new Error(`push ${input.pushId} not found`);
+      const app = await findAppById(db, input.appId);
+      if (!push || !app) throw new Error(`push ${input.pushId} not found`);
+      // The push row's cursor is the truth: pages up to it were claimed, by this attempt or an earlier one.
+      let cursor = Math.max(input.cursor, push.offlineCursor);
       const notification = buildNotification(push);
-      for (let i = 0; i < pagesPerActivity; i++) {
-        if (ctx.cancellationSignal.aborted) throw new CancelledFailure('push stopped');
-        const page = await claimPage(push, cursor);
-        if (page.lastSeq === null) return { cursor, done: true };
-        if (notification && page.claimed.length) await notifyDevices(push, page.claimed, notification);
-        cursor = page.lastSeq;
-        ctx.heartbeat({ cursor });
+      const inFlight = new Set<Promise<void>>();
+      const send = (n: Notification, accounts: string[]) => {
+        const p: Promise<void> = notifyDevices(push, app, accounts, n).finally(() => inFlight.delete(p));
+        inFlight.add(p);
+      };
+      try {
+        for (let i = 0; i < pagesPerActivity; i++) {
+          if (ctx.cancellationSignal.aborted) throw new CancelledFailure('push stopped');
+          const page = await claimPage(push, cursor);
+          if (page.lastSeq === null) return { cursor, done: true };
+          if (!page.claimed) {
+            const [now] = await db
+              .select({ c: pushes.offlineCursor })
+              .from(pushes)
+              .where(and(eq(pushes.appId, push.appId), eq(pushes.id, push.id)));
+            cursor = Math.max(cursor, now?.c ?? cursor);
+            continue;
+          }
+          cursor = page.lastSeq;
+          if (notification && page.offline.length) {
+            send(notification, page.offline);
+            if (inFlight.size >= PAGES_IN_FLIGHT) await Promise.race(inFlight);
+          }
+          ctx.heartbeat({ cursor });
+        }
+        return { cursor, done: false };
+      } finally {
+        await Promise.all(inFlight);
       }
-      return { cursor, done: false };
     },
   };
 }

@@ -144,6 +144,8 @@ export const pushes = pgTable(
     expiresAt: ts('expires_at'),
     expiredAt: ts('expired_at'),
     failureReason: text('failure_reason'),
+    /** The last account_seq whose offline page has been claimed: pages after it are still to send. */
+    offlineCursor: bigint('offline_cursor', { mode: 'number' }).notNull().default(0),
     audienceCount: counter('audience_count'),
     deliveredOnline: counter('delivered_online'),
     storedOffline: counter('stored_offline'),
@@ -166,10 +168,14 @@ export const pushes = pgTable(
   ],
 );
 
-/** What happened to one recipient of one push. */
+/**
+ * What happened to one recipient of one push. `pending` is also the stored copy: a recipient nobody has
+ * delivered to yet, whom a push with retention can still reach on connect.
+ */
 export const RecipientState = {
   pending: 0,
   online: 1,
+  /** Kept for compatibility with rows written before pending doubled as the stored copy. */
   stored: 2,
   synced: 3,
   acked: 4,

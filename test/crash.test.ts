@@ -84,7 +84,7 @@ it('a worker killed mid-fan-out is replaced; every recipient is stored once and 
   expect(done.counters.audience).toBe(total);
   expect(done.counters.storedOffline).toBe(total);
   const [rows] = await stack.database.sql<{ stored: number; all: number }[]>`
-    select count(*) filter (where state = 2)::int as stored, count(*)::int as all
+    select count(*) filter (where state = 0)::int as stored, count(*)::int as all
     from push_recipients where push_id = ${created.body.id}`;
   expect(rows).toEqual({ stored: total, all: total });
 

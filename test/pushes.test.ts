@@ -23,7 +23,7 @@ type Push = {
   workflowId: string;
 };
 
-const providers = recordingProviders({ delayMs: 40 });
+const providers = recordingProviders({ delayMs: 100 });
 let stack: TestStack;
 
 beforeAll(async () => {
@@ -122,15 +122,15 @@ describe('cancel and recall', () => {
   });
 
   it('a running push stops its remaining batches when canceled', async () => {
-    const { api } = await appWithAccounts(4000, 1);
+    const { api } = await appWithAccounts(10_000, 1);
     const created = await api<Push>('POST', '/v1/pushes', { message: text('stop me'), retentionSeconds: 60 });
     await until(api, created.body.id, (p) => p.counters.storedOffline >= 300, 'some pages');
     await api('POST', `/v1/pushes/${created.body.id}/cancel`);
     const canceled = await until(api, created.body.id, (p) => p.status === 'canceled', 'canceled');
     await new Promise((r) => setTimeout(r, 1000));
     const settled = await read(api, created.body.id);
-    expect(settled.counters.audience).toBe(4000);
-    expect(settled.counters.storedOffline).toBeLessThan(4000);
+    expect(settled.counters.audience).toBe(10_000);
+    expect(settled.counters.storedOffline).toBeLessThan(10_000);
     expect(settled.counters.storedOffline).toBe(canceled.counters.storedOffline);
     expect(settled.counters.fcm.sent).toBe(settled.counters.storedOffline);
   });

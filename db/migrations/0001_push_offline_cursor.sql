@@ -1,0 +1,1 @@
+ALTER TABLE "pushes" ADD COLUMN "offline_cursor" bigint DEFAULT 0 NOT NULL;
