@@ -1,0 +1,77 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { inflateSync } from 'node:zlib';
+
+/**
+ * Tencent's TLSSigAPIv2 UserSig: zlib-deflated JSON whose `TLS.sig` is an HMAC-SHA256 over the identifier,
+ * sdkappid, time and expiry with the app's secret key, base64 with `+/=` written as `*-_`.
+ */
+export type UserSigCheck =
+  | { ok: true; identifier: string; sdkAppId: number; expiresAt: Date }
+  | {
+      ok: false;
+      reason: 'malformed' | 'bad_signature' | 'expired' | 'sdkappid_mismatch' | 'identifier_mismatch';
+    };
+
+interface SigDoc {
+  'TLS.ver'?: string;
+  'TLS.identifier'?: string;
+  'TLS.sdkappid'?: number;
+  'TLS.time'?: number;
+  'TLS.expire'?: number;
+  'TLS.userbuf'?: string;
+  'TLS.sig'?: string;
+}
+
+const unescape = (s: string) => s.replaceAll('*', '+').replaceAll('-', '/').replaceAll('_', '=');
+
+function hmac(
+  key: string,
+  d: Required<Pick<SigDoc, 'TLS.identifier' | 'TLS.time' | 'TLS.expire'>>,
+  sdkAppId: number,
+  userbuf?: string,
+) {
+  let content = `TLS.identifier:${d['TLS.identifier']}\nTLS.sdkappid:${sdkAppId}\nTLS.time:${d['TLS.time']}\nTLS.expire:${d['TLS.expire']}\n`;
+  if (userbuf !== undefined) content += `TLS.userbuf:${userbuf}\n`;
+  return createHmac('sha256', key).update(content).digest('base64');
+}
+
+export function verifyUserSig(
+  userSig: string,
+  expect: { sdkAppId: number; secretKey: string; identifier?: string; now?: number },
+): UserSigCheck {
+  let doc: SigDoc;
+  try {
+    doc = JSON.parse(inflateSync(Buffer.from(unescape(userSig), 'base64')).toString('utf8')) as SigDoc;
+  } catch {
+    return { ok: false, reason: 'malformed' };
+  }
+  const identifier = doc['TLS.identifier'];
+  const time = doc['TLS.time'];
+  const expire = doc['TLS.expire'];
+  const sig = doc['TLS.sig'];
+  if (
+    typeof identifier !== 'string' ||
+    typeof time !== 'number' ||
+    typeof expire !== 'number' ||
+    typeof sig !== 'string'
+  ) {
+    return { ok: false, reason: 'malformed' };
+  }
+  if (Number(doc['TLS.sdkappid']) !== expect.sdkAppId) return { ok: false, reason: 'sdkappid_mismatch' };
+  const wanted = Buffer.from(
+    hmac(
+      expect.secretKey,
+      { 'TLS.identifier': identifier, 'TLS.time': time, 'TLS.expire': expire },
+      expect.sdkAppId,
+      doc['TLS.userbuf'],
+    ),
+  );
+  const given = Buffer.from(sig);
+  if (wanted.length !== given.length || !timingSafeEqual(wanted, given))
+    return { ok: false, reason: 'bad_signature' };
+  if (expect.identifier !== undefined && expect.identifier !== identifier)
+    return { ok: false, reason: 'identifier_mismatch' };
+  const expiresAt = new Date((time + expire) * 1000);
+  if (expiresAt.getTime() <= (expect.now ?? Date.now())) return { ok: false, reason: 'expired' };
+  return { ok: true, identifier, sdkAppId: expect.sdkAppId, expiresAt };
+}
