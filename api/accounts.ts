@@ -1,27 +1,206 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { utf8Bytes } from '../core/messages.ts';
-import { importAccounts } from '../db/accounts.ts';
+import {
+  type AccountDetail,
+  type AccountSummary,
+  accountIdProblem,
+  DEFAULT_PAGE_SIZE,
+  DomainError,
+  deleteAccounts,
+  getAccount,
+  importAccounts,
+  listAccounts,
+  MAX_ACCOUNT_ID_BYTES,
+  MAX_BATCH_ACCOUNTS,
+  MAX_FACE_URL_LENGTH,
+  MAX_NICK_LENGTH,
+  MAX_PAGE_SIZE,
+  resolveCondition,
+} from '../db/accounts.ts';
+import { ConditionError } from '../db/conditions.ts';
 import { type ApiDeps, router } from './context.ts';
-import { commonErrors, jsonBodyOf, jsonContent, security } from './schemas.ts';
+import { ApiError } from './errors.ts';
+import { commonErrors, jsonBodyOf, jsonContent, notFoundError, security } from './schemas.ts';
 
-// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is refused
-const CONTROL = /[\u0000-\u001f\u007f]/;
+/** Account id: 1–32 bytes of UTF-8, no control characters (the rule is db/accounts.ts accountIdProblem). */
+export const accountIdSchema = z.string().superRefine((id, ctx) => {
+  const problem = accountIdProblem(id);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
 
-/** Account id: 1–32 bytes of UTF-8, no control characters. */
-export const accountIdSchema = z
-  .string()
-  .min(1, 'account id must not be empty')
-  .refine((s) => utf8Bytes(s) <= 32, 'account id must be at most 32 bytes of UTF-8')
-  .refine((s) => !CONTROL.test(s), 'account id must not contain control characters');
+export const MAX_BATCH = MAX_BATCH_ACCOUNTS;
 
-export const MAX_BATCH = 1000;
+// ——— shared by the audience routes (accounts, tags, attributes, audience) ———
+
+const STATUS = { invalid: 400, not_found: 404, conflict: 409 } as const;
+
+/**
+ * Runs a db call and turns its DomainError / ConditionError into the API's error body. `conditionField` names
+ * the request field a condition came from, so a message reads `audience.TagsOr[0]: ...`; `rename` rewrites the
+ * start of a message's path, for single-account routes that call a batch function (`accounts[0].tags` → `tags`).
+ */
+export async function domain<T>(
+  fn: () => Promise<T>,
+  opts: { conditionField?: string; rename?: [from: string, to: string] } = {},
+): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof DomainError) {
+      const [from, to] = opts.rename ?? ['', ''];
+      const message =
+        from && err.message.startsWith(from) ? to + err.message.slice(from.length) : err.message;
+      throw new ApiError(STATUS[err.kind], err.code, message);
+    }
+    if (err instanceof ConditionError) {
+      const field = opts.conditionField ?? 'condition';
+      const at = err.path === 'condition' ? field : `${field}.${err.path}`;
+      throw new ApiError(400, err.code, `${at}${err.message.slice(err.path.length)}`);
+    }
+    throw err;
+  }
+}
+
+/** Renames `accounts[0].x` to `x` in messages of a batch function called for one account. */
+export const ONE: [string, string] = ['accounts[0].', ''];
+
+export const accountParam = z.object({
+  id: z.string().openapi({
+    param: { name: 'id', in: 'path' },
+    description: `Account id, 1–${MAX_ACCOUNT_ID_BYTES} bytes of UTF-8 (percent-encode it in the path)`,
+    example: 'alice',
+  }),
+});
+
+export const accountNotFound = (id: string) =>
+  new ApiError(404, 'not_found', `account ${JSON.stringify(id)} does not exist in this app`);
+
+export const AccountFailureSchema = z
+  .object({
+    id: z.string(),
+    code: z.enum(['not_found', 'tag_limit_exceeded']),
+    message: z.string(),
+  })
+  .openapi('AccountFailure');
+
+export const BatchResultSchema = z
+  .object({
+    succeeded: z.number().int().openapi({ description: 'Accounts the change applied to' }),
+    failed: z.array(AccountFailureSchema).openapi({
+      description: 'Accounts left unchanged, and why; every other account of the batch was changed',
+    }),
+  })
+  .openapi('BatchResult');
+
+export const accountIdList = z.array(z.string()).openapi({
+  description: `1–${MAX_BATCH_ACCOUNTS} account ids`,
+  minItems: 1,
+  maxItems: MAX_BATCH_ACCOUNTS,
+});
+
+/** `{"accounts": ["id", …]}`, the body of the batch calls that take ids only. */
+export const AccountIdsBody = z.strictObject({ accounts: accountIdList }).openapi('AccountIds');
+
+const batchErrors = {
+  400: {
+    description:
+      'Invalid input, nothing written: `invalid_request`, `invalid_json`, `unsupported_content_type`, ' +
+      '`batch_too_large`, `invalid_account_id` and the route’s own codes',
+    content: { 'application/json': { schema: commonErrors[400].content['application/json'].schema } },
+  },
+};
+export const audienceErrors = { ...commonErrors, ...batchErrors };
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+// ——— views ———
+
+const conditionDoc =
+  'An audience condition: `TagsAnd`, `TagsOr`, `TagsNot` (tag lists), `AttrsAnd`, `AttrsOr`, `AttrsNot` ' +
+  '({name: value}), nested `all` / `any` (lists of conditions) and `not` (a condition); keys of one object are ' +
+  'ANDed and `{}` matches everyone. See docs/audience.md.';
+export const ConditionSchema = z
+  .record(z.string(), z.unknown())
+  .openapi('Condition', { description: conditionDoc, example: { TagsOr: ['vip', 'beta'] } });
+
+/** `"all"` or a condition object; anything else is a 400 that says so. */
+export const audienceSchema = z.union([z.literal('all'), ConditionSchema], {
+  error: 'must be "all" or a condition object ({} also means everyone)',
+});
+
+export const AccountSchema = z
+  .object({
+    id: z.string(),
+    nick: z.string().nullable(),
+    faceUrl: z.string().nullable(),
+    tags: z.array(z.string()),
+    attributes: z.record(z.string(), z.string()).openapi({ description: 'Attribute values by name' }),
+    eligible: z.boolean().openapi({ description: 'Receives pushes: imported, or logged in at least once' }),
+    importedAt: z.string().nullable(),
+    lastLoginAt: z.string().nullable(),
+    createdAt: z.string(),
+  })
+  .openapi('Account');
+
+export const AccountDetailSchema = AccountSchema.extend({
+  devices: z.array(
+    z.object({
+      platform: z.enum(['apns', 'fcm']),
+      token: z.string(),
+      environment: z.enum(['sandbox', 'production']),
+      topic: z.string().nullable(),
+      createdAt: z.string(),
+      updatedAt: z.string(),
+      disabledAt: z.string().nullable(),
+      disabledReason: z.string().nullable(),
+    }),
+  ),
+}).openapi('AccountDetail');
+
+export const accountView = (a: AccountSummary): z.infer<typeof AccountSchema> => ({
+  id: a.id,
+  nick: a.nick,
+  faceUrl: a.faceUrl,
+  tags: a.tags,
+  attributes: a.attributes,
+  eligible: a.eligible,
+  importedAt: iso(a.importedAt),
+  lastLoginAt: iso(a.lastLoginAt),
+  createdAt: a.createdAt.toISOString(),
+});
+
+const accountDetailView = (a: AccountDetail): z.infer<typeof AccountDetailSchema> => ({
+  ...accountView(a),
+  devices: a.devices.map((d) => ({
+    ...d,
+    createdAt: d.createdAt.toISOString(),
+    updatedAt: d.updatedAt.toISOString(),
+    disabledAt: iso(d.disabledAt),
+  })),
+});
+
+const PageSchema = z
+  .object({
+    accounts: z.array(AccountSchema),
+    nextCursor: z
+      .string()
+      .nullable()
+      .openapi({ description: 'Pass as `cursor` for the next page; null on the last page' }),
+  })
+  .openapi('AccountPage');
+
+// ——— routes ———
+
+const tags = ['Accounts'];
 
 const importRoute = createRoute({
   method: 'post',
   path: '/',
-  tags: ['Accounts'],
+  tags,
   security,
-  summary: 'Import accounts (up to 1,000); re-import is a no-op that may update nick',
+  summary: `Import accounts (up to ${MAX_BATCH_ACCOUNTS}); re-import is a no-op that may update nick`,
+  description:
+    'Imported accounts are eligible for pushes. An id listed twice counts once. The whole batch is checked ' +
+    'before anything is written.',
   request: {
     body: jsonBodyOf(
       z
@@ -29,29 +208,205 @@ const importRoute = createRoute({
           accounts: z
             .array(
               z.strictObject({
-                id: accountIdSchema,
-                nick: z.string().max(100).optional(),
-                faceUrl: z.string().max(500).optional(),
+                id: z.string().openapi({ description: `1–${MAX_ACCOUNT_ID_BYTES} bytes of UTF-8` }),
+                nick: z.string().optional().openapi({ maxLength: MAX_NICK_LENGTH }),
+                faceUrl: z.string().optional().openapi({ maxLength: MAX_FACE_URL_LENGTH }),
               }),
             )
-            .min(1)
-            .max(MAX_BATCH, `at most ${MAX_BATCH} accounts per call`),
+            .openapi({ minItems: 1, maxItems: MAX_BATCH_ACCOUNTS }),
         })
         .openapi('AccountImport'),
     ),
   },
   responses: {
-    200: jsonContent(z.object({ imported: z.number(), created: z.number() }), 'Imported'),
-    ...commonErrors,
+    200: jsonContent(
+      z.object({
+        imported: z.number().openapi({ description: 'Distinct accounts in the request' }),
+        created: z.number().openapi({ description: 'Of which new' }),
+      }),
+      'Imported',
+    ),
+    ...audienceErrors,
   },
 });
 
+const listQuery = z.object({
+  condition: z.string().optional().openapi({
+    description: 'Only accounts matching this condition, as JSON (URL-encoded), e.g. {"TagsOr":["vip"]}',
+    example: '{"TagsOr":["vip"]}',
+  }),
+  eligible: z
+    .enum(['true', 'false'])
+    .optional()
+    .openapi({ description: 'true: only accounts that receive pushes; false: only those that do not (yet)' }),
+  cursor: z.string().optional().openapi({ description: 'The nextCursor of the previous page' }),
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_PAGE_SIZE)
+    .default(DEFAULT_PAGE_SIZE)
+    .openapi({ description: `Page size, 1–${MAX_PAGE_SIZE}` }),
+});
+
+const conditionErrors =
+  'Invalid input: `invalid_request`, `invalid_cursor`, and for the condition `invalid_condition`, ' +
+  '`condition_too_deep`, `condition_too_large`, `unknown_attribute`';
+
+const listRoute = createRoute({
+  method: 'get',
+  path: '/',
+  tags,
+  security,
+  summary: 'List accounts in import order, a page at a time, optionally filtered by a condition',
+  request: { query: listQuery },
+  responses: {
+    200: jsonContent(PageSchema, 'A page of accounts'),
+    ...commonErrors,
+    400: { ...commonErrors[400], description: conditionErrors },
+  },
+});
+
+const searchRoute = createRoute({
+  method: 'post',
+  path: '/search',
+  tags,
+  security,
+  summary: 'List the accounts matching a condition (the condition in the body), a page at a time',
+  request: {
+    body: jsonBodyOf(
+      z
+        .strictObject({
+          condition: audienceSchema.optional(),
+          eligible: z.boolean().optional(),
+          cursor: z.string().optional(),
+          limit: z.number().int().min(1).max(MAX_PAGE_SIZE).default(DEFAULT_PAGE_SIZE),
+        })
+        .openapi('AccountSearch'),
+    ),
+  },
+  responses: {
+    200: jsonContent(PageSchema, 'A page of accounts'),
+    ...commonErrors,
+    400: { ...commonErrors[400], description: conditionErrors },
+  },
+});
+
+const getRoute = createRoute({
+  method: 'get',
+  path: '/{id}',
+  tags,
+  security,
+  summary: 'One account: tags, attributes by name, devices, eligibility, last login',
+  request: { params: accountParam },
+  responses: {
+    200: jsonContent(AccountDetailSchema, 'The account'),
+    ...commonErrors,
+    ...notFoundError,
+  },
+});
+
+const deleteRoute = createRoute({
+  method: 'delete',
+  path: '/{id}',
+  tags,
+  security,
+  summary: 'Delete an account with its tags, attributes, devices and the pushes still waiting for it',
+  request: { params: accountParam },
+  responses: {
+    204: { description: 'Deleted' },
+    ...commonErrors,
+    ...notFoundError,
+  },
+});
+
+const deleteManyRoute = createRoute({
+  method: 'post',
+  path: '/delete',
+  tags,
+  security,
+  summary: `Delete up to ${MAX_BATCH_ACCOUNTS} accounts, as DELETE /v1/accounts/{id} does one`,
+  request: { body: jsonBodyOf(AccountIdsBody) },
+  responses: {
+    200: jsonContent(
+      z.object({ deleted: z.number().int(), notFound: z.array(z.string()) }),
+      'Deleted; the ids that did not exist are listed',
+    ),
+    ...audienceErrors,
+  },
+});
+
+function parseConditionParam(raw: string | undefined): unknown {
+  if (raw === undefined) return undefined;
+  try {
+    return JSON.parse(raw);
+  } catch {
+    throw new ApiError(
+      400,
+      'invalid_condition',
+      'condition: is not valid JSON; pass the condition as URL-encoded JSON, e.g. {"TagsOr":["vip"]}',
+    );
+  }
+}
+
 export function accountsRoutes(deps: ApiDeps) {
   const r = router();
+  const db = () => deps.database.db;
+
   r.openapi(importRoute, async (c) => {
     const { accounts } = c.req.valid('json');
-    const { created } = await importAccounts(deps.database.db, c.get('app').id, accounts);
-    return c.json({ imported: accounts.length, created }, 200);
+    const result = await domain(() => importAccounts(db(), c.get('app').id, accounts));
+    return c.json(result, 200);
   });
+
+  const list = async (
+    appId: string,
+    q: { condition?: unknown; eligible?: boolean | undefined; cursor?: string | undefined; limit: number },
+  ) => {
+    const page = await domain(async () => {
+      const condition = await resolveCondition(db(), appId, q.condition);
+      return listAccounts(db(), appId, { condition, eligible: q.eligible, cursor: q.cursor, limit: q.limit });
+    });
+    return { accounts: page.accounts.map(accountView), nextCursor: page.nextCursor };
+  };
+
+  r.openapi(listRoute, async (c) => {
+    const q = c.req.valid('query');
+    const page = await list(c.get('app').id, {
+      condition: parseConditionParam(q.condition),
+      eligible: q.eligible === undefined ? undefined : q.eligible === 'true',
+      cursor: q.cursor,
+      limit: q.limit,
+    });
+    return c.json(page, 200);
+  });
+
+  r.openapi(searchRoute, async (c) => {
+    const body = c.req.valid('json');
+    return c.json(await list(c.get('app').id, body), 200);
+  });
+
+  r.openapi(deleteManyRoute, async (c) => {
+    const { accounts } = c.req.valid('json');
+    const result = await domain(() => deleteAccounts(db(), c.get('app').id, accounts));
+    return c.json({ deleted: result.deleted.length, notFound: result.notFound }, 200);
+  });
+
+  r.openapi(getRoute, async (c) => {
+    const { id } = c.req.valid('param');
+    const account = await domain(() => getAccount(db(), c.get('app').id, id));
+    if (!account) throw accountNotFound(id);
+    return c.json(accountDetailView(account), 200);
+  });
+
+  r.openapi(deleteRoute, async (c) => {
+    const { id } = c.req.valid('param');
+    const result = await domain(() => deleteAccounts(db(), c.get('app').id, [id]), {
+      rename: ['accounts[0]', 'id'],
+    });
+    if (result.deleted.length === 0) throw accountNotFound(id);
+    return c.body(null, 204);
+  });
+
   return r;
 }

@@ -47,7 +47,7 @@ export type CampaignInput = z.infer<typeof campaignInputSchema>;
  * quota, as scheduled pushes do), then starts the campaign workflow. A step whose time has passed is refused.
  */
 export async function createCampaign(deps: ApiDeps, app: App, input: CampaignInput): Promise<CampaignRow> {
-  input.steps.forEach((s, i) => checkFutureTime(s.at, `steps.${i}.at`));
+  for (const [i, s] of input.steps.entries()) checkFutureTime(s.at, `steps.${i}.at`);
   const conditions: (Condition | null)[] = [];
   for (const [i, s] of input.steps.entries()) {
     try {
@@ -140,7 +140,7 @@ export async function rescheduleCampaign(
   campaign: CampaignRow,
   steps: { index: number; at: string }[],
 ) {
-  steps.forEach((s) => checkFutureTime(s.at, `steps[index=${s.index}].at`));
+  for (const s of steps) checkFutureTime(s.at, `steps[index=${s.index}].at`);
   await updateCampaign(deps, campaign, (h) =>
     h.executeUpdate(rescheduleCampaignUpdate, { args: [{ steps }] }),
   );

@@ -1,32 +1,50 @@
+import type { Server } from 'node:http';
 import { type ServerType, serve } from '@hono/node-server';
 import { createApi } from '../api/app.ts';
 import type { ApiDeps } from '../api/context.ts';
+import { createGateway, type Gateway, type GatewayOptions } from '../api/gateway/index.ts';
 
 export interface ApiHandle {
   url: string;
   port: number;
   server: ServerType;
+  gateway: Gateway;
   stop(): Promise<void>;
 }
 
-export async function startApi(deps: ApiDeps): Promise<ApiHandle> {
+export interface ApiOptions {
+  /** Gateway settings (tests shorten timers and buffers; a Tencent UserSig verifier is added here). */
+  gateway?: Partial<GatewayOptions>;
+}
+
+export async function startApi(deps: ApiDeps, options: ApiOptions = {}): Promise<ApiHandle> {
   const app = createApi(deps);
+  const gateway = createGateway({ database: deps.database, log: deps.log }, options.gateway);
+  await gateway.start();
   const { server, port } = await new Promise<{ server: ServerType; port: number }>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, port: deps.config.PORT, hostname: deps.config.HOST }, (info) =>
       resolve({ server: s, port: info.port }),
     );
     s.once('error', reject);
+  }).catch(async (err) => {
+    await gateway.stop();
+    throw err;
   });
+  (server as Server).on('upgrade', (req, socket, head) => gateway.handleUpgrade(req, socket, head));
   const url = `http://${deps.config.HOST === '0.0.0.0' ? '127.0.0.1' : deps.config.HOST}:${port}`;
   deps.log.info({ url }, 'api listening');
   return {
     url,
     port,
     server,
-    stop: () =>
-      new Promise<void>((resolve) => {
+    gateway,
+    stop: async () => {
+      // Sockets first (close 1001, presence forgotten), then the HTTP server.
+      await gateway.stop();
+      await new Promise<void>((resolve) => {
         server.close(() => resolve());
         (server as { closeAllConnections?: () => void }).closeAllConnections?.();
-      }),
+      });
+    },
   };
 }

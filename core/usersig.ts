@@ -22,7 +22,7 @@ interface SigDoc {
   'TLS.sig'?: string;
 }
 
-const unescape = (s: string) => s.replaceAll('*', '+').replaceAll('-', '/').replaceAll('_', '=');
+const fromUrlSafe = (s: string) => s.replaceAll('*', '+').replaceAll('-', '/').replaceAll('_', '=');
 
 function hmac(
   key: string,
@@ -41,7 +41,7 @@ export function verifyUserSig(
 ): UserSigCheck {
   let doc: SigDoc;
   try {
-    doc = JSON.parse(inflateSync(Buffer.from(unescape(userSig), 'base64')).toString('utf8')) as SigDoc;
+    doc = JSON.parse(inflateSync(Buffer.from(fromUrlSafe(userSig), 'base64')).toString('utf8')) as SigDoc;
   } catch {
     return { ok: false, reason: 'malformed' };
   }

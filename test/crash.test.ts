@@ -90,10 +90,12 @@ it('a worker killed mid-fan-out is replaced; every recipient is stored once and 
 
   const tokens = fcm.received.map((r) => r.token);
   expect(new Set(tokens).size).toBe(tokens.length);
-  // At most once: a page claimed just before the kill may have lost its notifications, never doubled them.
+  // At most once: the pages in flight at the kill (up to 4 of 100 recipients, 50 with a token each) may
+  // have lost their notifications, never doubled them.
+  const inFlight = 4 * 50;
   expect(tokens.length).toBeLessThanOrEqual(total / 2);
-  expect(tokens.length).toBeGreaterThan(total / 2 - 200);
+  expect(tokens.length).toBeGreaterThanOrEqual(total / 2 - inFlight);
   // The page in flight at the kill may have been sent without its counter being written: never more.
   expect(done.counters.fcm.sent).toBeLessThanOrEqual(tokens.length);
-  expect(done.counters.fcm.sent).toBeGreaterThanOrEqual(tokens.length - 100);
+  expect(done.counters.fcm.sent).toBeGreaterThanOrEqual(tokens.length - inFlight);
 }, 240_000);

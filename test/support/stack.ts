@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { inject } from 'vitest';
 import type { ProviderRegistry } from '../../activities/deps.ts';
-import { startApi } from '../../cli/api.ts';
+import type { GatewayOptions } from '../../api/gateway/index.ts';
+import { type ApiHandle, startApi } from '../../cli/api.ts';
 import { connectTemporal } from '../../cli/services.ts';
 import { startWorker, type WorkerHandle } from '../../cli/worker.ts';
 import { type Config, loadConfig } from '../../core/config.ts';
@@ -13,6 +14,9 @@ import { providerRegistry } from '../../delivery/registry.ts';
 
 export interface TestStack {
   url: string;
+  /** The WebSocket gateway of the API: `ws://…/v1/connect`. */
+  wsUrl: string;
+  api: ApiHandle;
   config: Config;
   database: Database;
   temporal: Client;
@@ -30,6 +34,8 @@ export interface TestStackOptions {
   worker?: boolean;
   env?: Record<string, string>;
   batchSize?: number;
+  /** Gateway settings for the API (short timers, small buffers). */
+  gateway?: Partial<GatewayOptions>;
 }
 
 /** The real API and worker against the run's PostgreSQL and Temporal, on a task queue of its own. */
@@ -59,6 +65,8 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
     });
   const stack: TestStack = {
     url: '',
+    wsUrl: '',
+    api: undefined as unknown as ApiHandle,
     config,
     database,
     temporal,
@@ -82,8 +90,10 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
       await database.close();
     },
   };
-  const api = await startApi({ config, database, temporal, log });
+  const api = await startApi({ config, database, temporal, log }, { gateway: opts.gateway });
   stack.url = api.url;
+  stack.api = api;
+  stack.wsUrl = `${api.url.replace(/^http/, 'ws')}/v1/connect`;
   return stack;
 }
 

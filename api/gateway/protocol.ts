@@ -1,0 +1,96 @@
+import { z } from 'zod';
+
+/**
+ * The wire protocol of the WebSocket gateway, version 1 (docs/protocol.md is its reference). Frames are
+ * JSON text frames with a `type`; unknown fields are ignored so the protocol can grow within a version.
+ */
+export const PROTOCOL = 'herald.v1';
+/** A client may send its token as a second subprotocol, `herald.token.<token>` (browsers cannot set headers). */
+export const TOKEN_PROTOCOL_PREFIX = 'herald.token.';
+
+export const CloseCode = {
+  normal: 1000,
+  /** The server is shutting down (or restarting); reconnect, to another instance if there is one. */
+  goingAway: 1001,
+  /** A frame was larger than the limit in `welcome.limits.maxFrameBytes`. */
+  tooBig: 1009,
+  internal: 1011,
+  /** Token missing, malformed, badly signed or expired — get a new token before reconnecting. */
+  unauthorized: 4001,
+  /** The token is valid but names something that cannot connect (unknown app, unusable account id). */
+  forbidden: 4003,
+  /** The client read too slowly and its send buffer filled; reconnect and sync. */
+  slowConsumer: 4008,
+  /** The client broke the protocol: binary or non-JSON frame, unsupported protocol version. */
+  protocolError: 4400,
+} as const;
+
+const ref = z.string().max(64).optional();
+const pushId = z.string().min(1).max(64);
+export const MAX_ACK_IDS = 500;
+
+export const clientFrameSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('auth'), token: z.string().min(1).max(8192), ref }),
+  z
+    .object({
+      type: z.literal('ack'),
+      id: pushId.optional(),
+      ids: z.array(pushId).max(MAX_ACK_IDS, `at most ${MAX_ACK_IDS} ids per ack`).optional(),
+      ref,
+    })
+    .refine((f) => f.id !== undefined || (f.ids?.length ?? 0) > 0, 'an ack needs `id` or `ids`'),
+  z.object({ type: z.literal('ping'), ref }),
+  z.object({
+    type: z.literal('registerDevice'),
+    platform: z.enum(['apns', 'fcm']),
+    token: z.string().min(1).max(4096),
+    environment: z.enum(['sandbox', 'production']).optional(),
+    topic: z.string().min(1).max(255).optional(),
+    ref,
+  }),
+  z.object({
+    type: z.literal('unregisterDevice'),
+    platform: z.enum(['apns', 'fcm']),
+    token: z.string().min(1).max(4096),
+    ref,
+  }),
+]);
+export type ClientFrame = z.infer<typeof clientFrameSchema>;
+export const CLIENT_FRAME_TYPES = new Set(['auth', 'ack', 'ping', 'registerDevice', 'unregisterDevice']);
+
+/** A push as the client sees it. `id` is what the client acks; in v1 it equals `pushId`. */
+export interface MessageFrame {
+  type: 'message';
+  id: string;
+  pushId: string;
+  elements: unknown[];
+  from: string | null;
+  sentAt: string | null;
+  expiresAt: string | null;
+}
+
+export interface PushForFrame {
+  id: string;
+  message: unknown;
+  from_account: string | null;
+  snapshot_at: Date | string | null;
+  expires_at: Date | string | null;
+  retention_seconds: number;
+}
+
+const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
+
+export function messageFrame(p: PushForFrame): MessageFrame {
+  const message = (p.message ?? {}) as { elements?: unknown[]; from?: string };
+  return {
+    type: 'message',
+    id: p.id,
+    pushId: p.id,
+    elements: message.elements ?? [],
+    from: message.from ?? p.from_account ?? null,
+    sentAt: iso(p.snapshot_at),
+    expiresAt: p.retention_seconds > 0 ? iso(p.expires_at) : null,
+  };
+}
+
+export const frame = (f: Record<string, unknown>): string => JSON.stringify(f);

@@ -1,0 +1,70 @@
+/** Messages between bench/main.ts and its child processes (fakes-child.ts, clients-child.ts). */
+
+/** Wall-clock milliseconds with sub-millisecond precision: one clock for every bench process. */
+export const now = (): number => performance.timeOrigin + performance.now();
+
+export interface FakesSpec {
+  apns: { publicKey: string; keyId: string; teamId: string; topic: string };
+  fcm: { publicKey: string; projectId: string; clientEmail: string };
+}
+
+export interface FakesAddresses {
+  apnsUrl: string;
+  apnsSandboxUrl: string;
+  ca: string;
+  fcmUrl: string;
+  tokenUri: string;
+}
+
+/** Arrivals at one provider fake: count, first and last arrival, and a histogram in 100 ms buckets. */
+export interface Arrivals {
+  accepted: number;
+  rejected: number;
+  rejectedReasons: Record<string, number>;
+  first: number | null;
+  last: number | null;
+  /** bucket start (epoch ms, multiple of 100) → notifications accepted in it. */
+  buckets: Record<string, number>;
+  /** HTTP/2 sessions opened (APNs, both fakes) or the peak of concurrent requests (FCM). */
+  connections: number;
+}
+
+export interface FakesReport {
+  apns: Arrivals;
+  fcm: Arrivals;
+}
+
+export interface ClientsStart {
+  cmd: 'start';
+  /** ws://host:port of each api process; client i connects to urls[i % urls.length]. */
+  urls: string[];
+  appId: string;
+  secretKey: string;
+  accounts: string[];
+  /** Connections opening at once. */
+  concurrency: number;
+}
+
+export interface ClientsProgress {
+  type: 'progress';
+  connected: number;
+  failed: number;
+}
+
+export interface ClientsConnected {
+  type: 'connected';
+  connected: number;
+  failed: number;
+  errors: string[];
+}
+
+/** Receipts of one push: for each receipt the account's index in `accounts` and the arrival time. */
+export interface ClientsReceipts {
+  type: 'receipts';
+  pushId: string;
+  index: number[];
+  times: number[];
+  /** Sockets the server closed since the previous collect, by close code (4008 = slow consumer). */
+  closes: Record<string, number>;
+  reconnects: number;
+}

@@ -1,0 +1,117 @@
+import { decodeJwt, errors, jwtVerify, SignJWT } from 'jose';
+
+/**
+ * User tokens: what a device shows the WebSocket gateway to say which account of which app it is.
+ *
+ * Herald's own token is a JWT signed HS256 with the app's secret key (the UTF-8 bytes of `apps.secret_key`):
+ *   header  {"alg":"HS256","typ":"JWT"}
+ *   claims  {"iss": <app id>, "sub": <account id>, "exp": <epoch seconds>, "iat": …}
+ * App servers mint them with any JWT library; `POST /v1/accounts/{id}/token` mints one for convenience.
+ *
+ * Verification is pluggable: a verifier recognises its own kind of token (or says it is not its kind) and
+ * answers who the token names. The gateway tries each verifier in turn, so a Tencent TLSSigAPIv2 UserSig
+ * verifier can sit beside the JWT one.
+ */
+
+/** Who a verified token names. */
+export interface UserIdentity {
+  appId: string;
+  accountId: string;
+  /** When the token stops being valid; the gateway closes the connection then (close code 4001). */
+  expiresAt: Date | null;
+}
+
+/** Why a token was refused; the gateway turns `expired` / `invalid` into close 4001, `forbidden` into 4003. */
+export class UserTokenError extends Error {
+  constructor(
+    readonly reason: 'invalid' | 'expired' | 'forbidden',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'UserTokenError';
+  }
+}
+
+/** What a verifier may look up: the secret key of an app, by Herald app id or by Tencent sdkAppId. */
+export interface AppSecrets {
+  byId(appId: string): Promise<{ id: string; secretKey: string } | undefined>;
+  bySdkAppId(sdkAppId: number): Promise<{ id: string; secretKey: string } | undefined>;
+}
+
+/**
+ * A kind of user token. Returns `undefined` when the token is not of this kind (the next verifier is
+ * tried), the identity when it is valid, and throws `UserTokenError` when it is of this kind but refused.
+ */
+export type UserTokenVerifier = (token: string, secrets: AppSecrets) => Promise<UserIdentity | undefined>;
+
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+const encoder = new TextEncoder();
+const keyOf = (secretKey: string) => encoder.encode(secretKey);
+
+/** Mints a Herald user token for an account of an app, valid `ttlSeconds` from now. */
+export async function mintUserToken(input: {
+  appId: string;
+  secretKey: string;
+  accountId: string;
+  ttlSeconds: number;
+  now?: Date;
+}): Promise<{ token: string; expiresAt: Date }> {
+  const iat = Math.floor((input.now ?? new Date()).getTime() / 1000);
+  const exp = iat + input.ttlSeconds;
+  const token = await new SignJWT({})
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setIssuer(input.appId)
+    .setSubject(input.accountId)
+    .setIssuedAt(iat)
+    .setExpirationTime(exp)
+    .sign(keyOf(input.secretKey));
+  return { token, expiresAt: new Date(exp * 1000) };
+}
+
+/** Herald's JWT: HS256, `iss` = app id, `sub` = account id, `exp` required. */
+export const jwtVerifier: UserTokenVerifier = async (token, secrets) => {
+  if (!JWT_SHAPE.test(token)) return undefined;
+  let iss: unknown;
+  try {
+    iss = decodeJwt(token).iss;
+  } catch {
+    throw new UserTokenError('invalid', 'token_invalid: not a readable JWT');
+  }
+  if (typeof iss !== 'string' || !iss) throw new UserTokenError('invalid', 'token_invalid: no iss (app id)');
+  const app = await secrets.byId(iss);
+  if (!app) throw new UserTokenError('forbidden', 'unknown_app: iss names no app');
+  try {
+    const { payload } = await jwtVerify(token, keyOf(app.secretKey), {
+      algorithms: ['HS256'],
+      issuer: app.id,
+      requiredClaims: ['sub', 'exp'],
+      clockTolerance: 5,
+    });
+    if (typeof payload.sub !== 'string' || !payload.sub)
+      throw new UserTokenError('invalid', 'token_invalid: no sub (account id)');
+    return {
+      appId: app.id,
+      accountId: payload.sub,
+      expiresAt: typeof payload.exp === 'number' ? new Date(payload.exp * 1000) : null,
+    };
+  } catch (err) {
+    if (err instanceof UserTokenError) throw err;
+    if (err instanceof errors.JWTExpired) throw new UserTokenError('expired', 'token_expired');
+    if (err instanceof errors.JWSSignatureVerificationFailed)
+      throw new UserTokenError('invalid', 'token_invalid: bad signature');
+    throw new UserTokenError('invalid', `token_invalid: ${(err as Error).message}`.slice(0, 100));
+  }
+};
+
+/** Tries each verifier in turn; a token no verifier recognises is invalid. */
+export async function verifyUserToken(
+  token: string,
+  secrets: AppSecrets,
+  verifiers: readonly UserTokenVerifier[] = [jwtVerifier],
+): Promise<UserIdentity> {
+  for (const verify of verifiers) {
+    const identity = await verify(token, secrets);
+    if (identity) return identity;
+  }
+  throw new UserTokenError('invalid', 'token_invalid: not a token this server knows');
+}

@@ -1,0 +1,157 @@
+import { and, asc, eq, sql } from 'drizzle-orm';
+import type { Queryable } from './client.ts';
+import { devices } from './schema.ts';
+
+/**
+ * Device tokens. One row per (app, platform, token): a token belongs to one account at a time, so a
+ * phone that logs in as someone else moves its token to the new account. Registering again re-enables a
+ * token a provider had reported dead (the app got a fresh registration from the OS, so it works again).
+ */
+
+export type Platform = 'apns' | 'fcm';
+export type Environment = 'sandbox' | 'production';
+export const PLATFORMS = ['apns', 'fcm'] as const;
+export const ENVIRONMENTS = ['sandbox', 'production'] as const;
+
+export type DeviceRow = typeof devices.$inferSelect;
+
+export class DeviceTokenError extends Error {
+  override name = 'DeviceTokenError';
+}
+
+const APNS_TOKEN = /^[0-9a-f]{64,200}$/;
+const FCM_MAX = 4096;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters and spaces are what is refused
+const FCM_BAD = /[\s\u0000-\u001f\u007f]/;
+const TOPIC_MAX = 255;
+
+/**
+ * Checks a device token and returns it in its stored spelling: APNs tokens are hex (64 digits today, up to
+ * 200 allowed for longer future tokens), stored lower-case so one token is never two rows; FCM tokens are
+ * opaque, 1–4096 characters without spaces or control characters.
+ */
+export function normalizeDeviceToken(platform: Platform, token: string): string {
+  if (platform === 'apns') {
+    const t = token.toLowerCase();
+    if (!APNS_TOKEN.test(t) || t.length % 2 !== 0)
+      throw new DeviceTokenError('an APNs device token is an even number (64–200) of hex digits');
+    return t;
+  }
+  if (!token.length || token.length > FCM_MAX)
+    throw new DeviceTokenError(`an FCM registration token is 1–${FCM_MAX} characters`);
+  if (FCM_BAD.test(token))
+    throw new DeviceTokenError('an FCM registration token has no spaces or control characters');
+  return token;
+}
+
+export function checkTopic(topic: string | undefined | null): string | null {
+  if (topic === undefined || topic === null || topic === '') return null;
+  if (topic.length > TOPIC_MAX || FCM_BAD.test(topic))
+    throw new DeviceTokenError(`topic is at most ${TOPIC_MAX} characters, without spaces`);
+  return topic;
+}
+
+export interface DeviceRegistration {
+  accountId: string;
+  platform: Platform;
+  token: string;
+  environment?: Environment | undefined;
+  topic?: string | undefined | null;
+}
+
+export interface RegisteredDevice {
+  device: DeviceRow;
+  created: boolean;
+  /** The account the token belonged to before, when it moved from another account. */
+  movedFrom: string | null;
+}
+
+/**
+ * Registers (or re-registers) a device token for an account in one statement: new tokens are inserted,
+ * a token of another account moves, a disabled token is enabled again. Throws `DeviceTokenError` on a
+ * malformed token.
+ */
+export async function registerDevice(
+  db: Queryable,
+  appId: string,
+  input: DeviceRegistration,
+): Promise<RegisteredDevice> {
+  const token = normalizeDeviceToken(input.platform, input.token);
+  const topic = checkTopic(input.topic);
+  const environment = input.environment ?? 'production';
+  const rows = await db.execute<{
+    created: boolean;
+    previous_account: string | null;
+    created_at: Date;
+    updated_at: Date;
+  }>(sql`
+    with prev as (
+      select account_id from devices where app_id = ${appId} and platform = ${input.platform} and token = ${token}
+    )
+    insert into devices (app_id, platform, token, account_id, environment, topic)
+    values (${appId}, ${input.platform}, ${token}, ${input.accountId}, ${environment}, ${topic})
+    on conflict (app_id, platform, token) do update set
+      account_id = excluded.account_id, environment = excluded.environment, topic = excluded.topic,
+      updated_at = now(), disabled_at = null, disabled_reason = null
+    returning (xmax = 0) as created, (select account_id from prev) as previous_account,
+      created_at, updated_at`);
+  const row = rows[0];
+  if (!row) throw new Error('device upsert returned nothing');
+  const previous = row.previous_account;
+  return {
+    created: row.created,
+    movedFrom: previous && previous !== input.accountId ? previous : null,
+    device: {
+      appId,
+      platform: input.platform,
+      token,
+      accountId: input.accountId,
+      environment,
+      topic,
+      createdAt: new Date(row.created_at),
+      updatedAt: new Date(row.updated_at),
+      disabledAt: null,
+      disabledReason: null,
+    },
+  };
+}
+
+/** The account's devices, enabled and disabled, oldest first. */
+export async function listDevices(db: Queryable, appId: string, accountId: string): Promise<DeviceRow[]> {
+  return db
+    .select()
+    .from(devices)
+    .where(and(eq(devices.appId, appId), eq(devices.accountId, accountId)))
+    .orderBy(asc(devices.createdAt), asc(devices.platform), asc(devices.token));
+}
+
+/**
+ * Removes a token from an account. Only the account that holds it can remove it: a token that moved to
+ * another account in the meantime stays there. Returns whether a row went.
+ */
+export async function removeDevice(
+  db: Queryable,
+  appId: string,
+  accountId: string,
+  platform: Platform,
+  token: string,
+): Promise<boolean> {
+  let normalized: string;
+  try {
+    normalized = normalizeDeviceToken(platform, token);
+  } catch {
+    return false;
+  }
+  const gone = await db
+    .delete(devices)
+    .where(
+      and(
+        eq(devices.appId, appId),
+        eq(devices.platform, platform),
+        eq(devices.token, normalized),
+        eq(devices.accountId, accountId),
+      ),
+    )
+    .returning({ token: devices.token });
+  return gone.length > 0;
+}

@@ -1,0 +1,22 @@
+export {
+  backoffDelay,
+  type ClientState,
+  type CloseInfo,
+  connectUrl,
+  HeraldClient,
+  type HeraldClientOptions,
+  HeraldError,
+  type HeraldEvents,
+  type Platform,
+  type ReconnectOptions,
+} from './client.ts';
+export {
+  CloseCode,
+  type Element,
+  type HeraldMessage,
+  PROTOCOL,
+  type Recall,
+  type ServerFrame,
+  type Welcome,
+} from './protocol.ts';
+export type { WebSocketConstructor, WebSocketLike } from './socket.ts';

@@ -1,0 +1,57 @@
+/** The frames of the Herald wire protocol, version 1 (docs/protocol.md in the Herald repository). */
+
+export const PROTOCOL = 'herald.v1';
+export const TOKEN_PROTOCOL_PREFIX = 'herald.token.';
+
+/** Close codes the server uses. */
+export const CloseCode = {
+  normal: 1000,
+  goingAway: 1001,
+  abnormal: 1006,
+  tooBig: 1009,
+  internal: 1011,
+  unauthorized: 4001,
+  forbidden: 4003,
+  slowConsumer: 4008,
+  protocolError: 4400,
+} as const;
+
+/** A message element, as the app server sent it (`text`, `custom`, `image`, …). */
+export type Element = { type: string } & Record<string, unknown>;
+
+export interface HeraldMessage {
+  /** What to ack. In herald.v1 it equals `pushId`. */
+  id: string;
+  pushId: string;
+  elements: Element[];
+  from: string | null;
+  /** When the push went out (ISO 8601). */
+  sentAt: string | null;
+  /** Until when the server keeps it for this account; null when it is not kept (retention 0). */
+  expiresAt: string | null;
+}
+
+export interface Welcome {
+  protocol: string;
+  connectionId: string;
+  appId: string;
+  accountId: string;
+  serverTime: string;
+  tokenExpiresAt: string | null;
+  heartbeatSeconds: number;
+  limits: { maxFrameBytes: number; maxAckIds: number };
+}
+
+export interface Recall {
+  id: string;
+  pushId: string;
+}
+
+export type ServerFrame =
+  | ({ type: 'welcome' } & Welcome)
+  | ({ type: 'message' } & HeraldMessage)
+  | { type: 'synced'; count: number }
+  | ({ type: 'recall' } & Recall)
+  | { type: 'pong'; ref?: string; serverTime: string }
+  | ({ type: 'ok'; ref: string } & Record<string, unknown>)
+  | { type: 'error'; code: string; message: string; ref?: string };

@@ -1,0 +1,280 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { build } from 'esbuild';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket as NodeWebSocket } from 'ws';
+import { type ApiHandle, startApi } from '../../cli/api.ts';
+import { createLogger } from '../../core/log.ts';
+import { mintUserToken } from '../../core/user-token.ts';
+import type { CreatedApp } from '../../db/apps.ts';
+import { client, startTestStack, type TestStack, waitFor } from '../../test/support/stack.ts';
+import {
+  backoffDelay,
+  type CloseInfo,
+  connectUrl,
+  HeraldClient,
+  type HeraldError,
+  type HeraldMessage,
+  type Recall,
+} from '../src/index.ts';
+
+let stack: TestStack;
+let app: CreatedApp;
+let api: ReturnType<typeof client>;
+const open: HeraldClient[] = [];
+
+beforeAll(async () => {
+  stack = await startTestStack();
+  app = await stack.newApp();
+  api = client(stack.url, app.apiKey);
+});
+afterAll(async () => {
+  for (const c of open) c.close();
+  await stack?.stop();
+});
+
+const token = async (account: string, ttlSeconds = 600) =>
+  (await api<{ token: string }>('POST', `/v1/accounts/${account}/token`, { ttlSeconds })).body.token;
+
+async function push(text: string, retentionSeconds = 600): Promise<string> {
+  const r = await api<{ id: string }>('POST', '/v1/pushes', {
+    message: { elements: [{ type: 'text', text }] },
+    retentionSeconds,
+  });
+  expect(r.status).toBe(201);
+  return r.body.id;
+}
+
+const counters = async (id: string) =>
+  (await api<{ counters: Record<string, number> }>('GET', `/v1/pushes/${id}`)).body.counters;
+
+/** Collects what a client emits. */
+function record(c: HeraldClient) {
+  const log = {
+    messages: [] as HeraldMessage[],
+    recalls: [] as Recall[],
+    closes: [] as CloseInfo[],
+    errors: [] as HeraldError[],
+    synced: 0,
+  };
+  c.on('message', (m) => log.messages.push(m));
+  c.on('recall', (r) => log.recalls.push(r));
+  c.on('close', (i) => log.closes.push(i));
+  c.on('error', (e) => log.errors.push(e));
+  c.on('synced', () => {
+    log.synced++;
+  });
+  return log;
+}
+
+const until = (what: string, ok: () => boolean, timeoutMs = 15_000) =>
+  waitFor(
+    async () => ok(),
+    (v) => v,
+    timeoutMs,
+    what,
+  );
+
+describe('HeraldClient from Node against the real server', () => {
+  it('receives a push, hears its recall, and acks', async () => {
+    await api('POST', '/v1/accounts', { accounts: [{ id: 'nia' }] });
+    const c = new HeraldClient({ url: stack.url, token: await token('nia') });
+    open.push(c);
+    const log = record(c);
+    const welcome = await c.connect();
+    expect(welcome).toMatchObject({ accountId: 'nia', appId: app.id, protocol: 'herald.v1' });
+    expect(c.state).toBe('open');
+
+    const id = await push('hi from the SDK test');
+    await until('the message', () => log.messages.some((m) => m.id === id));
+    expect(log.messages.find((m) => m.id === id)).toMatchObject({
+      pushId: id,
+      elements: [{ type: 'text', text: 'hi from the SDK test' }],
+    });
+    c.ack(id);
+    await waitFor(
+      () => counters(id),
+      (x) => x.acked === 1,
+      10_000,
+      'acked',
+    );
+
+    const second = await push('to be recalled');
+    await until('the second message', () => log.messages.some((m) => m.id === second));
+    await waitFor(
+      () => api<{ status: string }>('GET', `/v1/pushes/${second}`),
+      (r) => r.body.status === 'completed',
+    );
+    expect((await api('POST', `/v1/pushes/${second}/recall`)).status).toBe(202);
+    await until('the recall', () => log.recalls.some((r) => r.id === second));
+  });
+
+  it('reconnects after a server restart and never hands a message over twice', async () => {
+    // An API of its own on a fixed port, so it can be stopped and started again at the same address.
+    const log0 = createLogger('silent');
+    const deps = { config: stack.config, database: stack.database, temporal: stack.temporal, log: log0 };
+    let own: ApiHandle = await startApi(deps);
+    const port = own.port;
+    await api('POST', '/v1/accounts', { accounts: [{ id: 'oli' }] });
+    let tokensAsked = 0;
+    const c = new HeraldClient({
+      url: own.url,
+      getToken: async () => {
+        tokensAsked++;
+        return token('oli');
+      },
+      reconnect: { initialDelayMs: 50, maxDelayMs: 500 },
+    });
+    open.push(c);
+    const log = record(c);
+    await c.connect();
+
+    const first = await push('before the restart');
+    await until('first message', () => log.messages.some((m) => m.id === first));
+    // Not acked: the server offers it again on the next connection; the client must not emit it again.
+    await own.stop();
+    await until('the close', () => log.closes.length > 0);
+    expect(log.closes[0]).toMatchObject({ code: 1001, willReconnect: true });
+    own = await startApi({ ...deps, config: { ...stack.config, PORT: port } });
+    try {
+      await until('reconnected and synced', () => c.state === 'open' && log.synced >= 2, 20_000);
+      const second = await push('after the restart');
+      await until('second message', () => log.messages.some((m) => m.id === second));
+      expect(log.messages.map((m) => m.id)).toEqual([first, second]);
+      expect(tokensAsked).toBeGreaterThanOrEqual(2);
+
+      // Acked now, it is gone on the server for this account.
+      c.ack([first, second]);
+      await waitFor(
+        () => counters(first),
+        (x) => x.acked === 1,
+        10_000,
+        'first acked',
+      );
+      c.close();
+      expect(c.state).toBe('closed');
+      const fresh = new HeraldClient({ url: own.url, token: await token('oli') });
+      open.push(fresh);
+      const freshLog = record(fresh);
+      await fresh.connect();
+      await until('fresh synced', () => freshLog.synced === 1);
+      await waitFor(
+        () => counters(second),
+        (x) => x.acked === 1,
+        10_000,
+        'second acked',
+      );
+      expect(freshLog.messages.map((m) => m.id)).not.toContain(first);
+    } finally {
+      await own.stop();
+    }
+  });
+
+  it('gives up on a refused token unless it can get a new one', async () => {
+    const expired = await mintUserToken({
+      appId: app.id,
+      secretKey: app.secretKey,
+      accountId: 'pia',
+      ttlSeconds: 60,
+      now: new Date(Date.now() - 3600_000),
+    });
+    const c = new HeraldClient({ url: stack.url, token: expired.token, autoConnect: false });
+    open.push(c);
+    const log = record(c);
+    await expect(c.connect()).rejects.toMatchObject({ code: 'closed_4001', closeCode: 4001 });
+    expect(c.state).toBe('closed');
+    expect(log.closes).toMatchObject([{ code: 4001, willReconnect: false }]);
+    expect(log.errors[0]).toMatchObject({ code: 'closed_4001' });
+
+    // With getToken, the first (expired) token is replaced by a fresh one.
+    let calls = 0;
+    const renewing = new HeraldClient({
+      url: stack.url,
+      getToken: async () => (++calls === 1 ? expired.token : token('pia')),
+      reconnect: { initialDelayMs: 20, maxDelayMs: 100 },
+    });
+    open.push(renewing);
+    const w = await renewing.connect();
+    expect(w.accountId).toBe('pia');
+    expect(calls).toBe(2);
+  });
+
+  it('authenticates with an auth frame or the query string as well', async () => {
+    for (const auth of ['frame', 'query'] as const) {
+      const c = new HeraldClient({ url: `${stack.url}/v1/connect`, token: await token('quin'), auth });
+      open.push(c);
+      expect((await c.connect()).accountId).toBe('quin');
+      c.close();
+    }
+  });
+});
+
+describe('helpers', () => {
+  it('turns a base URL into the connect URL', () => {
+    expect(connectUrl('https://push.example.com')).toBe('wss://push.example.com/v1/connect');
+    expect(connectUrl('http://127.0.0.1:8080/')).toBe('ws://127.0.0.1:8080/v1/connect');
+    expect(connectUrl('wss://h/custom/path', 'a.b.c')).toBe('wss://h/custom/path?token=a.b.c');
+    expect(() => connectUrl('ftp://x')).toThrow();
+  });
+
+  it('backs off exponentially with jitter, within the cap', () => {
+    const o = { initialDelayMs: 100, maxDelayMs: 1000, factor: 2 };
+    expect(backoffDelay(0, o, () => 0)).toBe(50);
+    expect(backoffDelay(0, o, () => 1)).toBe(100);
+    expect(backoffDelay(2, o, () => 1)).toBe(400);
+    expect(backoffDelay(10, o, () => 1)).toBe(1000);
+    expect(backoffDelay(10, o, () => 0)).toBe(500);
+  });
+});
+
+describe('browser bundle', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'herald-sdk-'));
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it('builds for the browser without Node built-ins and works with a global WebSocket', async () => {
+    const result = await build({
+      entryPoints: [path.join(import.meta.dirname, '../src/index.ts')],
+      bundle: true,
+      format: 'esm',
+      platform: 'browser',
+      write: false,
+      metafile: true,
+      logLevel: 'silent',
+    });
+    const code = result.outputFiles[0]?.text ?? '';
+    expect(code).toMatch(/HeraldClient = class/);
+    // Nothing from Node or from the `ws` package went in.
+    const inputs = Object.keys(result.metafile.inputs);
+    expect(inputs.filter((i) => i.includes('node_modules/ws/lib'))).toEqual([]);
+    expect(code).not.toMatch(
+      /\brequire\(\s*["'](node:)?(events|http|https|net|tls|crypto|stream|zlib|buffer|url)["']/,
+    );
+    expect(code).not.toMatch(/from\s*["']node:/);
+    expect(code).not.toMatch(/import\(\s*["']ws["']\)/);
+
+    // Run the bundle as a browser would: a global WebSocket and nothing else.
+    const file = path.join(dir, 'herald.browser.js');
+    await writeFile(file, code);
+    const g = globalThis as { WebSocket?: unknown };
+    const had = g.WebSocket;
+    g.WebSocket = NodeWebSocket;
+    try {
+      const bundled = (await import(pathToFileURL(file).href)) as typeof import('../src/index.ts');
+      await api('POST', '/v1/accounts', { accounts: [{ id: 'rio' }] });
+      const c = new bundled.HeraldClient({ url: stack.url, token: await token('rio') });
+      open.push(c);
+      const got: string[] = [];
+      c.on('message', (m) => got.push(m.id));
+      await c.connect();
+      const id = await push('to the bundle');
+      await until('bundle message', () => got.includes(id));
+    } finally {
+      g.WebSocket = had;
+    }
+  });
+});
