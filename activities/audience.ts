@@ -1,13 +1,10 @@
 import { and, eq, sql } from 'drizzle-orm';
+import { eligibleAccount } from '../db/accounts.ts';
 import { attributeSlots } from '../db/attribute-slots.ts';
 import { type Condition, compileCondition } from '../db/conditions.ts';
 import { createRecipientPartition } from '../db/recipients.ts';
 import { pushes } from '../db/schema.ts';
 import type { ActivityDeps } from './deps.ts';
-
-/** Eligible = imported, or logged in at least once. */
-export const eligible = (alias: string) =>
-  sql.raw(`(${alias}.imported_at is not null or ${alias}.last_login_at is not null)`);
 
 export function audienceActivities({ database }: ActivityDeps) {
   return {
@@ -36,7 +33,7 @@ export function audienceActivities({ database }: ActivityDeps) {
         const inserted = await tx.execute(sql`
           insert into push_recipients (push_id, account_seq, account_id)
           select ${pushId}, a.seq, a.account_id from accounts a
-          where a.app_id = ${appId} and ${eligible('a')} and ${predicate}
+          where a.app_id = ${appId} and ${eligibleAccount('a')} and ${predicate}
           on conflict do nothing`);
         const audience = inserted.count;
         await tx.execute(sql`

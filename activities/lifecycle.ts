@@ -5,7 +5,7 @@ import type { ActivityDeps } from './deps.ts';
 
 type PushRef = { appId: string; pushId: string };
 
-const STILL_WAITING = [RecipientState.pending, RecipientState.stored];
+const STILL_WAITING = [RecipientState.pending];
 
 export function lifecycleActivities({ database, bus }: ActivityDeps) {
   const { db } = database;

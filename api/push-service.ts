@@ -3,10 +3,10 @@ import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/cli
 import { z } from 'zod';
 import { newId } from '../core/ids.ts';
 import { messageSchema, offlineOptionsSchema } from '../core/messages.ts';
+import { resolveCondition } from '../db/accounts.ts';
 import type { App } from '../db/apps.ts';
-import { attributeSlots } from '../db/attribute-slots.ts';
 import type { Queryable } from '../db/client.ts';
-import { type Condition, ConditionError, compileCondition, validateCondition } from '../db/conditions.ts';
+import { type Condition, ConditionError } from '../db/conditions.ts';
 import {
   findPush,
   findPushByIdempotencyKey,
@@ -59,14 +59,10 @@ export async function checkAudience(
   appId: string,
   audience: unknown,
 ): Promise<Condition | null> {
-  if (audience === 'all' || audience === undefined || audience === null) return null;
   try {
-    const condition = validateCondition(audience);
-    const slots = await attributeSlots(deps.database.db, appId);
-    compileCondition(condition, (n) => slots.get(n));
-    return condition;
+    return await resolveCondition(deps.database.db, appId, audience);
   } catch (err) {
-    if (err instanceof ConditionError) throw new ApiError(400, err.code, `audience: ${err.message}`);
+    if (err instanceof ConditionError) throw new ApiError(400, err.code, `audience.${err.message}`);
     throw err;
   }
 }

@@ -18,8 +18,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { type SQL, sql } from 'drizzle-orm';
 import { PgDialect } from 'drizzle-orm/pg-core';
-import { eligible } from '../activities/audience.ts';
-import { listAccounts, previewAudience } from '../db/accounts.ts';
+import { eligibleAccount, listAccounts, previewAudience } from '../db/accounts.ts';
 import { attributeSlots } from '../db/attribute-slots.ts';
 import { connectDatabase } from '../db/client.ts';
 import { type Condition, compileCondition, validateCondition } from '../db/conditions.ts';
@@ -159,7 +158,7 @@ async function main() {
   for (const [label, condition] of CONDITIONS) {
     if (condition) validateCondition(condition);
     const predicate = compileCondition(condition, (n) => slots.get(n), 'a');
-    const where = sql`a.app_id = ${appId} and ${eligible('a')} and ${predicate}`;
+    const where = sql`a.app_id = ${appId} and ${eligibleAccount('a')} and ${predicate}`;
     const countQuery = sql`select count(*) as n from accounts a where ${where}`;
     const [counted] = await run(countQuery);
     const count = await timeIt(RUNS, () => run(countQuery));

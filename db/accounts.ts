@@ -7,10 +7,11 @@
  * onto these functions; neither re-implements a rule.
  */
 import { and, asc, eq, gt, isNotNull, or, type SQL, sql } from 'drizzle-orm';
+import { utf8Bytes } from '../core/messages.ts';
 import { attributeSlots } from './attribute-slots.ts';
 import type { Queryable } from './client.ts';
 import { type Condition, compileCondition, validateCondition } from './conditions.ts';
-import { accounts, devices } from './schema.ts';
+import { accounts, devices, RecipientState } from './schema.ts';
 
 /** At most this many accounts in one batch call (import, tags, attributes, delete). Tencent's v4 uses 100. */
 export const MAX_BATCH_ACCOUNTS = 1000;
@@ -86,8 +87,6 @@ export interface BatchOptions {
   maxAccounts?: number;
 }
 
-export const utf8Length = (s: string): number => Buffer.byteLength(s, 'utf8');
-
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is refused
 const CONTROL = /[\u0000-\u001f\u007f]/;
 const NUL_OR_SURROGATE = /\0|\p{Cs}/u;
@@ -105,7 +104,7 @@ export function textIssue(
   maxBytes: number,
 ): TextIssue | undefined {
   if (typeof value !== 'string') return { reason: 'not_string', message: `${what} must be a string` };
-  const bytes = utf8Length(value);
+  const bytes = utf8Bytes(value);
   if (bytes < minBytes || bytes > maxBytes)
     return {
       reason: bytes < minBytes ? 'empty' : 'too_long',
@@ -497,7 +496,7 @@ export async function deleteAccounts(
       delete from push_recipients
       where account_id in (select jsonb_array_elements_text(${goneList}::jsonb))
         and push_id in (select id from pushes where app_id = ${appId})
-        and state in (0, 2)`);
+        and state = ${RecipientState.pending}`);
     return gone.map((r) => r.id);
   });
   const gone = new Set(deleted);

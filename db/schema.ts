@@ -165,6 +165,8 @@ export const pushes = pgTable(
     uniqueIndex('pushes_idempotency').on(t.appId, t.idempotencyKey),
     index('pushes_app_created').on(t.appId, t.createdAt, t.id),
     index('pushes_campaign').on(t.appId, t.campaignId),
+    // The pushes whose copies are still kept: read by every WebSocket connect to sync the account.
+    index('pushes_app_live').on(t.appId, t.snapshotAt).where(sql`expired_at is null and recalled_at is null`),
   ],
 );
 
@@ -175,8 +177,6 @@ export const pushes = pgTable(
 export const RecipientState = {
   pending: 0,
   online: 1,
-  /** Kept for compatibility with rows written before pending doubled as the stored copy. */
-  stored: 2,
   synced: 3,
   acked: 4,
   withdrawn: 5,

@@ -1,5 +1,4 @@
 import type { IncomingMessage } from 'node:http';
-import { utf8Bytes } from '../../core/messages.ts';
 import {
   type AppSecrets,
   type UserIdentity,
@@ -7,6 +6,7 @@ import {
   type UserTokenVerifier,
   verifyUserToken,
 } from '../../core/user-token.ts';
+import { accountIdProblem } from '../../db/accounts.ts';
 import { findAppById, findAppBySdkAppId } from '../../db/apps.ts';
 import type { Database } from '../../db/client.ts';
 import { TOKEN_PROTOCOL_PREFIX } from './protocol.ts';
@@ -56,9 +56,6 @@ export function tokenFromRequest(req: IncomingMessage, url: URL): string | undef
   return url.searchParams.get('token') ?? undefined;
 }
 
-// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is refused
-const CONTROL = /[\u0000-\u001f\u007f]/;
-
 /** Verifies a token and checks that the account id it names is one Herald can store. */
 export async function authenticate(
   token: string,
@@ -67,11 +64,8 @@ export async function authenticate(
 ): Promise<UserIdentity> {
   const identity = await verifyUserToken(token, secrets, verifiers);
   const id = identity.accountId;
-  if (!id || utf8Bytes(id) > 32 || CONTROL.test(id))
-    throw new UserTokenError(
-      'forbidden',
-      'account_invalid: sub must be 1-32 bytes without control characters',
-    );
+  const problem = accountIdProblem(id);
+  if (problem) throw new UserTokenError('forbidden', `account_invalid: sub: ${problem}`);
   if (identity.expiresAt && identity.expiresAt.getTime() <= Date.now())
     throw new UserTokenError('expired', 'token_expired');
   return identity;

@@ -9,7 +9,7 @@ import type { PushForFrame } from './protocol.ts';
  */
 
 /** Recipient states a connected account may still be sent: not acked, withdrawn, expired or skipped. */
-const UNACKED = [S.pending, S.online, S.stored, S.synced];
+const UNACKED = [S.pending, S.online, S.synced];
 
 export interface SyncedPush extends PushForFrame {}
 
@@ -103,7 +103,7 @@ export function gatewayStore(sql: Sql, gatewayId: string) {
 
     /**
      * The sync of one account over some of the app's live pushes (all with retention, as they have not
-     * expired), in one statement: picks its copies not yet acked, moves pending and stored ones to synced and
+     * expired), in one statement: picks its copies not yet acked, moves pending ones to synced and
      * counts them in `pushes.synced_later`, and returns the pushes to send, oldest first. Copies already
      * delivered but not acked are sent again (the client de-duplicates by id).
      */
@@ -123,7 +123,7 @@ export function gatewayStore(sql: Sql, gatewayId: string) {
           from cand
           where r.push_id = any(${pushIds}::text[]) and r.account_id = ${accountId}
             and r.push_id = cand.push_id and r.account_seq = cand.account_seq
-            and r.state in ${sql([S.pending, S.stored])}
+            and r.state in ${sql([S.pending])}
           returning r.push_id
         ), bumped as (
           update pushes p set synced_later = p.synced_later + m.n
@@ -139,9 +139,9 @@ export function gatewayStore(sql: Sql, gatewayId: string) {
 
     /**
      * Live delivery of one push to the accounts connected here, in one statement: their copies not yet acked
-     * are sent; pending ones become `online` (counted in delivered_online), stored ones `synced` (counted in
-     * synced_later). Copies another gateway already delivered are sent too, so every device of an account
-     * gets the push wherever it is connected. Returns nothing when the push does not exist.
+     * are sent; pending ones become `online` and are counted in delivered_online. Copies another gateway
+     * already delivered are sent too, so every device of an account gets the push wherever it is connected.
+     * Returns nothing when the push does not exist.
      */
     async deliverLive(
       appId: string,
@@ -156,15 +156,13 @@ export function gatewayStore(sql: Sql, gatewayId: string) {
             and r.state in ${sql(UNACKED)}
         ), moved as (
           update push_recipients r
-          set state = case when r.state = ${S.pending} then ${S.online}::smallint else ${S.synced}::smallint end
+          set state = ${S.online}
           from cand
           where r.push_id = ${pushId} and r.account_seq = cand.account_seq
-            and r.state in ${sql([S.pending, S.stored])}
+            and r.state in ${sql([S.pending])}
           returning r.state
         ), bumped as (
-          update pushes set
-            delivered_online = delivered_online + (select count(*) from moved where state = ${S.online}),
-            synced_later = synced_later + (select count(*) from moved where state = ${S.synced})
+          update pushes set delivered_online = delivered_online + (select count(*) from moved)
           where app_id = ${appId} and id = ${pushId} and exists (select 1 from moved)
         )
         select p.id, p.message, p.from_account, p.snapshot_at, p.expires_at, p.retention_seconds,

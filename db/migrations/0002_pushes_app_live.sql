@@ -1,0 +1,1 @@
+CREATE INDEX "pushes_app_live" ON "pushes" USING btree ("app_id","snapshot_at") WHERE expired_at is null and recalled_at is null;
