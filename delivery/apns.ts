@@ -2,6 +2,7 @@ import http2 from 'node:http2';
 import { rootCertificates } from 'node:tls';
 import { importPKCS8, SignJWT } from 'jose';
 import type { ApnsCredentials } from '../db/schema.ts';
+import { backoff, createLimiter, failed, sleep } from './limits.ts';
 import type { DeviceTarget, Notification, ProviderClient, SendOutcome } from './provider.ts';
 
 export interface ApnsClientOptions {
@@ -25,8 +26,6 @@ export const APNS_MAX_PAYLOAD_BYTES = 4096;
 /** Apple rejects provider tokens older than an hour and throttles refreshes under 20 minutes. */
 const TOKEN_REFRESH_MS = 50 * 60_000;
 const REQUEST_TIMEOUT_MS = 15_000;
-const BACKOFF_BASE_MS = 100;
-const BACKOFF_CAP_MS = 2_000;
 /** Reasons that mean the device token itself is dead, not the request. */
 const INVALID_TOKEN_REASONS = new Set(['BadDeviceToken', 'DeviceTokenNotForTopic', 'Unregistered']);
 
@@ -221,37 +220,6 @@ function parseReason(body: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** Runs at most `n` tasks at a time; the rest wait in FIFO order. */
-function createLimiter(n: number) {
-  let active = 0;
-  const waiting: (() => void)[] = [];
-  return async <T>(task: () => Promise<T>): Promise<T> => {
-    if (active >= n) await new Promise<void>((resolve) => waiting.push(resolve));
-    else active++;
-    try {
-      return await task();
-    } finally {
-      const next = waiting.shift();
-      if (next) next();
-      else active--;
-    }
-  };
-}
-
-function failed(token: string, reason: string): SendOutcome {
-  return { token, outcome: 'failed', reason };
-}
-
-/** Exponential backoff with jitter so that retries of a burst do not arrive together. */
-function backoff(attempt: number): number {
-  const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt);
-  return ceiling / 2 + Math.random() * (ceiling / 2);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function errorMessage(err: unknown): string {

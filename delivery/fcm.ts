@@ -1,5 +1,6 @@
 import { importPKCS8, SignJWT } from 'jose';
 import type { FcmCredentials } from '../db/schema.ts';
+import { backoff, createLimiter, failed, sleep } from './limits.ts';
 import type { DeviceTarget, Notification, ProviderClient, SendOutcome } from './provider.ts';
 
 export interface FcmClientOptions {
@@ -15,8 +16,6 @@ export interface FcmClientOptions {
 const SCOPE = 'https://www.googleapis.com/auth/firebase.messaging';
 const GOOGLE_TOKEN_URI = 'https://oauth2.googleapis.com/token';
 const REQUEST_TIMEOUT_MS = 15_000;
-const BACKOFF_BASE_MS = 100;
-const BACKOFF_CAP_MS = 2_000;
 /** A Retry-After longer than this is not worth holding a send for; the message fails instead. */
 const MAX_RETRY_AFTER_MS = 60_000;
 /** FCM's longest Android TTL (4 weeks). */
@@ -233,37 +232,6 @@ function createAccessTokenSource(credentials: FcmCredentials) {
 function stringField(record: Record<string, unknown>, name: string): string | undefined {
   const value = record[name];
   return typeof value === 'string' && value ? value : undefined;
-}
-
-/** Runs at most `n` tasks at a time; the rest wait in FIFO order. */
-function createLimiter(n: number) {
-  let active = 0;
-  const waiting: (() => void)[] = [];
-  return async <T>(task: () => Promise<T>): Promise<T> => {
-    if (active >= n) await new Promise<void>((resolve) => waiting.push(resolve));
-    else active++;
-    try {
-      return await task();
-    } finally {
-      const next = waiting.shift();
-      if (next) next();
-      else active--;
-    }
-  };
-}
-
-function failed(token: string, reason: string): SendOutcome {
-  return { token, outcome: 'failed', reason };
-}
-
-/** Exponential backoff with jitter so that retries of a burst do not arrive together. */
-function backoff(attempt: number): number {
-  const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt);
-  return ceiling / 2 + Math.random() * (ceiling / 2);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function errorMessage(err: unknown): string {
