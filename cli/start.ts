@@ -57,26 +57,41 @@ function banner(lines: [string, string][]): string {
   return `\nHerald is running\n${body}\n\nCtrl-C stops everything.\n\n`;
 }
 
+/** What a process started, stopped in reverse order: the API before the worker before the database. */
+function shutdownSteps(log: Logger) {
+  const steps: (() => Promise<void>)[] = [];
+  return {
+    defer: (step: () => Promise<void>) => steps.push(step),
+    async run() {
+      for (const step of steps.reverse())
+        await step().catch((err) => log.warn({ err }, 'shutdown step failed'));
+    },
+  };
+}
+
+const providersFor = (config: Config) =>
+  providerRegistry({
+    apnsProductionUrl: config.APNS_URL,
+    apnsSandboxUrl: config.APNS_SANDBOX_URL,
+    fcmUrl: config.FCM_URL,
+  });
+
 export async function runStart(config: Config, log: Logger): Promise<void> {
   let services: BackingServices | undefined;
-  const cleanups: (() => Promise<void>)[] = [];
+  const cleanups = shutdownSteps(log);
   const stopAll = async () => {
-    for (const c of cleanups.reverse()) await c().catch((err) => log.warn({ err }, 'shutdown step failed'));
+    await cleanups.run();
     await services?.stop();
   };
   onShutdown(log, stopAll);
   try {
     services = await resolveBackingServices(config, log);
     const database = await openDatabase(config, services.databaseUrl, true);
-    cleanups.push(() => database.close());
+    cleanups.defer(() => database.close());
     const temporal = await connectTemporal(config, services.temporalAddress);
-    cleanups.push(() => temporal.connection.close());
-    const providers = providerRegistry({
-      apnsProductionUrl: config.APNS_URL,
-      apnsSandboxUrl: config.APNS_SANDBOX_URL,
-      fcmUrl: config.FCM_URL,
-    });
-    cleanups.push(() => providers.close());
+    cleanups.defer(() => temporal.connection.close());
+    const providers = providersFor(config);
+    cleanups.defer(() => providers.close());
     const worker = await startWorker({
       config,
       temporalAddress: services.temporalAddress,
@@ -84,9 +99,9 @@ export async function runStart(config: Config, log: Logger): Promise<void> {
       providers,
       log,
     });
-    cleanups.push(() => worker.stop());
+    cleanups.defer(() => worker.stop());
     const api = await startApi({ config, database, temporal, log });
-    cleanups.push(() => api.stop());
+    cleanups.defer(() => api.stop());
     const app = await ensureDefaultApp(database, config.dataDir);
     const lines: [string, string][] = [
       ['API', api.url],
@@ -110,20 +125,13 @@ export async function runProcess(config: Config, log: Logger, role: 'api' | 'wor
       `herald ${role} needs DATABASE_URL and TEMPORAL_ADDRESS (herald start provides both itself)`,
     );
   }
-  const cleanups: (() => Promise<void>)[] = [];
-  const stopAll = async () => {
-    for (const c of cleanups.reverse()) await c().catch((err) => log.warn({ err }, 'shutdown step failed'));
-  };
-  onShutdown(log, stopAll);
+  const cleanups = shutdownSteps(log);
+  onShutdown(log, () => cleanups.run());
   const database = await openDatabase(config, config.DATABASE_URL, role === 'api');
-  cleanups.push(() => database.close());
+  cleanups.defer(() => database.close());
   if (role === 'worker') {
-    const providers = providerRegistry({
-      apnsProductionUrl: config.APNS_URL,
-      apnsSandboxUrl: config.APNS_SANDBOX_URL,
-      fcmUrl: config.FCM_URL,
-    });
-    cleanups.push(() => providers.close());
+    const providers = providersFor(config);
+    cleanups.defer(() => providers.close());
     const worker = await startWorker({
       config,
       temporalAddress: config.TEMPORAL_ADDRESS,
@@ -131,11 +139,11 @@ export async function runProcess(config: Config, log: Logger, role: 'api' | 'wor
       providers,
       log,
     });
-    cleanups.push(() => worker.stop());
+    cleanups.defer(() => worker.stop());
     return;
   }
   const temporal = await connectTemporal(config, config.TEMPORAL_ADDRESS);
-  cleanups.push(() => temporal.connection.close());
+  cleanups.defer(() => temporal.connection.close());
   const api = await startApi({ config, database, temporal, log });
-  cleanups.push(() => api.stop());
+  cleanups.defer(() => api.stop());
 }
