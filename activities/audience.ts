@@ -2,15 +2,15 @@ import { and, eq, sql } from 'drizzle-orm';
 import { eligibleAccount } from '../db/accounts.ts';
 import { attributeSlots } from '../db/attribute-slots.ts';
 import { type Condition, compileCondition } from '../db/conditions.ts';
-import { createRecipientPartition } from '../db/recipients.ts';
+import { snapshotRecipients } from '../db/recipients.ts';
 import { pushes } from '../db/schema.ts';
 import type { ActivityDeps } from './deps.ts';
 
 export function audienceActivities({ database }: ActivityDeps) {
   return {
     /**
-     * Copies the matching accounts into the push's recipient partition in one INSERT … SELECT inside
-     * PostgreSQL, and counts them. Idempotent: a push whose snapshot committed is never snapshotted again.
+     * Copies the matching accounts into the push's own recipient partition in one INSERT … SELECT inside
+     * PostgreSQL (never through Node), and counts them. Idempotent: a push whose snapshot committed is never snapshotted again.
      */
     async snapshotAudience({
       appId,
@@ -29,17 +29,17 @@ export function audienceActivities({ database }: ActivityDeps) {
         if (push.snapshotAt) return { audience: push.count };
         const slots = await attributeSlots(tx, appId);
         const predicate = compileCondition(push.audience as Condition | null, (n) => slots.get(n), 'a');
-        await createRecipientPartition(tx, pushId);
-        const inserted = await tx.execute(sql`
-          insert into push_recipients (push_id, account_seq, account_id)
-          select ${pushId}, a.seq, a.account_id from accounts a
-          where a.app_id = ${appId} and ${eligibleAccount('a')} and ${predicate}
-          on conflict do nothing`);
-        const audience = inserted.count;
+        const audience = await snapshotRecipients(
+          tx,
+          pushId,
+          sql`select a.seq, a.account_id from accounts a
+              where a.app_id = ${appId} and ${eligibleAccount('a')} and ${predicate}`,
+        );
+        // started_at is when the snapshot began (the transaction's now()), snapshot_at when it ended.
         await tx.execute(sql`
-          update pushes set snapshot_at = now(), audience_count = ${audience}, status = 'running',
+          update pushes set snapshot_at = clock_timestamp(), audience_count = ${audience}, status = 'running',
             started_at = coalesce(started_at, now()),
-            expires_at = now() + make_interval(secs => retention_seconds)
+            expires_at = clock_timestamp() + make_interval(secs => retention_seconds)
           where app_id = ${appId} and id = ${pushId}`);
         return { audience };
       });

@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
 import type { Queryable } from './client.ts';
 
 /** Push ids are UUIDs; the partition name is derived from them and never from caller input. */
@@ -9,12 +9,38 @@ export function recipientPartition(pushId: string): string {
   return `push_recipients_${pushId.replaceAll('-', '')}`;
 }
 
-/** DDL cannot take bound parameters; the id is checked against PUSH_ID above. */
+/** An empty partition for a push's recipients (tests and benchmarks that write recipients themselves). */
 export async function createRecipientPartition(db: Queryable, pushId: string): Promise<void> {
   const name = recipientPartition(pushId);
   await db.execute(
     sql.raw(`create table if not exists "${name}" partition of push_recipients for values in ('${pushId}')`),
   );
+}
+
+/**
+ * Writes a push's recipients into a partition of their own: loaded into a bare table first, indexed in one
+ * pass, then attached (its CHECK constraint spares the attach a validation scan). Building the indexes after
+ * the load is about a third cheaper than maintaining them row by row, and attaching takes a lighter lock on
+ * `push_recipients` than creating the partition in place. Run inside the caller's transaction. DDL takes no
+ * bound parameters: the id is checked against PUSH_ID.
+ */
+export async function snapshotRecipients(tx: Queryable, pushId: string, recipients: SQL): Promise<number> {
+  const name = recipientPartition(pushId);
+  await tx.execute(sql`set local maintenance_work_mem = '256MB'`);
+  await tx.execute(
+    sql.raw(
+      `create table "${name}" (like push_recipients including defaults, check (push_id = '${pushId}'))`,
+    ),
+  );
+  const inserted = await tx.execute(
+    sql`insert into ${sql.identifier(name)} (push_id, account_seq, account_id) select ${pushId}, r.seq, r.account_id from (${recipients}) r`,
+  );
+  await tx.execute(sql.raw(`alter table "${name}" add primary key (push_id, account_seq)`));
+  await tx.execute(sql.raw(`create index on "${name}" (account_id)`));
+  await tx.execute(
+    sql.raw(`alter table push_recipients attach partition "${name}" for values in ('${pushId}')`),
+  );
+  return inserted.count;
 }
 
 export async function dropRecipientPartition(db: Queryable, pushId: string): Promise<void> {
