@@ -14,12 +14,15 @@ import { appAuth, jsonBody } from './middleware.ts';
 import { pushesRoutes } from './pushes.ts';
 import { tagsRoutes } from './tags.ts';
 import { tokensRoutes } from './tokens.ts';
+import { v4Routes } from './v4/index.ts';
 
 /** The whole HTTP surface: health, the operator endpoint, the app-scoped /v1 API, the OpenAPI document. */
 export function createApi(deps: ApiDeps) {
   const api = router();
   api.onError(errorHandler(deps.log));
   api.notFound((c) => c.json(errorBody('not_found', `No route for ${c.req.method} ${c.req.path}`), 404));
+  // Tencent's v4 layer reads its own bodies and always answers HTTP 200, so it goes before the JSON check.
+  api.route('/v4', v4Routes(deps));
   api.use('*', jsonBody());
 
   api.route('/', healthRoutes(deps));

@@ -19,6 +19,7 @@ import {
   type PushForFrame,
 } from './protocol.ts';
 import { type GatewayStore, gatewayStore } from './store.ts';
+import { userSigVerifier } from './usersig-verifier.ts';
 
 export interface GatewayOptions {
   /** This process's id in `gateways` / `presence`; a fresh one per start by default. */
@@ -59,7 +60,7 @@ export const defaultGatewayOptions = (): GatewayOptions => ({
   syncDrainTimeoutMs: 30_000,
   liveChunk: 10_000,
   reapAfterSeconds: 300,
-  verifiers: [jwtVerifier],
+  verifiers: [jwtVerifier, userSigVerifier],
 });
 
 export interface GatewayDeps {

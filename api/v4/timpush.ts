@@ -1,0 +1,35 @@
+/**
+ * v4/timpush: the successor family's recall of a push, by TaskId (the push id), within 24 hours of its start:
+ * undelivered sends stop, stored copies are withdrawn, connected clients are told to remove the message — the
+ * native recall.
+ */
+import { ApiError } from '../errors.ts';
+import { getPushOr404, recallPush } from '../push-service.ts';
+import type { Command } from './command.ts';
+import { TencentFailure } from './errors.ts';
+
+const revoke: Command = async ({ deps, app, body }) => {
+  const taskId = body.TaskId;
+  if (typeof taskId !== 'string' || taskId === '')
+    throw new TencentFailure('invalid_request', 'TaskId: required, the TaskId im_push answered', 'TaskId');
+  let push: Awaited<ReturnType<typeof getPushOr404>>;
+  try {
+    push = await getPushOr404(deps, app.id, taskId);
+  } catch (err) {
+    if (err instanceof ApiError && err.code === 'not_found')
+      throw new TencentFailure(
+        'not_found',
+        `TaskId: ${JSON.stringify(taskId)} names no push of this app`,
+        'TaskId',
+      );
+    throw err;
+  }
+  // Tencent refuses a second recall of one task (90050); the native recall would answer it as a no-op.
+  if (push.recalledAt)
+    throw new TencentFailure('already_recalled', `TaskId: ${taskId} was already recalled`, 'TaskId');
+  // OfflinePushInfo (a notification replacing the recalled one) is accepted and not used.
+  await recallPush(deps, push);
+  return {};
+};
+
+export const timpushCommands = { revoke };
