@@ -40,8 +40,11 @@ export function verifyUserSig(
   expect: { sdkAppId: number; secretKey: string; identifier?: string; now?: number },
 ): UserSigCheck {
   let doc: SigDoc;
+  // A real UserSig inflates to a few hundred bytes; the bound keeps a hostile one from inflating to megabytes.
   try {
-    doc = JSON.parse(inflateSync(Buffer.from(fromUrlSafe(userSig), 'base64')).toString('utf8')) as SigDoc;
+    doc = JSON.parse(
+      inflateSync(Buffer.from(fromUrlSafe(userSig), 'base64'), { maxOutputLength: 4096 }).toString('utf8'),
+    ) as SigDoc;
   } catch {
     return { ok: false, reason: 'malformed' };
   }
