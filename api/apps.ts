@@ -1,9 +1,10 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { createApp } from '../db/apps.ts';
+import { createApp, SdkAppIdTakenError } from '../db/apps.ts';
 import type { ApiDeps } from './context.ts';
 import { router } from './context.ts';
+import { ApiError } from './errors.ts';
 import { rootAuth } from './middleware.ts';
-import { commonErrors, jsonBodyOf, jsonContent } from './schemas.ts';
+import { commonErrors, conflictError, jsonBodyOf, jsonContent } from './schemas.ts';
 
 export const CreatedAppSchema = z
   .object({
@@ -27,10 +28,29 @@ const createAppRoute = createRoute({
         name: z.string().trim().min(1).max(100),
         dailyPushQuota: z.number().int().min(1).max(1_000_000).optional(),
         minPushIntervalMs: z.number().int().min(0).max(3_600_000).optional(),
+        sdkAppId: z
+          .number()
+          .int()
+          .min(1)
+          .max(4_294_967_295)
+          .optional()
+          .openapi({ description: 'Keep a Tencent SDKAppID (default: a new one)' }),
+        secretKey: z
+          .string()
+          .min(16)
+          .max(128)
+          .optional()
+          .openapi({
+            description: 'Keep a Tencent secret key, so existing UserSigs stay valid (default: a new one)',
+          }),
       }),
     ),
   },
-  responses: { 201: jsonContent(CreatedAppSchema, 'The app and its keys'), ...commonErrors },
+  responses: {
+    201: jsonContent(CreatedAppSchema, 'The app and its keys'),
+    ...commonErrors,
+    ...conflictError('`sdk_app_id_taken`'),
+  },
 });
 
 export function appsRoutes({ config, database }: ApiDeps) {
@@ -38,8 +58,12 @@ export function appsRoutes({ config, database }: ApiDeps) {
   r.use('/', rootAuth(config.HERALD_ROOT_KEY));
   r.openapi(createAppRoute, async (c) => {
     const body = c.req.valid('json');
-    const created = await createApp(database.db, body);
-    return c.json(created, 201);
+    try {
+      return c.json(await createApp(database.db, body), 201);
+    } catch (err) {
+      if (err instanceof SdkAppIdTakenError) throw new ApiError(409, 'sdk_app_id_taken', err.message);
+      throw err;
+    }
   });
   return r;
 }

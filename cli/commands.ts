@@ -18,12 +18,16 @@ export async function runMigrate(config: Config, log: Logger): Promise<void> {
 export async function runAppsCreate(
   config: Config,
   _log: Logger,
-  name: string,
-  json: boolean,
+  opts: { name: string; json: boolean; sdkAppId?: number | undefined; secretKey?: string | undefined },
 ): Promise<void> {
+  const { json } = opts;
   const database = await openDatabase(config, requireDatabaseUrl(config), true);
   try {
-    const app = await createApp(database.db, { name });
+    const app = await createApp(database.db, {
+      name: opts.name,
+      ...(opts.sdkAppId !== undefined ? { sdkAppId: opts.sdkAppId } : {}),
+      ...(opts.secretKey !== undefined ? { secretKey: opts.secretKey } : {}),
+    });
     if (json) process.stdout.write(`${JSON.stringify(app)}\n`);
     else {
       process.stdout.write(

@@ -10,9 +10,12 @@ Commands:
   api                   the REST API and WebSocket gateway (needs DATABASE_URL and TEMPORAL_ADDRESS)
   worker                the Temporal worker (needs DATABASE_URL and TEMPORAL_ADDRESS)
   migrate               apply database migrations (needs DATABASE_URL)
-  apps create --name N [--json]
-                        create an app and print its keys (needs DATABASE_URL)
+  apps create --name N [--json] [--sdk-app-id N --secret-key K]
+                        create an app and print its keys (needs DATABASE_URL); the last two
+                        keep a Tencent SDKAppID and secret key
 `;
+
+const APPS_USAGE = 'herald apps create --name <name> [--json] [--sdk-app-id <number> --secret-key <key>]';
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
@@ -40,12 +43,28 @@ async function main(argv: string[]): Promise<void> {
       const { values, positionals } = parseArgs({
         args: rest,
         allowPositionals: true,
-        options: { name: { type: 'string' }, json: { type: 'boolean', default: false } },
+        options: {
+          name: { type: 'string' },
+          json: { type: 'boolean', default: false },
+          'sdk-app-id': { type: 'string' },
+          'secret-key': { type: 'string' },
+        },
       });
-      if (positionals[0] !== 'create' || !values.name)
-        throw new UsageError('herald apps create --name <name> [--json]');
+      const sdkAppId = values['sdk-app-id'] === undefined ? undefined : Number(values['sdk-app-id']);
+      if (
+        positionals[0] !== 'create' ||
+        !values.name ||
+        (sdkAppId !== undefined && !Number.isSafeInteger(sdkAppId))
+      ) {
+        throw new UsageError(APPS_USAGE);
+      }
       const { runAppsCreate } = await import('./commands.ts');
-      return runAppsCreate(config, log, values.name, values.json ?? false);
+      return runAppsCreate(config, log, {
+        name: values.name,
+        json: values.json ?? false,
+        sdkAppId,
+        secretKey: values['secret-key'],
+      });
     }
     default:
       throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);

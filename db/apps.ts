@@ -19,14 +19,22 @@ export const hashApiKey = (key: string): string => createHash('sha256').update(k
 /** Creates an app with fresh keys; the keys are returned here and never again. */
 export async function createApp(
   db: Db,
-  input: { name: string; isDefault?: boolean; dailyPushQuota?: number; minPushIntervalMs?: number },
+  input: {
+    name: string;
+    isDefault?: boolean;
+    dailyPushQuota?: number;
+    minPushIntervalMs?: number;
+    /** An app moving from Tencent Cloud IM keeps its SDKAppID and key, so existing UserSigs stay valid. */
+    sdkAppId?: number;
+    secretKey?: string;
+  },
 ): Promise<CreatedApp> {
   for (let attempt = 0; ; attempt++) {
     const id = newId();
     const apiKey = newSecret('hk');
     // TLSSigAPIv2 signs with the secret as a plain string, as Tencent's 64-hex-digit keys.
-    const secretKey = randomBytes(32).toString('hex');
-    const sdkAppId = 1_400_000_000 + randomInt(0, 99_999_999);
+    const secretKey = input.secretKey ?? randomBytes(32).toString('hex');
+    const sdkAppId = input.sdkAppId ?? 1_400_000_000 + randomInt(0, 99_999_999);
     try {
       await db.insert(apps).values({
         id,
@@ -40,10 +48,18 @@ export async function createApp(
       });
       return { id, name: input.name, sdkAppId, apiKey, secretKey };
     } catch (err) {
-      // A clash of the random sdkAppId is the only expected conflict; try another number.
-      if (attempt < 3 && String((err as { code?: string }).code) === '23505') continue;
+      const clash = String((err as { code?: string }).code) === '23505';
+      if (clash && input.sdkAppId !== undefined) throw new SdkAppIdTakenError(input.sdkAppId);
+      // A clash of the random sdkAppId is the only other expected conflict; try another number.
+      if (attempt < 3 && clash) continue;
       throw err;
     }
+  }
+}
+
+export class SdkAppIdTakenError extends Error {
+  constructor(readonly sdkAppId: number) {
+    super(`sdkAppId ${sdkAppId} belongs to another app`);
   }
 }
 
