@@ -77,7 +77,7 @@ async function main(): Promise<void> {
     const rows = [];
     for (const [name, client, makeToken] of [
       ['APNs (HTTP/2, 2 sessions, 500 streams)', apns, fakeApnsToken],
-      ['FCM (fetch keep-alive, 200 in flight)', fcm, fakeFcmToken],
+      ['FCM (HTTP/1.1 keep-alive pool, 200 in flight)', fcm, fakeFcmToken],
     ] as const) {
       await run(client, Array.from({ length: 500 }, makeToken), batch); // warm-up: connections, JWT, access token
       const { ms, sent } = await run(client, Array.from({ length: total }, makeToken), batch);
