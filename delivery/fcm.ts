@@ -151,8 +151,9 @@ function isDeadToken(status: number, error: GoogleError): boolean {
 type Response = { status: number; body: string; retryAfterMs?: number | undefined };
 
 /**
- * One POST over a keep-alive agent. node:http with a pooled agent sends about three times as many messages
- * a second as the global fetch at the same concurrency (measured in bench/providers.ts).
+ * One POST over a keep-alive agent. On the 2-core development machine node:http with a pooled agent made
+ * about 5,500 requests a second against a local server where the global fetch made about 1,600, at 200 in
+ * flight each.
  */
 function post(agent: http.Agent, url: URL, bearer: string, body: string): Promise<Response> {
   const request = url.protocol === 'https:' ? https.request : http.request;
