@@ -117,7 +117,8 @@ async function start(spec: ClientsStart): Promise<void> {
   reconnects = 0;
   const msg: ClientsConnected = { type: 'connected', connected, failed, errors };
   send(msg);
-  if (process.env.HERALD_BENCH_DEBUG) process.stderr.write(`clients: ${connected} in ${Date.now() - t0} ms\n`);
+  if (process.env.HERALD_BENCH_DEBUG)
+    process.stderr.write(`clients: ${connected} in ${Date.now() - t0} ms\n`);
 }
 
 process.on('message', (m: ClientsStart | { cmd: 'collect'; pushId: string } | { cmd: 'close' }) => {

@@ -9,12 +9,20 @@
  * clock every bench process uses); nothing else is kept, so a million notifications cost a few counters.
  */
 import { startFakeApns } from '../test/fakes/apns.ts';
+import { startFakeFcm } from '../test/fakes/fcm.ts';
 import type { Arrivals, FakesAddresses, FakesReport, FakesSpec } from './ipc.ts';
 import { now } from './ipc.ts';
-import { startFakeFcm } from '../test/fakes/fcm.ts';
 
 function arrivals(): Arrivals {
-  return { accepted: 0, rejected: 0, rejectedReasons: {}, first: null, last: null, buckets: {}, connections: 0 };
+  return {
+    accepted: 0,
+    rejected: 0,
+    rejectedReasons: {},
+    first: null,
+    last: null,
+    buckets: {},
+    connections: 0,
+  };
 }
 
 function accept(a: Arrivals): void {

@@ -6,7 +6,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -67,7 +67,8 @@ function pgBinDir(): string {
         .filter((v) => existsSync(path.join(base, v, 'bin', 'initdb')))
         .sort((a, b) => Number(b) - Number(a))
     : [];
-  if (!versions[0]) throw new Error('--private-pg: no initdb under /usr/lib/postgresql (set HERALD_BENCH_PG_BIN)');
+  if (!versions[0])
+    throw new Error('--private-pg: no initdb under /usr/lib/postgresql (set HERALD_BENCH_PG_BIN)');
   return path.join(base, versions[0], 'bin');
 }
 
@@ -90,7 +91,16 @@ async function privateCluster(settings: string[]): Promise<DatabaseHandle> {
   const data = path.join(dir, 'data');
   const logFile = path.join(dir, 'server.log');
   if (process.getuid?.() === 0) execFileSync('chown', ['-R', 'postgres', dir]);
-  asPostgres(path.join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync']);
+  asPostgres(path.join(bin, 'initdb'), [
+    '-D',
+    data,
+    '-U',
+    'postgres',
+    '--auth=trust',
+    '-E',
+    'UTF8',
+    '--no-sync',
+  ]);
   const port = await freePort();
   const options = [
     `-c port=${port}`,
@@ -112,6 +122,8 @@ async function privateCluster(settings: string[]): Promise<DatabaseHandle> {
     logFile,
     stop: async () => {
       asPostgres(path.join(bin, 'pg_ctl'), ['-D', data, '-m', 'fast', '-w', 'stop']);
+      // The server log is copied into the run's folder first when --auto-explain asked for it.
+      await rm(dir, { recursive: true, force: true });
     },
   };
 }
@@ -134,7 +146,13 @@ export async function resolveDatabase(opts: {
   const adminUrl = 'postgres://postgres@127.0.0.1:5432/postgres';
   await recreate(adminUrl, 'herald_bench');
   const url = withDatabase(adminUrl, 'herald_bench');
-  return { url, kind: 'scratch', postmasterPid: await postmasterOf(url), logFile: undefined, stop: async () => {} };
+  return {
+    url,
+    kind: 'scratch',
+    postmasterPid: await postmasterOf(url),
+    logFile: undefined,
+    stop: async () => {},
+  };
 }
 
 export interface TemporalHandle {
@@ -151,9 +169,10 @@ export async function resolveTemporal(): Promise<TemporalHandle> {
   let pid: number | undefined;
   if (!address) {
     const before = new Set(childPids());
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'herald-bench-temporal-'));
     const dev = await startDevTemporal({
       cli: findTemporalCli(process.env.TEMPORAL_CLI, root),
-      dataDir: await mkdtemp(path.join(tmpdir(), 'herald-bench-temporal-')),
+      dataDir,
       port: await freePort(),
       uiPort: 0,
       namespace: 'default',
@@ -161,7 +180,10 @@ export async function resolveTemporal(): Promise<TemporalHandle> {
       ephemeral: true,
     });
     address = dev.address;
-    stopServer = dev.stop;
+    stopServer = async () => {
+      await dev.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    };
     pid = childPids().find((p) => !before.has(p));
   }
   const connection = await Connection.connect({ address });
@@ -209,11 +231,15 @@ export function spawnNode(
   mkdirSync(logDir, { recursive: true });
   const logFile = path.join(logDir, `${name}.log`);
   const log = createWriteStream(logFile);
-  const child = spawn('sh', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"', process.execPath, ...args], {
-    cwd: root,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe', ...(ipc ? (['ipc'] as const) : [])],
-  });
+  const child = spawn(
+    'sh',
+    ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"', process.execPath, ...args],
+    {
+      cwd: root,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe', ...(ipc ? (['ipc'] as const) : [])],
+    },
+  );
   child.stdout?.pipe(log, { end: false });
   child.stderr?.pipe(log, { end: false });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -241,13 +267,15 @@ export const tail = (file: string, lines = 20): string => {
   }
 };
 
+/** `node [nodeFlags] bin/herald.js api|worker`; --cpu-prof goes in nodeFlags (NODE_OPTIONS refuses it). */
 export function spawnHerald(
   name: string,
   role: 'api' | 'worker',
   env: NodeJS.ProcessEnv,
   logDir: string,
+  nodeFlags: string[] = [],
 ): Proc {
-  return spawnNode(name, [heraldBin, role], env, logDir);
+  return spawnNode(name, [...nodeFlags, heraldBin, role], env, logDir);
 }
 
 /** Resolves once GET /readyz answers 200, or throws with the tail of the process's log. */

@@ -1,0 +1,976 @@
+/**
+ * End-to-end push benchmark (run by hand, never in CI):
+ *
+ *   npm run bench -- <all|tag-or|attr-and|every> [--accounts 100000] [--online 10000] [--apns-pct 10]
+ *                    [--fcm-pct 10] [--retention 3600] [--apis N] [--page-size N] [--pool-size N]
+ *                    [--profile worker[,api]] [--private-pg [--pg-setting k=v]… [--auto-explain MS]]
+ *                    [--json out.json] [--keep]
+ *
+ * It starts (or reuses) PostgreSQL and Temporal, spawns `herald api` (one per ~15,000 sockets: a process may
+ * not open more than `ulimit -Hn` files) and `herald worker` as child processes, a child running the APNs and
+ * FCM fakes, and children holding the WebSocket clients (≤ 10,000 each). It seeds N accounts in bulk SQL,
+ * connects K clients, then pushes — to everyone, to a TagsOr of 3 tags, to an AttrsAnd of 2 attributes, or
+ * the three in turn — and measures each push. See docs/performance.md for what each figure means.
+ */
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { connectDatabase, type Database } from '../db/client.ts';
+import { runMigrations } from '../db/migrate.ts';
+import { generateApnsKey, generateServiceAccount } from '../test/fakes/keys.ts';
+import type {
+  ClientsConnected,
+  ClientsProgress,
+  ClientsReceipts,
+  FakesAddresses,
+  FakesReport,
+  FakesSpec,
+} from './ipc.ts';
+import { now } from './ipc.ts';
+import {
+  type ActivitySpan,
+  activitySpans,
+  backendSampler,
+  peakPerSecond,
+  percentile,
+  progressBar,
+  statsDelta,
+  type TableStats,
+  tableStats,
+} from './measure.ts';
+import { clusterCpu, cpuSeconds, resetPeakRss, statusBytes } from './procstat.ts';
+import { type CpuProfile, summarizeProfile } from './profile-summary.ts';
+import { dropBenchApp, onlineAccounts, type Seeded, seedBenchApp } from './seed.ts';
+import {
+  type DatabaseHandle,
+  nextMessage,
+  type Proc,
+  resolveDatabase,
+  resolveTemporal,
+  root,
+  spawnHerald,
+  spawnNode,
+  type TemporalHandle,
+  waitForApi,
+  waitForWorker,
+} from './stack.ts';
+
+const AUDIENCES = {
+  all: 'all',
+  'tag-or': { TagsOr: ['t2', 't7', 't15'] },
+  'attr-and': { AttrsAnd: { city: 'c5', level: '2' } },
+} as const;
+type Scenario = keyof typeof AUDIENCES;
+const CLIENTS_PER_PROCESS = 10_000;
+const SOCKETS_PER_API = 15_000;
+
+const USAGE = `npm run bench -- <all|tag-or|attr-and|every> [--accounts N] [--online K] [--apns-pct 10] [--fcm-pct 10]
+  [--retention 3600] [--apis N] [--page-size N] [--pool-size N] [--profile worker[,api]]
+  [--private-pg] [--pg-setting name=value]… [--auto-explain MS] [--json out.json] [--keep] [--timeout S]`;
+
+interface Options {
+  scenarios: Scenario[];
+  accounts: number;
+  online: number;
+  apnsPct: number;
+  fcmPct: number;
+  retention: number;
+  apis: number;
+  pageSize: number | undefined;
+  poolSize: number | undefined;
+  profile: string[];
+  privatePg: boolean;
+  pgSettings: string[];
+  autoExplainMs: number | undefined;
+  json: string | undefined;
+  keep: boolean;
+  timeoutS: number;
+}
+
+function parseOptions(argv: string[]): Options {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      accounts: { type: 'string', default: '100000' },
+      online: { type: 'string', default: '10000' },
+      'apns-pct': { type: 'string', default: '10' },
+      'fcm-pct': { type: 'string', default: '10' },
+      retention: { type: 'string', default: '3600' },
+      apis: { type: 'string' },
+      'page-size': { type: 'string' },
+      'pool-size': { type: 'string' },
+      profile: { type: 'string' },
+      'private-pg': { type: 'boolean', default: false },
+      'pg-setting': { type: 'string', multiple: true, default: [] },
+      'auto-explain': { type: 'string' },
+      json: { type: 'string' },
+      keep: { type: 'boolean', default: false },
+      timeout: { type: 'string', default: '1800' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  const scenario = positionals[0];
+  if (values.help || !scenario) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(scenario ? 0 : 2);
+  }
+  if (scenario !== 'every' && !(scenario in AUDIENCES))
+    throw new Error(`unknown scenario ${scenario}\n${USAGE}`);
+  const int = (name: string, v: string | undefined, min = 0) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer ≥ ${min}`);
+    return n;
+  };
+  const pct = (name: string, v: string) => {
+    const n = Number(v);
+    if (!(n >= 0 && n <= 100)) throw new Error(`--${name} must be a percentage`);
+    return n;
+  };
+  const accounts = int('accounts', values.accounts, 1);
+  const online = int('online', values.online, 0);
+  if (online > accounts) throw new Error('--online cannot exceed --accounts');
+  const apnsPct = pct('apns-pct', values['apns-pct']);
+  const fcmPct = pct('fcm-pct', values['fcm-pct']);
+  if (apnsPct + fcmPct > 100) throw new Error('--apns-pct + --fcm-pct must be at most 100');
+  if (values['auto-explain'] !== undefined && !values['private-pg'])
+    throw new Error('--auto-explain needs --private-pg (auto_explain must be preloaded)');
+  return {
+    scenarios: scenario === 'every' ? ['all', 'tag-or', 'attr-and'] : [scenario as Scenario],
+    accounts,
+    online,
+    apnsPct,
+    fcmPct,
+    retention: int('retention', values.retention, 0),
+    apis: values.apis ? int('apis', values.apis, 1) : Math.max(1, Math.ceil(online / SOCKETS_PER_API)),
+    pageSize: values['page-size'] ? int('page-size', values['page-size'], 10) : undefined,
+    poolSize: values['pool-size'] ? int('pool-size', values['pool-size'], 1) : undefined,
+    profile: values.profile ? values.profile.split(',').map((s) => s.trim()) : [],
+    privatePg: values['private-pg'] ?? false,
+    pgSettings: values['pg-setting'] ?? [],
+    autoExplainMs:
+      values['auto-explain'] !== undefined ? int('auto-explain', values['auto-explain']) : undefined,
+    json: values.json,
+    keep: values.keep ?? false,
+    timeoutS: int('timeout', values.timeout, 1),
+  };
+}
+
+const bar = progressBar();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const round = (x: number, digits = 0) => (Number.isFinite(x) ? Number(x.toFixed(digits)) : null);
+const mb = (bytes: number) => round(bytes / 2 ** 20, 0);
+
+interface Stack {
+  db: DatabaseHandle;
+  database: Database;
+  temporal: TemporalHandle;
+  fakes: Proc;
+  apis: { proc: Proc; url: string }[];
+  worker: Proc;
+  clients: Proc[];
+  taskQueue: string;
+  pgPort: number;
+  hasStatements: boolean;
+}
+
+interface PushRow {
+  status: string;
+  audience_count: string;
+  delivered_online: string;
+  stored_offline: string;
+  synced_later: string;
+  apns_sent: string;
+  apns_failed: string;
+  fcm_sent: string;
+  fcm_failed: string;
+  /** Epoch ms (drizzle tells the shared postgres client to leave timestamps unparsed, so SQL converts them). */
+  created_ms: number;
+  snapshot_ms: number | null;
+  completed_ms: number | null;
+  workflow_id: string;
+}
+
+async function pushRow(database: Database, appId: string, pushId: string): Promise<PushRow | undefined> {
+  const [row] = await database.sql<PushRow[]>`
+    select status, audience_count, delivered_online, stored_offline, synced_later, apns_sent, apns_failed,
+      fcm_sent, fcm_failed, workflow_id,
+      (extract(epoch from created_at) * 1000)::float8 as created_ms,
+      (extract(epoch from snapshot_at) * 1000)::float8 as snapshot_ms,
+      (extract(epoch from completed_at) * 1000)::float8 as completed_ms
+    from pushes where app_id = ${appId} and id = ${pushId}`;
+  return row;
+}
+
+interface CpuSnapshot {
+  [name: string]: number;
+}
+
+function cpuSnapshot(stack: Stack): CpuSnapshot {
+  const out: CpuSnapshot = {
+    worker: cpuSeconds(stack.worker.pid),
+    api: stack.apis.reduce((s, a) => s + cpuSeconds(a.proc.pid), 0),
+    clients: stack.clients.reduce((s, c) => s + cpuSeconds(c.pid), 0),
+    fakes: cpuSeconds(stack.fakes.pid),
+    bench: cpuSeconds(process.pid),
+  };
+  if (stack.temporal.pid) out.temporal = cpuSeconds(stack.temporal.pid);
+  if (stack.db.postmasterPid) out.postgresCluster = clusterCpu(stack.db.postmasterPid);
+  return out;
+}
+
+async function runPush(stack: Stack, seeded: Seeded, online: string[], scenario: Scenario, opts: Options) {
+  const { database } = stack;
+  const appId = seeded.app.id;
+  const api = stack.apis[0];
+  if (!api) throw new Error('no api');
+
+  // ---- before ----
+  const peaksReset = [stack.worker.pid, ...stack.apis.map((a) => a.proc.pid)].every(resetPeakRss);
+  const rssBefore = {
+    worker: statusBytes(stack.worker.pid, 'VmRSS'),
+    api: stack.apis.map((a) => statusBytes(a.proc.pid, 'VmRSS')),
+  };
+  stack.fakes.child.send({ cmd: 'reset' });
+  await nextMessage(stack.fakes.child, 'reset');
+  if (stack.hasStatements) await database.sql`select pg_stat_statements_reset()`;
+  // Let every backend flush its pending table statistics (PostgreSQL holds them up to 10 s when idle).
+  await sleep(11_000);
+  const statsBefore = await tableStats(database.sql);
+  const sampler = backendSampler(database.sql, stack.pgPort, [
+    { role: 'worker', pid: stack.worker.pid },
+    ...stack.apis.map((a) => ({ role: 'api', pid: a.proc.pid })),
+  ]);
+  await sampler.start();
+  let rssPeakSampled = { worker: 0, api: 0 };
+  const rssTimer = setInterval(() => {
+    rssPeakSampled = {
+      worker: Math.max(rssPeakSampled.worker, statusBytes(stack.worker.pid, 'VmRSS')),
+      api: Math.max(rssPeakSampled.api, ...stack.apis.map((a) => statusBytes(a.proc.pid, 'VmRSS'))),
+    };
+  }, 100);
+  const cpuBefore = cpuSnapshot(stack);
+
+  // ---- the push ----
+  const monoStartUs = Number(process.hrtime.bigint() / 1000n);
+  const tPost = now();
+  const res = await fetch(`${api.url}/v1/pushes`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${seeded.app.apiKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      audience: AUDIENCES[scenario],
+      message: {
+        elements: [{ type: 'text', text: `Benchmark push (${scenario}) at ${new Date().toISOString()}` }],
+      },
+      retentionSeconds: opts.retention,
+    }),
+  });
+  const tPosted = now();
+  if (res.status !== 201) throw new Error(`POST /v1/pushes answered ${res.status}: ${await res.text()}`);
+  const pushId = ((await res.json()) as { id: string }).id;
+
+  // Poll the push row (every 50 ms) until it completes: counters over time, and when each settled.
+  const timeline: {
+    t: number;
+    status: string;
+    audience: number;
+    online: number;
+    stored: number;
+    apns: number;
+    fcm: number;
+  }[] = [];
+  let row: PushRow | undefined;
+  let tCompletedSeen = Number.NaN;
+  let tSnapshotSeen = Number.NaN;
+  const deadline = Date.now() + opts.timeoutS * 1000;
+  for (;;) {
+    row = await pushRow(database, appId, pushId);
+    const t = now();
+    if (row) {
+      const point = {
+        t: round(t - tPost, 0) ?? 0,
+        status: row.status,
+        audience: Number(row.audience_count),
+        online: Number(row.delivered_online),
+        stored: Number(row.stored_offline),
+        apns: Number(row.apns_sent) + Number(row.apns_failed),
+        fcm: Number(row.fcm_sent) + Number(row.fcm_failed),
+      };
+      const last = timeline.at(-1);
+      if (!last || JSON.stringify({ ...last, t: 0 }) !== JSON.stringify({ ...point, t: 0 }))
+        timeline.push(point);
+      if (row.snapshot_ms && Number.isNaN(tSnapshotSeen)) tSnapshotSeen = t;
+      bar.update(
+        `push ${scenario}`,
+        point.stored + point.online,
+        Math.max(point.audience, 1),
+        `${row.status} · audience ${point.audience} · online ${point.online} · stored ${point.stored} · apns ${point.apns} · fcm ${point.fcm} · ${((t - tPost) / 1000).toFixed(1)} s`,
+      );
+      if (['completed', 'failed', 'canceled'].includes(row.status)) {
+        tCompletedSeen = t;
+        break;
+      }
+    }
+    if (Date.now() > deadline) {
+      bar.note(`push ${pushId} did not complete within ${opts.timeoutS} s`);
+      break;
+    }
+    await sleep(50);
+  }
+  bar.end();
+  if (!row) throw new Error(`push ${pushId} vanished`);
+
+  // Online recipients the gateways should have reached: connected accounts that are in the snapshot.
+  const onlineInAudience = online.length
+    ? await database.sql<{ account_id: string }[]>`
+        select account_id from push_recipients where push_id = ${pushId} and account_id = any(${online}::text[])`
+    : [];
+  const expected = new Set(onlineInAudience.map((r) => r.account_id));
+  // Live delivery can trail the offline pages by a little; give it until every expected client has it, or 5 s.
+  const receipts: { account: string; t: number }[] = [];
+  const closes: Record<string, number> = {};
+  let reconnects = 0;
+  const collectUntil = Date.now() + 5_000;
+  for (;;) {
+    const parts = await Promise.all(
+      stack.clients.map(async (c) => {
+        const m = nextMessage<ClientsReceipts>(c.child, 'receipts');
+        c.child.send({ cmd: 'collect', pushId });
+        return { proc: c, msg: await m };
+      }),
+    );
+    for (const { proc, msg } of parts) {
+      const accounts = clientAccounts.get(proc) ?? [];
+      msg.index.forEach((i, k) => {
+        receipts.push({ account: accounts[i] ?? '', t: msg.times[k] ?? Number.NaN });
+      });
+      for (const [code, n] of Object.entries(msg.closes)) closes[code] = (closes[code] ?? 0) + n;
+      reconnects += msg.reconnects;
+    }
+    const got = new Set(receipts.map((r) => r.account));
+    if ([...expected].every((a) => got.has(a)) || Date.now() > collectUntil) break;
+    await sleep(250);
+  }
+  const cpuAfter = cpuSnapshot(stack);
+  const monoEndUs = Number(process.hrtime.bigint() / 1000n);
+  clearInterval(rssTimer);
+  const backendCpu = await sampler.stop();
+  const peak = {
+    worker: peaksReset ? statusBytes(stack.worker.pid, 'VmHWM') : rssPeakSampled.worker,
+    api: peaksReset
+      ? Math.max(...stack.apis.map((a) => statusBytes(a.proc.pid, 'VmHWM')))
+      : rssPeakSampled.api,
+  };
+  stack.fakes.child.send({ cmd: 'report' });
+  const fakes = (await nextMessage<{ type: 'report'; report: FakesReport }>(stack.fakes.child, 'report'))
+    .report;
+  const { spans, runs } = await activitySpans(stack.temporal.client, row.workflow_id);
+  let statements: unknown[] = [];
+  if (stack.hasStatements) statements = await topStatements(database);
+  await sleep(11_000);
+  const rows = statsDelta(statsBefore, await tableStats(database.sql));
+
+  const figures = computeFigures({
+    scenario,
+    pushId,
+    row,
+    tPost,
+    tPosted,
+    tSnapshotSeen,
+    tCompletedSeen,
+    timeline,
+    spans,
+    runs,
+    expected,
+    receipts,
+    closes,
+    reconnects,
+    fakes,
+    cpu: Object.fromEntries(Object.entries(cpuAfter).map(([k, v]) => [k, v - (cpuBefore[k] ?? 0)])),
+    backendCpu: backendCpu.byRole,
+    peak,
+    peaksReset,
+    rssBefore,
+    rows,
+    statements,
+  });
+  return { ...figures, profileWindowUs: [monoStartUs, monoEndUs] as [number, number] };
+}
+
+async function topStatements(database: Database): Promise<unknown[]> {
+  const rows = await database.sql<Record<string, unknown>[]>`
+    select calls, round(total_exec_time::numeric, 1) as total_ms, round(mean_exec_time::numeric, 2) as mean_ms,
+      rows, shared_blks_hit, shared_blks_read, shared_blks_dirtied, shared_blks_written, wal_bytes,
+      regexp_replace(query, '\\s+', ' ', 'g') as query
+    from pg_stat_statements where dbid = (select oid from pg_database where datname = current_database())
+    order by total_exec_time desc limit 15`;
+  return rows.map((r) => ({ ...r, wal_bytes: Number(r.wal_bytes), query: String(r.query).slice(0, 600) }));
+}
+
+const clientAccounts = new Map<Proc, string[]>();
+const profileTexts: string[] = [];
+
+interface Collected {
+  scenario: Scenario;
+  pushId: string;
+  row: PushRow;
+  tPost: number;
+  tPosted: number;
+  tSnapshotSeen: number;
+  tCompletedSeen: number;
+  timeline: unknown[];
+  spans: ActivitySpan[];
+  runs: number;
+  expected: Set<string>;
+  receipts: { account: string; t: number }[];
+  closes: Record<string, number>;
+  reconnects: number;
+  fakes: FakesReport;
+  cpu: Record<string, number>;
+  backendCpu: Record<string, number>;
+  peak: { worker: number; api: number };
+  peaksReset: boolean;
+  rssBefore: { worker: number; api: number[] };
+  rows: TableStats;
+  statements: unknown[];
+}
+
+function computeFigures(c: Collected) {
+  const audience = Number(c.row.audience_count);
+  const span = (name: string) => c.spans.filter((s) => s.name === name);
+  const snapshot = span('snapshotAudience').at(-1);
+  const publish = span('publishToGateways').at(-1);
+  const pages = span('deliverOfflinePages');
+  const complete = span('completePush').at(-1);
+  const snapshotStart = snapshot?.started ?? Number.NaN;
+  const snapshotEnd = snapshot?.closed ?? Number.NaN;
+  const offlineStart = pages[0]?.started ?? Number.NaN;
+  const offlineEnd = pages.at(-1)?.closed ?? Number.NaN;
+  const stored = Number(c.row.stored_offline);
+  // When stored_offline reached its final value, as the 50 ms poll saw it.
+  const storedFinal = (c.timeline as { t: number; stored: number }[]).find((p) => p.stored === stored);
+  const tStoredFinal = storedFinal ? c.tPost + storedFinal.t : Number.NaN;
+
+  const onlineTimes = c.receipts.filter((r) => c.expected.has(r.account));
+  const firstPerAccount = new Map<string, number>();
+  for (const r of onlineTimes)
+    firstPerAccount.set(r.account, Math.min(firstPerAccount.get(r.account) ?? Infinity, r.t));
+  const latencies = [...firstPerAccount.values()].map((t) => t - snapshotEnd).sort((a, b) => a - b);
+  const lastReceipt = latencies.length ? (latencies.at(-1) ?? 0) + snapshotEnd : Number.NaN;
+  const allReceived = firstPerAccount.size === c.expected.size;
+
+  const provider = (a: FakesReport['apns']) => {
+    const secs = a.first !== null && a.last !== null ? (a.last - a.first) / 1000 : Number.NaN;
+    return {
+      accepted: a.accepted,
+      rejected: a.rejected,
+      rejectedReasons: a.rejectedReasons,
+      seconds: round(secs, 2),
+      perSecond: a.accepted > 1 && secs > 0 ? round(a.accepted / secs, 0) : null,
+      peakPerSecond: peakPerSecond(a.buckets),
+      firstAfterSnapshotMs: a.first !== null ? round(a.first - snapshotEnd, 0) : null,
+      connections: a.connections,
+    };
+  };
+  const per1k = (x: number) => (audience > 0 ? round(x / (audience / 1000), 4) : null);
+  const ms = (x: number) => round(x, 0);
+  return {
+    scenario: c.scenario,
+    pushId: c.pushId,
+    audience,
+    counters: {
+      deliveredOnline: Number(c.row.delivered_online),
+      storedOffline: stored,
+      syncedLater: Number(c.row.synced_later),
+      apnsSent: Number(c.row.apns_sent),
+      apnsFailed: Number(c.row.apns_failed),
+      fcmSent: Number(c.row.fcm_sent),
+      fcmFailed: Number(c.row.fcm_failed),
+    },
+    status: c.row.status,
+    timings: {
+      postMs: ms(c.tPosted - c.tPost),
+      postToSnapshotStartMs: ms(snapshotStart - c.tPost),
+      snapshotMs: ms(snapshotEnd - snapshotStart),
+      snapshotEndToPublishDoneMs: ms((publish?.closed ?? Number.NaN) - snapshotEnd),
+      offlinePhaseMs: ms(offlineEnd - offlineStart),
+      offlineActivities: pages.length,
+      offlineActivityRetries: pages.filter((p) => p.attempt > 1 || p.outcome !== 'completed').length,
+      snapshotPlusStoredMs: ms(tStoredFinal - snapshotStart),
+      storedPerSecond:
+        Number.isFinite(offlineEnd - offlineStart) && stored > 0
+          ? round(stored / ((tStoredFinal - offlineStart) / 1000), 0)
+          : null,
+      endToEndMs: ms(c.tCompletedSeen - c.tPost),
+      endToEndDbMs: c.row.completed_ms ? ms(c.row.completed_ms - c.row.created_ms) : null,
+      completePushDoneMs: ms((complete?.closed ?? Number.NaN) - c.tPost),
+      workflowRuns: c.runs,
+      snapshotAtVsActivityStartMs: c.row.snapshot_ms ? ms(c.row.snapshot_ms - snapshotStart) : null,
+    },
+    online: {
+      connectedInAudience: c.expected.size,
+      received: firstPerAccount.size,
+      missing: c.expected.size - firstPerAccount.size,
+      unexpected: c.receipts.filter((r) => !c.expected.has(r.account)).length,
+      p50Ms: ms(percentile(latencies, 50)),
+      p99Ms: ms(percentile(latencies, 99)),
+      maxMs: ms(percentile(latencies, 100)),
+      minMs: ms(percentile(latencies, 0)),
+      allReceivedAfterSnapshotMs: allReceived ? ms(lastReceipt - snapshotEnd) : null,
+      allReceivedAfterPostMs: allReceived ? ms(lastReceipt - c.tPost) : null,
+      closes: c.closes,
+      reconnects: c.reconnects,
+    },
+    providers: { apns: provider(c.fakes.apns), fcm: provider(c.fakes.fcm) },
+    memory: {
+      workerPeakMB: mb(c.peak.worker),
+      apiPeakMB: mb(c.peak.api),
+      workerBeforeMB: mb(c.rssBefore.worker),
+      apiBeforeMB: c.rssBefore.api.map(mb),
+      method: c.peaksReset ? 'VmHWM after clear_refs' : 'VmRSS sampled every 100 ms',
+    },
+    cpuSeconds: Object.fromEntries(Object.entries(c.cpu).map(([k, v]) => [k, round(v, 2)])),
+    postgresBackendCpuSeconds: Object.fromEntries(
+      Object.entries(c.backendCpu).map(([k, v]) => [k, round(v, 2)]),
+    ),
+    cpuPer1000: {
+      worker: per1k(c.cpu.worker ?? 0),
+      api: per1k(c.cpu.api ?? 0),
+      postgresWorkerBackends: per1k(c.backendCpu.worker ?? 0),
+      postgresApiBackends: per1k(c.backendCpu.api ?? 0),
+      postgresCluster: c.cpu.postgresCluster !== undefined ? per1k(c.cpu.postgresCluster) : null,
+      temporal: c.cpu.temporal !== undefined ? per1k(c.cpu.temporal) : null,
+    },
+    rowsWritten: {
+      total: Object.values(c.rows).reduce((s, t) => s + t.ins + t.upd + t.del, 0),
+      byTable: c.rows,
+    },
+    activities: summarizeSpans(c.spans, c.tPost),
+    timeline: c.timeline,
+    statements: c.statements,
+  };
+}
+
+/** One line per activity type: count, first start and last close relative to the POST, busy time. */
+function summarizeSpans(spans: ActivitySpan[], t0: number) {
+  const out: Record<
+    string,
+    { calls: number; startMs: number | null; endMs: number | null; busyMs: number | null }
+  > = {};
+  for (const s of spans) {
+    const o = out[s.name] ?? { calls: 0, startMs: null, endMs: null, busyMs: 0 };
+    o.calls++;
+    const start = round((s.started ?? s.scheduled) - t0, 0);
+    o.startMs = o.startMs === null ? start : Math.min(o.startMs, start ?? Infinity);
+    o.endMs = s.closed !== undefined ? round(s.closed - t0, 0) : o.endMs;
+    if (s.closed !== undefined && s.started !== undefined)
+      o.busyMs = (o.busyMs ?? 0) + Math.round(s.closed - s.started);
+    out[s.name] = o;
+  }
+  return out;
+}
+
+type Figures = ReturnType<typeof computeFigures> & { profileWindowUs: [number, number] };
+
+function table(results: Figures[], opts: Options): string {
+  const v = (x: unknown) =>
+    x === null || x === undefined ? '–' : typeof x === 'number' ? x.toLocaleString('en') : String(x);
+  const lines: [string, (f: Figures) => unknown][] = [
+    ['audience', (f) => f.audience],
+    ['status', (f) => f.status],
+    ['POST → snapshot start (ms)', (f) => f.timings.postToSnapshotStartMs],
+    ['audience snapshot (ms)', (f) => f.timings.snapshotMs],
+    ['connected clients in audience', (f) => f.online.connectedInAudience],
+    ['online received / missing', (f) => `${v(f.online.received)} / ${v(f.online.missing)}`],
+    ['online latency p50 (ms after snapshot)', (f) => f.online.p50Ms],
+    ['online latency p99 (ms)', (f) => f.online.p99Ms],
+    ['online latency max (ms)', (f) => f.online.maxMs],
+    ['all connected have it (ms after snapshot)', (f) => f.online.allReceivedAfterSnapshotMs],
+    ['server closes / reconnects', (f) => `${JSON.stringify(f.online.closes)} / ${f.online.reconnects}`],
+    ['offline copies stored', (f) => f.counters.storedOffline],
+    ['offline copies stored / s', (f) => f.timings.storedPerSecond],
+    ['snapshot + offline copies (ms)', (f) => f.timings.snapshotPlusStoredMs],
+    [
+      'offline phase (ms, activities)',
+      (f) => `${v(f.timings.offlinePhaseMs)} (${f.timings.offlineActivities})`,
+    ],
+    ['APNs accepted / rejected', (f) => `${v(f.providers.apns.accepted)} / ${v(f.providers.apns.rejected)}`],
+    [
+      'APNs notifications / s (peak 1 s)',
+      (f) => `${v(f.providers.apns.perSecond)} (${v(f.providers.apns.peakPerSecond)})`,
+    ],
+    ['FCM accepted / rejected', (f) => `${v(f.providers.fcm.accepted)} / ${v(f.providers.fcm.rejected)}`],
+    [
+      'FCM notifications / s (peak 1 s)',
+      (f) => `${v(f.providers.fcm.perSecond)} (${v(f.providers.fcm.peakPerSecond)})`,
+    ],
+    ['end to end, POST → completed (ms)', (f) => f.timings.endToEndMs],
+    ['worker peak RSS (MB)', (f) => f.memory.workerPeakMB],
+    ['api peak RSS (MB, largest)', (f) => f.memory.apiPeakMB],
+    ['rows written (ins+upd+del)', (f) => f.rowsWritten.total],
+    ['CPU s: worker / api', (f) => `${v(f.cpuSeconds.worker)} / ${v(f.cpuSeconds.api)}`],
+    [
+      'CPU s: PG backends of worker / api',
+      (f) => `${v(f.postgresBackendCpuSeconds.worker)} / ${v(f.postgresBackendCpuSeconds.api)}`,
+    ],
+    [
+      'CPU s: PG cluster / Temporal / fakes / clients',
+      (f) =>
+        `${v(f.cpuSeconds.postgresCluster)} / ${v(f.cpuSeconds.temporal)} / ${v(f.cpuSeconds.fakes)} / ${v(f.cpuSeconds.clients)}`,
+    ],
+    ['CPU s per 1k recipients: worker / api', (f) => `${v(f.cpuPer1000.worker)} / ${v(f.cpuPer1000.api)}`],
+    [
+      'CPU s per 1k: PG worker backends / PG cluster',
+      (f) => `${v(f.cpuPer1000.postgresWorkerBackends)} / ${v(f.cpuPer1000.postgresCluster)}`,
+    ],
+  ];
+  const head = `| ${opts.accounts.toLocaleString('en')} accounts, ${opts.online.toLocaleString('en')} online | ${results.map((r) => r.scenario).join(' | ')} |`;
+  const sep = `|---|${results.map(() => '--:').join('|')}|`;
+  return [
+    head,
+    sep,
+    ...lines.map(([label, get]) => `| ${label} | ${results.map((r) => v(get(r))).join(' | ')} |`),
+  ].join('\n');
+}
+
+async function machineInfo(database: Database) {
+  const [pg] = await database.sql<Record<string, string>[]>`
+    select version() as version, current_setting('shared_buffers') as shared_buffers,
+      current_setting('work_mem') as work_mem, current_setting('max_parallel_workers_per_gather') as parallel,
+      current_setting('jit') as jit, current_setting('synchronous_commit') as synchronous_commit,
+      current_setting('max_wal_size') as max_wal_size`;
+  return {
+    nproc: os.availableParallelism(),
+    cpu: os.cpus()[0]?.model ?? '?',
+    memoryGiB: round(os.totalmem() / 2 ** 30, 1),
+    node: process.version,
+    postgres: pg,
+    fdLimit: (await import('node:child_process'))
+      .execFileSync('sh', ['-c', 'ulimit -Hn'], { encoding: 'utf8' })
+      .trim(),
+  };
+}
+
+async function main(): Promise<void> {
+  const opts = parseOptions(process.argv.slice(2));
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
+  const outDir = path.join(root, 'bench', 'results', `run-${stamp}`);
+  const logDir = path.join(outDir, 'logs');
+  await mkdir(logDir, { recursive: true });
+  const cleanups: (() => Promise<unknown>)[] = [];
+  const cleanup = async () => {
+    for (const c of cleanups.reverse())
+      await c().catch((err) => bar.note(`cleanup: ${(err as Error).message}`));
+    cleanups.length = 0;
+  };
+  process.once('SIGINT', () => {
+    bar.note('interrupted: stopping the stack');
+    void cleanup().finally(() => process.exit(130));
+  });
+  try {
+    bar.note(
+      `bench: ${opts.scenarios.join(', ')} — ${opts.accounts.toLocaleString('en')} accounts, ${opts.online.toLocaleString('en')} online, ${opts.apis} api process(es); logs in ${path.relative(root, outDir)}`,
+    );
+    const db = await resolveDatabase({ privatePg: opts.privatePg, pgSettings: opts.pgSettings });
+    cleanups.push(() => db.stop());
+    const database = connectDatabase(db.url, 4);
+    cleanups.push(() => database.close());
+    await runMigrations(database);
+    let hasStatements = false;
+    if (opts.privatePg) {
+      await database.sql`create extension if not exists pg_stat_statements`;
+      hasStatements = true;
+    }
+    if (opts.autoExplainMs !== undefined) {
+      const dbName = new URL(db.url).pathname.slice(1);
+      for (const [k, val] of [
+        ['auto_explain.log_min_duration', `${opts.autoExplainMs}ms`],
+        ['auto_explain.log_analyze', 'on'],
+        ['auto_explain.log_buffers', 'on'],
+        ['auto_explain.log_nested_statements', 'on'],
+      ])
+        await database.sql.unsafe(`alter database "${dbName}" set ${k} = '${val}'`);
+    }
+    const info = await machineInfo(database);
+    const pgPort = Number(new URL(db.url).port || 5432);
+
+    const temporal = await resolveTemporal();
+    cleanups.push(() => temporal.stop());
+
+    // Provider fakes, in their own process.
+    const apnsKey = generateApnsKey({ topic: 'com.example.herald.bench' });
+    const account = generateServiceAccount('herald-bench');
+    const spec: FakesSpec = {
+      apns: { publicKey: apnsKey.publicKey, ...apnsKey.credentials },
+      fcm: { publicKey: account.publicKey, projectId: account.projectId, clientEmail: account.clientEmail },
+    };
+    const baseEnv = { ...process.env };
+    delete baseEnv.NODE_OPTIONS;
+    const fakes = spawnNode(
+      'fakes',
+      ['--import', 'tsx', 'bench/fakes-child.ts'],
+      { ...baseEnv, HERALD_BENCH_FAKES: JSON.stringify(spec) },
+      logDir,
+      true,
+    );
+    cleanups.push(() => fakes.stop());
+    const addresses = (
+      await nextMessage<{ type: 'ready'; addresses: FakesAddresses }>(fakes.child, 'ready', 60_000)
+    ).addresses;
+    const caFile = path.join(outDir, 'fake-apns-ca.pem');
+    await writeFile(caFile, addresses.ca);
+
+    // herald api ×N and herald worker.
+    const taskQueue = `herald-bench-${Math.random().toString(36).slice(2, 8)}`;
+    const profileDir = path.join(outDir, 'profiles');
+    const heraldEnv = (): NodeJS.ProcessEnv => ({
+      ...baseEnv,
+      DATABASE_URL: db.url,
+      TEMPORAL_ADDRESS: temporal.address,
+      TEMPORAL_TASK_QUEUE: taskQueue,
+      HOST: '127.0.0.1',
+      LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+      APNS_URL: addresses.apnsUrl,
+      APNS_SANDBOX_URL: addresses.apnsSandboxUrl,
+      FCM_URL: addresses.fcmUrl,
+      NODE_EXTRA_CA_CERTS: caFile,
+      ...(opts.pageSize ? { HERALD_PAGE_SIZE: String(opts.pageSize) } : {}),
+      ...(opts.poolSize ? { DATABASE_POOL_SIZE: String(opts.poolSize) } : {}),
+    });
+    const nodeFlags = (role: string, name: string) =>
+      opts.profile.includes(role) ? ['--cpu-prof', `--cpu-prof-dir=${path.join(profileDir, name)}`] : [];
+    const { freePort } = await import('../cli/temporal-dev.ts');
+    const apis: Stack['apis'] = [];
+    for (let i = 0; i < opts.apis; i++) {
+      const port = await freePort();
+      const name = `api${i + 1}`;
+      const proc = spawnHerald(
+        name,
+        'api',
+        { ...heraldEnv(), PORT: String(port) },
+        logDir,
+        nodeFlags('api', name),
+      );
+      cleanups.push(() => proc.stop());
+      apis.push({ proc, url: `http://127.0.0.1:${port}` });
+    }
+    const worker = spawnHerald('worker', 'worker', heraldEnv(), logDir, nodeFlags('worker', 'worker'));
+    cleanups.push(() => worker.stop());
+
+    // Seed while the processes start.
+    const seeding = seedBenchApp(database, {
+      accounts: opts.accounts,
+      apnsPct: opts.apnsPct,
+      fcmPct: opts.fcmPct,
+      onProgress: (done, total, label) => bar.update(label, done, total),
+    });
+    const seeded = await seeding;
+    bar.end();
+    bar.note(
+      `seeded ${seeded.accounts.toLocaleString('en')} accounts (${seeded.apnsDevices.toLocaleString('en')} APNs, ${seeded.fcmDevices.toLocaleString('en')} FCM tokens) in ${seeded.seconds.toFixed(1)} s`,
+    );
+    if (db.kind === 'given' && !opts.keep) cleanups.push(() => dropBenchApp(database, seeded.app.id));
+    await Promise.all(apis.map((a) => waitForApi(a.proc, a.url)));
+    await waitForWorker(worker, temporal.client, taskQueue);
+
+    // The app's provider credentials, through the API as an operator would set them.
+    const put = async (what: string, body: unknown) => {
+      const r = await fetch(`${apis[0]?.url}/v1/apps/current/credentials/${what}`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${seeded.app.apiKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      if (!r.ok) throw new Error(`PUT credentials/${what}: ${r.status} ${await r.text()}`);
+    };
+    await put('apns', apnsKey.credentials);
+    await put('fcm', { serviceAccount: account.credentials(addresses.tokenUri).serviceAccount });
+
+    // WebSocket clients.
+    const online = onlineAccounts(opts.accounts, opts.online);
+    const clients: Proc[] = [];
+    const tConnect = now();
+    const apiCpuBeforeConnect = apis.reduce((s, a) => s + cpuSeconds(a.proc.pid), 0);
+    const progress = new Map<Proc, number>();
+    const connectedMsgs: ClientsConnected[] = [];
+    for (let i = 0; i < online.length; i += CLIENTS_PER_PROCESS) {
+      const proc = spawnNode(
+        `clients${clients.length + 1}`,
+        ['--import', 'tsx', 'bench/clients-child.ts'],
+        baseEnv,
+        logDir,
+        true,
+      );
+      cleanups.push(async () => {
+        proc.child.connected && proc.child.send({ cmd: 'close' });
+        await Promise.race([proc.exited, sleep(3000)]);
+        await proc.stop();
+      });
+      clients.push(proc);
+      const accounts = online.slice(i, i + CLIENTS_PER_PROCESS);
+      clientAccounts.set(proc, accounts);
+      proc.child.on('message', (m: ClientsProgress) => {
+        if (m.type !== 'progress') return;
+        progress.set(proc, m.connected);
+        const done = [...progress.values()].reduce((a, b) => a + b, 0);
+        bar.update('connecting clients', done, online.length, `${done} / ${online.length}`);
+      });
+    }
+    await Promise.all(
+      clients.map(async (proc) => {
+        await nextMessage(proc.child, 'ready', 60_000);
+        const connected = nextMessage<ClientsConnected>(proc.child, 'connected', 1_800_000);
+        proc.child.send({
+          cmd: 'start',
+          urls: apis.map((a) => a.url.replace('http://', 'ws://')),
+          appId: seeded.app.id,
+          secretKey: seeded.app.secretKey,
+          accounts: clientAccounts.get(proc),
+          concurrency: 100,
+        });
+        connectedMsgs.push(await connected);
+      }),
+    );
+    bar.end();
+    const connect = {
+      clients: connectedMsgs.reduce((s, m) => s + m.connected, 0),
+      failed: connectedMsgs.reduce((s, m) => s + m.failed, 0),
+      errors: connectedMsgs.flatMap((m) => m.errors),
+      seconds: round((now() - tConnect) / 1000, 1),
+      apiCpuSeconds: round(apis.reduce((s, a) => s + cpuSeconds(a.proc.pid), 0) - apiCpuBeforeConnect, 2),
+      apiRssMB: apis.map((a) => mb(statusBytes(a.proc.pid, 'VmRSS'))),
+    };
+    bar.note(
+      `connected ${connect.clients.toLocaleString('en')} clients in ${connect.seconds} s (${connect.failed} failed)`,
+    );
+
+    const stack: Stack = {
+      db,
+      database,
+      temporal,
+      fakes,
+      apis,
+      worker,
+      clients,
+      taskQueue,
+      pgPort,
+      hasStatements,
+    };
+    const results: Figures[] = [];
+    for (const scenario of opts.scenarios) {
+      const figures = await runPush(stack, seeded, online, scenario, opts);
+      results.push(figures);
+      bar.note(
+        `${scenario}: audience ${figures.audience.toLocaleString('en')}, end to end ${figures.timings.endToEndMs} ms`,
+      );
+    }
+
+    // Stop the measured processes now, so their CPU profiles are written.
+    for (const c of clients) {
+      c.child.connected && c.child.send({ cmd: 'close' });
+    }
+    await Promise.all(clients.map((c) => Promise.race([c.exited, sleep(3000)])));
+    await Promise.all([worker.stop(), ...apis.map((a) => a.proc.stop())]);
+    // One profile per thread (main = tid 0; the Temporal worker runs workflows in worker threads), each
+    // summarized over each push's window (the monotonic clock is the one V8 stamps profiles with).
+    const profiles: Record<string, unknown> = {};
+    const profiled = opts.profile.flatMap((role) => (role === 'api' ? apis.map((a) => a.proc.name) : [role]));
+    for (const name of profiled) {
+      const dir = path.join(profileDir, name);
+      const files = (await readdir(dir).catch(() => [] as string[])).filter((f) => f.endsWith('.cpuprofile'));
+      for (const f of files) {
+        const tid = f.split('.').at(-3) ?? '?';
+        const label = `${name} thread ${tid}`;
+        try {
+          const profile = JSON.parse(await readFile(path.join(dir, f), 'utf8')) as CpuProfile;
+          const perPush: Record<string, unknown> = {};
+          let text = '';
+          for (const r of results) {
+            const summary = summarizeProfile(profile, {
+              fromAbsUs: r.profileWindowUs[0],
+              toAbsUs: r.profileWindowUs[1],
+            });
+            if (summary.busyMs < 50) continue;
+            perPush[r.scenario] = {
+              busyMs: summary.busyMs,
+              self: summary.self,
+              inclusive: summary.inclusive,
+              byPackage: summary.byPackage,
+            };
+            text += `## ${label}, push ${r.scenario}\n${summary.text}\n\n`;
+          }
+          if (!text) continue;
+          profiles[label] = { file: path.relative(root, path.join(dir, f)), perPush };
+          await writeFile(path.join(dir, `${f}.summary.txt`), text);
+          profileTexts.push(text);
+        } catch (err) {
+          profiles[label] = { error: (err as Error).message };
+        }
+      }
+    }
+    let autoExplain: string | undefined;
+    if (opts.autoExplainMs !== undefined && db.logFile) {
+      autoExplain = path.join(outDir, 'auto-explain.log');
+      await writeFile(autoExplain, await readFile(db.logFile, 'utf8'));
+    }
+
+    const git = (args: string[]) => {
+      try {
+        return execFileSync('git', args, { cwd: root, encoding: 'utf8' }).trim();
+      } catch {
+        return '';
+      }
+    };
+    const report = {
+      when: new Date().toISOString(),
+      code: {
+        commit: git(['rev-parse', '--short', 'HEAD']),
+        uncommitted: git([
+          'status',
+          '--porcelain',
+          '--',
+          'activities',
+          'workflows',
+          'api',
+          'delivery',
+          'db',
+          'cli',
+          'core',
+        ])
+          .split('\n')
+          .filter(Boolean),
+      },
+      command: `npm run bench -- ${process.argv.slice(2).join(' ')}`,
+      options: opts,
+      machine: info,
+      database: { kind: db.kind, url: db.url.replace(/\/\/[^@]*@/, '//…@') },
+      temporal: { address: temporal.address, startedHere: temporal.pid !== undefined },
+      apis: apis.length,
+      seed: { ...seeded, app: { id: seeded.app.id } },
+      connect,
+      scenarios: results,
+      profiles,
+      autoExplainLog: autoExplain ? path.relative(root, autoExplain) : undefined,
+      logs: path.relative(root, logDir),
+    };
+    const jsonFile = opts.json
+      ? path.resolve(opts.json)
+      : path.join(root, 'bench', 'results', `bench-${stamp}.json`);
+    writeFileSync(jsonFile, `${JSON.stringify(report, null, 2)}\n`);
+    process.stdout.write(`\n${table(results, opts)}\n\n`);
+    for (const text of profileTexts) process.stdout.write(text);
+    process.stdout.write(`figures: ${path.relative(process.cwd(), jsonFile)}\n`);
+  } finally {
+    await cleanup();
+  }
+}
+
+await main().then(
+  () => process.exit(0),
+  (err) => {
+    bar.note(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,161 @@
+/**
+ * Worker-side CPU per provider notification (run by hand):
+ *   npx tsx bench/provider-cpu.ts [notifications=20000] [perPage=200]
+ * Sends through delivery/apns.ts and delivery/fcm.ts to the fakes (bench/fakes-child.ts, another process) the
+ * way deliverOfflinePages does — pages of `perPage` devices, 4 pages in flight — and reports the sending
+ * process's CPU (process.cpuUsage, all threads) per notification and the rate, in a fresh process per mode:
+ *   plain  nothing else in the process
+ *   als    an AsyncLocalStorage in use, as in a Temporal worker (activities run inside one): Node 20 then
+ *          runs promise hooks for every promise the process creates
+ */
+
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { spawn, spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createApnsClient } from '../delivery/apns.ts';
+import { createFcmClient } from '../delivery/fcm.ts';
+import type { DeviceTarget, Notification, ProviderClient } from '../delivery/provider.ts';
+import { fakeApnsToken } from '../test/fakes/apns.ts';
+import { fakeFcmToken } from '../test/fakes/fcm.ts';
+import { generateApnsKey, generateServiceAccount } from '../test/fakes/keys.ts';
+import type { FakesAddresses, FakesSpec } from './ipc.ts';
+import { nextMessage } from './stack.ts';
+
+const self = fileURLToPath(import.meta.url);
+const measuring = process.argv[2] === '--measure';
+const numbers = process.argv.slice(measuring ? 4 : 2);
+const total = Number(numbers[0] ?? 20_000);
+const perPage = Number(numbers[1] ?? 200);
+
+interface Setup {
+  addresses: FakesAddresses;
+  apns: ReturnType<typeof generateApnsKey>['credentials'];
+  fcmPrivateKey: string;
+  fcmProject: string;
+  fcmEmail: string;
+  caFile: string;
+}
+
+async function measure(mode: 'plain' | 'als', setup: Setup): Promise<void> {
+  const account = {
+    credentials: {
+      projectId: setup.fcmProject,
+      clientEmail: setup.fcmEmail,
+      serviceAccount: {
+        type: 'service_account',
+        project_id: setup.fcmProject,
+        private_key: setup.fcmPrivateKey,
+        client_email: setup.fcmEmail,
+        token_uri: setup.addresses.tokenUri,
+      },
+    },
+  };
+  const clients: [string, ProviderClient, () => string][] = [
+    [
+      'APNs',
+      createApnsClient({ credentials: setup.apns, productionUrl: setup.addresses.apnsUrl }),
+      fakeApnsToken,
+    ],
+    [
+      'FCM',
+      createFcmClient({ credentials: account.credentials, baseUrl: setup.addresses.fcmUrl }),
+      fakeFcmToken,
+    ],
+  ];
+  const notification: Notification = {
+    pushId: 'bench',
+    body: 'A notification of ordinary size.',
+    sound: 'default',
+    expiresAt: new Date(Date.now() + 3600_000),
+  };
+  const als = new AsyncLocalStorage<{ n: number }>();
+  const run = <T>(fn: () => Promise<T>) => (mode === 'als' ? als.run({ n: 1 }, fn) : fn());
+  for (const [name, client, token] of clients) {
+    const pages = async (count: number) => {
+      const targets: DeviceTarget[][] = [];
+      for (let i = 0; i < count; i += perPage)
+        targets.push(
+          Array.from({ length: Math.min(perPage, count - i) }, () => ({
+            token: token(),
+            environment: 'production' as const,
+          })),
+        );
+      const inFlight = new Set<Promise<unknown>>();
+      for (const page of targets) {
+        const p: Promise<unknown> = client.send(page, notification).finally(() => inFlight.delete(p));
+        inFlight.add(p);
+        if (inFlight.size >= 4) await Promise.race(inFlight);
+      }
+      await Promise.all(inFlight);
+    };
+    await run(() => pages(1000)); // warm-up: sessions, JWT, access token
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    await run(() => pages(total));
+    const ms = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    const us = (cpu.user + cpu.system) / total;
+    process.stdout.write(
+      `${JSON.stringify({ mode, provider: name, notifications: total, perPage, perSecond: Math.round((total / ms) * 1000), cpuMicrosPerNotification: Math.round(us) })}\n`,
+    );
+    await client.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const apnsKey = generateApnsKey({ topic: 'com.example.herald.bench' });
+  const account = generateServiceAccount('herald-bench');
+  const spec: FakesSpec = {
+    apns: { publicKey: apnsKey.publicKey, ...apnsKey.credentials },
+    fcm: { publicKey: account.publicKey, projectId: account.projectId, clientEmail: account.clientEmail },
+  };
+  const fakes = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(path.dirname(self), 'fakes-child.ts')],
+    {
+      env: { ...process.env, HERALD_BENCH_FAKES: JSON.stringify(spec) },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    },
+  );
+  try {
+    const { addresses } = await nextMessage<{ type: 'ready'; addresses: FakesAddresses }>(
+      fakes,
+      'ready',
+      60_000,
+    );
+    const caFile = path.join(tmpdir(), `herald-bench-ca-${process.pid}.pem`);
+    writeFileSync(caFile, addresses.ca);
+    const setup: Setup = {
+      addresses,
+      apns: apnsKey.credentials,
+      fcmPrivateKey: account.privateKey,
+      fcmProject: account.projectId,
+      fcmEmail: account.clientEmail,
+      caFile,
+    };
+    for (const mode of ['plain', 'als'] as const) {
+      const r = spawnSync(
+        process.execPath,
+        ['--import', 'tsx', self, '--measure', mode, String(total), String(perPage)],
+        {
+          env: { ...process.env, NODE_EXTRA_CA_CERTS: caFile, HERALD_BENCH_SETUP: JSON.stringify(setup) },
+          encoding: 'utf8',
+        },
+      );
+      process.stdout.write(r.stdout || r.stderr);
+    }
+  } finally {
+    fakes.kill();
+  }
+}
+
+if (measuring) {
+  const setup = JSON.parse(process.env.HERALD_BENCH_SETUP ?? '') as Setup;
+  await measure(process.argv[3] === 'als' ? 'als' : 'plain', setup);
+  process.exit(0);
+} else {
+  await main();
+}

@@ -1,0 +1,109 @@
+/**
+ * Bulk seeding of a bench app, all inside PostgreSQL (generate_series, chunks of 50,000 so that a progress
+ * bar can move): N accounts, all imported (so all eligible), with
+ *   - tags: 0–8 of 50, Zipf-like (t1 on about half the accounts, t50 on about 1%), as bench/audience.ts;
+ *   - attributes through attribute_names slots: city (slot 0, 300 values Zipf-like, 10% without),
+ *     level (slot 1, 4 values), lang (slot 2, 20 values Zipf-like, 5% without);
+ *   - devices: apnsPct % of accounts an APNs token (64 hex digits; 30% of them sandbox), fcmPct % an FCM
+ *     token shaped `<instance id>:APA91b…` (what the FCM fake accepts), the rest none.
+ * Then VACUUM (ANALYZE), what autovacuum would do to freshly loaded tables.
+ */
+import { sql } from 'drizzle-orm';
+import { type CreatedApp, createApp } from '../db/apps.ts';
+import type { Database } from '../db/client.ts';
+
+export interface SeedOptions {
+  accounts: number;
+  apnsPct: number;
+  fcmPct: number;
+  onProgress?: (done: number, total: number, label: string) => void;
+}
+
+export interface Seeded {
+  app: CreatedApp;
+  accounts: number;
+  apnsDevices: number;
+  fcmDevices: number;
+  seconds: number;
+}
+
+const CHUNK = 50_000;
+
+export async function seedBenchApp(database: Database, opts: SeedOptions): Promise<Seeded> {
+  const t0 = performance.now();
+  const { db } = database;
+  const app = await createApp(db, {
+    name: `bench ${new Date().toISOString()}`,
+    dailyPushQuota: 1_000_000,
+    minPushIntervalMs: 0,
+  });
+  await db.execute(sql`
+    insert into attribute_names (app_id, slot, name)
+    values (${app.id}, 0, 'city'), (${app.id}, 1, 'level'), (${app.id}, 2, 'lang')`);
+  const n = opts.accounts;
+  const apns = opts.apnsPct / 100;
+  const fcm = opts.fcmPct / 100;
+  const steps = Math.ceil(n / CHUNK) * 2;
+  let step = 0;
+  for (let lo = 1; lo <= n; lo += CHUNK) {
+    const hi = Math.min(n, lo + CHUNK - 1);
+    // floor(K ^ u) for uniform u is 1..K-1 with P(r) = log_K((r+1)/r) ≈ 1/r: Zipf-like, cheap to draw.
+    await db.execute(sql`
+      insert into accounts (app_id, account_id, tags, attrs, imported_at)
+      select ${app.id}, 'u' || g,
+        array(select distinct 't' || floor(power(51, random()))::int from generate_series(1, k)),
+        jsonb_strip_nulls(jsonb_build_object(
+          '0', case when u_city < 0.9 then 'c' || floor(power(301, random()))::int end,
+          '1', (1 + floor(random() * 4)::int)::text,
+          '2', case when u_lang < 0.95 then 'l' || floor(power(21, random()))::int end)),
+        now()
+      from (
+        select g, floor(random() * 9)::int as k, random() as u_city, random() as u_lang
+        from generate_series(${lo}::int, ${hi}::int) g
+      ) s`);
+    opts.onProgress?.(++step, steps, 'seeding accounts');
+  }
+  for (let lo = 1; lo <= n; lo += CHUNK) {
+    const hi = Math.min(n, lo + CHUNK - 1);
+    await db.execute(sql`
+      insert into devices (app_id, platform, token, account_id, environment)
+      select ${app.id},
+        case when r < ${apns} then 'apns' else 'fcm' end,
+        case when r < ${apns} then md5('a' || g) || md5('b' || g)
+             else 'f' || g || '-' || substr(md5('c' || g), 1, 16) || ':APA91b' || md5('d' || g) || md5('e' || g) end,
+        'u' || g,
+        case when r < ${apns} and r2 < 0.3 then 'sandbox' else 'production' end
+      from (select g, random() as r, random() as r2 from generate_series(${lo}::int, ${hi}::int) g) s
+      where r < ${apns + fcm}`);
+    opts.onProgress?.(++step, steps, 'seeding devices');
+  }
+  await db.execute(sql`vacuum (analyze) accounts`);
+  await db.execute(sql`vacuum (analyze) devices`);
+  const [counts] = await db.execute<{ apns: number; fcm: number }>(sql`
+    select count(*) filter (where platform = 'apns')::int as apns, count(*) filter (where platform = 'fcm')::int as fcm
+    from devices where app_id = ${app.id}`);
+  return {
+    app,
+    accounts: n,
+    apnsDevices: counts?.apns ?? 0,
+    fcmDevices: counts?.fcm ?? 0,
+    seconds: (performance.now() - t0) / 1000,
+  };
+}
+
+/** K accounts spread evenly over the N (every floor(N/K)-th), so they fall on every offline page. */
+export function onlineAccounts(accounts: number, online: number): string[] {
+  const step = Math.max(1, Math.floor(accounts / Math.max(online, 1)));
+  return Array.from({ length: online }, (_, i) => `u${(i + 1) * step}`);
+}
+
+/** Deletes a bench app and everything it owns (used when the database was given, not our scratch one). */
+export async function dropBenchApp(database: Database, appId: string): Promise<void> {
+  const { db } = database;
+  const parts = await db.execute<{ id: string }>(sql`select id from pushes where app_id = ${appId}`);
+  for (const p of parts) {
+    await db.execute(sql.raw(`drop table if exists "push_recipients_${p.id.replaceAll('-', '')}"`));
+  }
+  await db.execute(sql`delete from presence where app_id = ${appId}`);
+  await db.execute(sql`delete from apps where id = ${appId}`);
+}
