@@ -1,7 +1,8 @@
 import { CancelledFailure, Context } from '@temporalio/activity';
-import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import { type Message, notificationBody, type OfflineOptions } from '../core/messages.ts';
 import { type App, findAppById } from '../db/apps.ts';
+import { connectedNow } from '../db/recipients.ts';
 import { devices, pushes, RecipientState } from '../db/schema.ts';
 import type { DeviceTarget, Notification, ProviderClient, SendOutcome } from '../delivery/provider.ts';
 import type { ActivityDeps } from './deps.ts';
@@ -37,13 +38,71 @@ export function buildNotification(push: Push): Notification | undefined {
   return n;
 }
 
+type Platform = 'apns' | 'fcm';
+
+interface PageDevice extends DeviceTarget {
+  platform: Platform;
+}
+
 interface ClaimedPage {
   /** The end of this page, or null when no recipients are left. */
   lastSeq: number | null;
-  /** Recipients of the page still undelivered and not connected to a live gateway. */
-  offline: string[];
+  /** The live devices of the page's recipients who are still undelivered and not connected anywhere. */
+  devices: PageDevice[];
   /** False when another attempt had already claimed this page (a retry after a crash). */
   claimed: boolean;
+}
+
+/** Provider results not yet written to the push row. */
+class ProviderTally {
+  apnsSent = 0;
+  apnsFailed = 0;
+  apnsDisabled = 0;
+  fcmSent = 0;
+  fcmFailed = 0;
+  fcmDisabled = 0;
+
+  add(platform: Platform, sent: number, failed: number, disabled: number): void {
+    if (platform === 'apns') {
+      this.apnsSent += sent;
+      this.apnsFailed += failed;
+      this.apnsDisabled += disabled;
+    } else {
+      this.fcmSent += sent;
+      this.fcmFailed += failed;
+      this.fcmDisabled += disabled;
+    }
+  }
+
+  /** Hands over what was counted so far and starts again from zero. */
+  take(): ProviderTally {
+    const taken = Object.assign(new ProviderTally(), this);
+    Object.assign(this, new ProviderTally());
+    return taken;
+  }
+
+  merge(other: ProviderTally): void {
+    this.add('apns', other.apnsSent, other.apnsFailed, other.apnsDisabled);
+    this.add('fcm', other.fcmSent, other.fcmFailed, other.fcmDisabled);
+  }
+
+  get empty(): boolean {
+    return !(
+      this.apnsSent ||
+      this.apnsFailed ||
+      this.apnsDisabled ||
+      this.fcmSent ||
+      this.fcmFailed ||
+      this.fcmDisabled
+    );
+  }
+
+  /** The SET clause that adds this tally to the push's counters. */
+  increments() {
+    return sql`apns_sent = apns_sent + ${this.apnsSent}, apns_failed = apns_failed + ${this.apnsFailed},
+      apns_disabled = apns_disabled + ${this.apnsDisabled}, fcm_sent = fcm_sent + ${this.fcmSent},
+      fcm_failed = fcm_failed + ${this.fcmFailed}, fcm_disabled = fcm_disabled + ${this.fcmDisabled}`;
+  }
 }
 
 /** Pages whose notifications may be in flight at once while the next pages are claimed. */
@@ -54,15 +113,21 @@ export function offlineActivities({ database, providers, log, batchSize, pagesPe
 
   /**
    * Claims the next keyset page in one statement: it moves the push's offline cursor past the page (only if
-   * nobody moved it first) and counts its recipients who are still undelivered and not connected to a live
-   * gateway as stored copies. The claim commits before any notification goes out, so a retried page is never
-   * sent twice; the rows themselves are the stored copies and are not rewritten.
+   * nobody moved it first), adds the provider results counted since the last claim to the push's counters
+   * (so they cost no statement of their own and no second lock on the push row), and returns the live devices
+   * of the page's recipients who are still undelivered and not connected to a live gateway. The claim
+   * commits before any notification goes out, so a retried page is never sent twice.
    */
-  async function claimPage(push: Push, cursor: number): Promise<ClaimedPage> {
+  async function claimPage(
+    push: Push,
+    cursor: number,
+    tally: ProviderTally,
+    wantDevices: boolean,
+  ): Promise<ClaimedPage> {
     const rows = await db.execute<{
       last_seq: string | null;
       claimed_to: string | null;
-      offline: string[];
+      devices: [Platform, string, DeviceTarget['environment'], string | null][];
     }>(sql`
       with page as (
         select account_seq, account_id, state from push_recipients
@@ -70,102 +135,80 @@ export function offlineActivities({ database, providers, log, batchSize, pagesPe
         order by account_seq limit ${batchSize}
       ), offline as (
         select p.account_id from page p
-        where p.state = ${RecipientState.pending}
-          and not exists (
-            select 1 from presence pr join gateways g on g.id = pr.gateway_id
-            where pr.app_id = ${push.appId} and pr.account_id = p.account_id
-              and g.heartbeat_at > now() - interval '30 seconds')
+        where ${wantDevices} and p.state = ${RecipientState.pending}
+          and not ${connectedNow(push.appId, sql`p.account_id`)}
       ), claim as (
-        update pushes set offline_cursor = (select max(account_seq) from page),
-          stored_offline = stored_offline + case when retention_seconds > 0 then (select count(*) from offline) else 0 end
+        update pushes set offline_cursor = (select max(account_seq) from page), ${tally.increments()}
         where app_id = ${push.appId} and id = ${push.id} and offline_cursor = ${cursor}
           and exists (select 1 from page)
         returning offline_cursor
       )
       select (select max(account_seq) from page)::text as last_seq,
              (select offline_cursor from claim)::text as claimed_to,
-             coalesce((select json_agg(account_id) from offline), '[]'::json) as offline`);
+             coalesce((
+               select json_agg(json_build_array(d.platform, d.token, d.environment, d.topic))
+               from devices d join offline o on d.app_id = ${push.appId} and d.account_id = o.account_id
+               where d.disabled_at is null
+             ), '[]'::json) as devices`);
     const row = rows[0];
     const lastSeq = row?.last_seq ? Number(row.last_seq) : null;
-    return { lastSeq, offline: row?.offline ?? [], claimed: row?.claimed_to != null };
+    return {
+      lastSeq,
+      claimed: row?.claimed_to != null,
+      devices: (row?.devices ?? []).map(([platform, token, environment, topic]) => ({
+        platform,
+        token,
+        environment,
+        topic,
+      })),
+    };
+  }
+
+  /** Writes provider results that no claim carried (the last pages of an activity). */
+  async function flushTally(push: Push, tally: ProviderTally): Promise<void> {
+    if (tally.empty) return;
+    await db.execute(
+      sql`update pushes set ${tally.increments()} where app_id = ${push.appId} and id = ${push.id}`,
+    );
   }
 
   async function notifyDevices(
     push: Push,
     app: App,
-    accountIds: string[],
+    pageDevices: PageDevice[],
     notification: Notification,
+    tally: ProviderTally,
   ): Promise<void> {
-    const rows = await db
-      .select({
-        platform: devices.platform,
-        token: devices.token,
-        environment: devices.environment,
-        topic: devices.topic,
-      })
-      .from(devices)
-      .where(
-        and(
-          eq(devices.appId, push.appId),
-          inArray(devices.accountId, accountIds),
-          isNull(devices.disabledAt),
-        ),
-      );
-    if (!rows.length) return;
     const clients = providers.forApp(app);
     for (const platform of ['apns', 'fcm'] as const) {
-      const targets: DeviceTarget[] = rows.filter((r) => r.platform === platform);
+      const targets = pageDevices.filter((d) => d.platform === platform);
       if (!targets.length) continue;
       const client: ProviderClient | undefined = clients[platform];
       const outcomes: SendOutcome[] = client
         ? await client.send(targets, notification)
         : targets.map((t) => ({ token: t.token, outcome: 'failed', reason: `no ${platform} credentials` }));
-      await recordOutcomes(push, platform, outcomes);
+      const sent = outcomes.filter((o) => o.outcome === 'sent').length;
+      const dead = outcomes.filter((o) => o.outcome === 'invalid');
+      await disableDeadTokens(push, platform, dead);
+      if (outcomes.length > sent)
+        log.warn(
+          { pushId: push.id, platform, failed: outcomes.length - sent },
+          'provider notifications failed',
+        );
+      tally.add(platform, sent, outcomes.length - sent, dead.length);
     }
   }
 
-  async function recordOutcomes(
-    push: Push,
-    platform: 'apns' | 'fcm',
-    outcomes: SendOutcome[],
-  ): Promise<void> {
-    const sent = outcomes.filter((o) => o.outcome === 'sent').length;
-    const dead = outcomes.filter((o) => o.outcome === 'invalid');
-    const failed = outcomes.length - sent;
-    if (dead.length) {
-      for (const reason of new Set(dead.map((d) => d.reason))) {
-        const tokens = dead.filter((d) => d.reason === reason).map((d) => d.token);
-        await db
-          .update(devices)
-          .set({ disabledAt: new Date(), disabledReason: reason })
-          .where(
-            and(
-              eq(devices.appId, push.appId),
-              eq(devices.platform, platform),
-              inArray(devices.token, tokens),
-            ),
-          );
-      }
+  async function disableDeadTokens(push: Push, platform: Platform, dead: SendOutcome[]): Promise<void> {
+    for (const reason of new Set(dead.map((d) => (d.outcome === 'invalid' ? d.reason : '')))) {
+      const tokens = dead.filter((d) => d.outcome === 'invalid' && d.reason === reason).map((d) => d.token);
+      await db
+        .update(devices)
+        .set({ disabledAt: new Date(), disabledReason: reason })
+        .where(
+          and(eq(devices.appId, push.appId), eq(devices.platform, platform), inArray(devices.token, tokens)),
+        );
     }
-    if (failed && outcomes.some((o) => o.outcome === 'failed')) {
-      log.warn({ pushId: push.id, platform, failed }, 'provider notifications failed');
-    }
-    const counters =
-      platform === 'apns'
-        ? {
-            apnsSent: sql`${pushes.apnsSent} + ${sent}`,
-            apnsFailed: sql`${pushes.apnsFailed} + ${failed}`,
-            apnsDisabled: sql`${pushes.apnsDisabled} + ${dead.length}`,
-          }
-        : {
-            fcmSent: sql`${pushes.fcmSent} + ${sent}`,
-            fcmFailed: sql`${pushes.fcmFailed} + ${failed}`,
-            fcmDisabled: sql`${pushes.fcmDisabled} + ${dead.length}`,
-          };
-    await db
-      .update(pushes)
-      .set(counters)
-      .where(and(eq(pushes.appId, push.appId), eq(pushes.id, push.id)));
   }
 
   return {
@@ -188,15 +231,20 @@ export function offlineActivities({ database, providers, log, batchSize, pagesPe
       // The push row's cursor is the truth: pages up to it were claimed, by this attempt or an earlier one.
       let cursor = Math.max(input.cursor, push.offlineCursor);
       const notification = buildNotification(push);
+      const tally = new ProviderTally();
       const inFlight = new Set<Promise<void>>();
-      const send = (n: Notification, accounts: string[]) => {
-        const p: Promise<void> = notifyDevices(push, app, accounts, n).finally(() => inFlight.delete(p));
+      const send = (n: Notification, pageDevices: PageDevice[]) => {
+        const p: Promise<void> = notifyDevices(push, app, pageDevices, n, tally).finally(() =>
+          inFlight.delete(p),
+        );
         inFlight.add(p);
       };
       try {
         for (let i = 0; i < pagesPerActivity; i++) {
           if (ctx.cancellationSignal.aborted) throw new CancelledFailure('push stopped');
-          const page = await claimPage(push, cursor);
+          const carried = tally.take();
+          const page = await claimPage(push, cursor, carried, notification !== undefined);
+          if (!page.claimed) tally.merge(carried);
           if (page.lastSeq === null) return { cursor, done: true };
           if (!page.claimed) {
             const [now] = await db
@@ -207,8 +255,8 @@ export function offlineActivities({ database, providers, log, batchSize, pagesPe
             continue;
           }
           cursor = page.lastSeq;
-          if (notification && page.offline.length) {
-            send(notification, page.offline);
+          if (notification && page.devices.length) {
+            send(notification, page.devices);
             if (inFlight.size >= PAGES_IN_FLIGHT) await Promise.race(inFlight);
           }
           ctx.heartbeat({ cursor });
@@ -216,6 +264,7 @@ export function offlineActivities({ database, providers, log, batchSize, pagesPe
         return { cursor, done: false };
       } finally {
         await Promise.all(inFlight);
+        await flushTally(push, tally);
       }
     },
   };

@@ -35,14 +35,9 @@ const createAppRoute = createRoute({
           .max(4_294_967_295)
           .optional()
           .openapi({ description: 'Keep a Tencent SDKAppID (default: a new one)' }),
-        secretKey: z
-          .string()
-          .min(16)
-          .max(128)
-          .optional()
-          .openapi({
-            description: 'Keep a Tencent secret key, so existing UserSigs stay valid (default: a new one)',
-          }),
+        secretKey: z.string().min(16).max(128).optional().openapi({
+          description: 'Keep a Tencent secret key, so existing UserSigs stay valid (default: a new one)',
+        }),
       }),
     ),
   },

@@ -40,9 +40,17 @@ export async function snapshotRecipients(tx: Queryable, pushId: string, recipien
   await tx.execute(
     sql.raw(`alter table push_recipients attach partition "${name}" for values in ('${pushId}')`),
   );
+  // Autovacuum may not get to a fresh partition before the push is over; without statistics the planner
+  // turns each keyset page into a scan of everything after it.
+  await tx.execute(sql.raw(`analyze "${name}"`));
   return inserted.count;
 }
 
 export async function dropRecipientPartition(db: Queryable, pushId: string): Promise<void> {
   await db.execute(sql.raw(`drop table if exists "${recipientPartition(pushId)}"`));
 }
+
+/** The account is connected to a gateway that is alive (heartbeat within 30 s): the socket delivers to it. */
+export const connectedNow = (appId: string, accountId: SQL) => sql`exists (
+  select 1 from presence pr join gateways g on g.id = pr.gateway_id
+  where pr.app_id = ${appId} and pr.account_id = ${accountId} and g.heartbeat_at > now() - interval '30 seconds')`;
