@@ -35,6 +35,12 @@ async function main(argv: string[]): Promise<void> {
       const { runProcess } = await import('./start.ts');
       return runProcess(config, log, command);
     }
+    case 'bundle': {
+      // The worker runs this in a child process; operators may use it to bundle ahead of time.
+      const { writeWorkflowBundle } = await import('./worker.ts');
+      if (!rest[0]) throw new UsageError('herald bundle <file>');
+      return writeWorkflowBundle(rest[0]);
+    }
     case 'migrate': {
       const { runMigrate } = await import('./commands.ts');
       return runMigrate(config, log);

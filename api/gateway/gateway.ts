@@ -58,7 +58,7 @@ export const defaultGatewayOptions = (): GatewayOptions => ({
   maxFrameBytes: 64 * 1024,
   syncChunk: 50,
   syncDrainTimeoutMs: 30_000,
-  liveChunk: 10_000,
+  liveChunk: 1_000,
   reapAfterSeconds: 300,
   verifiers: [jwtVerifier, userSigVerifier],
 });
@@ -524,9 +524,17 @@ export function createGateway(deps: GatewayDeps, options: Partial<GatewayOptions
     const accounts = registry.get(appId);
     if (!accounts?.size) return;
     const ids = [...accounts.keys()];
-    for (let i = 0; i < ids.length; i += opts.liveChunk) {
-      const row = await store.deliverLive(appId, pushId, ids.slice(i, i + opts.liveChunk));
-      if (!row || row.recalled_at) return;
+    const chunk = (i: number) => store.deliverLive(appId, pushId, ids.slice(i, i + opts.liveChunk));
+    // Small chunks, each chunk's statement running while the previous chunk's frames are written: the first
+    // sockets get the push after one short statement instead of after one statement for every account here.
+    let next: ReturnType<typeof chunk> | undefined = chunk(0);
+    for (let i = 0; next; i += opts.liveChunk) {
+      const row = await next;
+      next = i + opts.liveChunk < ids.length ? chunk(i + opts.liveChunk) : undefined;
+      if (!row || row.recalled_at) {
+        await next?.catch(() => undefined);
+        return;
+      }
       if (!row.accounts?.length) continue;
       const data = frame({ ...messageFrame(row) });
       const forgetAt = forgetAtOf(row);
