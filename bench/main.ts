@@ -500,9 +500,10 @@ function computeFigures(c: Collected) {
       offlineActivities: pages.length,
       offlineActivityRetries: pages.filter((p) => p.attempt > 1 || p.outcome !== 'completed').length,
       snapshotPlusStoredMs: ms(tStoredFinal - snapshotStart),
+      // Copies are stored by the snapshot itself: measured from its start, not from the offline pages'.
       storedPerSecond:
-        Number.isFinite(offlineEnd - offlineStart) && stored > 0
-          ? round(stored / ((tStoredFinal - offlineStart) / 1000), 0)
+        Number.isFinite(tStoredFinal - snapshotStart) && stored > 0
+          ? round(stored / (Math.max(tStoredFinal - snapshotStart, 1) / 1000), 0)
           : null,
       endToEndMs: ms(c.tCompletedSeen - c.tPost),
       endToEndDbMs: c.row.completed_ms ? ms(c.row.completed_ms - c.row.created_ms) : null,
