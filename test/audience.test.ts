@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CreatedApp } from '../db/apps.ts';
 import type { Condition } from '../db/conditions.ts';
 import { type OracleAccount, oracleMatches } from './support/condition-oracle.ts';
+import { prng } from './support/prng.ts';
 import { client, startTestStack, type TestStack, waitFor } from './support/stack.ts';
 
 let stack: TestStack;
@@ -16,22 +17,6 @@ type Preview = { count: number; sample: string[] };
 type Page = { accounts: { id: string }[]; nextCursor: string | null };
 
 const SEED = Number(process.env.AUDIENCE_SEED ?? 7_2026);
-
-function prng(seed: number) {
-  let s = seed >>> 0;
-  const next = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (n: number) => Math.floor(next() * n);
-  const pick = <T>(items: readonly T[]): T => items[int(items.length)] as T;
-  const some = <T>(items: readonly T[], max: number): T[] =>
-    [...items].sort(() => next() - 0.5).slice(0, 1 + int(Math.min(max, items.length)));
-  return { next, int, pick, some };
-}
 
 describe('preview', () => {
   let api: ReturnType<typeof client>;
