@@ -42,7 +42,6 @@ export const configSchema = z.object({
     emptyToUndefined,
     z.string().min(16, 'must be at least 16 characters (it guards app creation)').optional(),
   ),
-  HERALD_PUBLIC_URL: z.preprocess(emptyToUndefined, z.url('must be an absolute URL').optional()),
   APNS_URL: optionalString,
   APNS_SANDBOX_URL: optionalString,
   FCM_URL: z.preprocess(emptyToUndefined, z.url().default('https://fcm.googleapis.com')),
