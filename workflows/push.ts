@@ -21,7 +21,7 @@ export interface PushWorkflowInput {
   sendAt?: string | undefined;
   retentionSeconds: number;
   /** Where a continued run picks up. */
-  resume?: { phase: 'offline'; cursor: number } | { phase: 'retained'; expiresAt: string } | undefined;
+  resume?: { phase: 'offline'; cursor: number } | undefined;
 }
 
 export type PushPhase = 'waiting' | 'snapshot' | 'online' | 'offline' | 'retained' | 'done';
@@ -119,7 +119,7 @@ export async function pushWorkflow(input: PushWorkflowInput): Promise<PushPhase>
     phase = 'snapshot';
   }
 
-  let cursor = input.resume?.phase === 'offline' ? input.resume.cursor : 0;
+  let cursor = input.resume?.cursor ?? 0;
   if (phase === 'snapshot') {
     await snapshot.snapshotAudience({ appId, pushId });
     if (stopped()) return finishStopped();
@@ -151,6 +151,5 @@ export async function pushWorkflow(input: PushWorkflowInput): Promise<PushPhase>
     return waitOutRetention(expiresAt);
   }
 
-  if (input.resume?.phase === 'retained') return waitOutRetention(input.resume.expiresAt);
   throw ApplicationFailure.nonRetryable(`push workflow cannot resume in phase ${phase}`);
 }
