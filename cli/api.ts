@@ -3,6 +3,7 @@ import { type ServerType, serve } from '@hono/node-server';
 import { createApi } from '../api/app.ts';
 import type { ApiDeps } from '../api/context.ts';
 import { createGateway, type Gateway, type GatewayOptions } from '../api/gateway/index.ts';
+import type { FanoutBus } from '../delivery/bus.ts';
 
 export interface ApiHandle {
   url: string;
@@ -15,11 +16,16 @@ export interface ApiHandle {
 export interface ApiOptions {
   /** Gateway settings (tests shorten timers and buffers; a Tencent UserSig verifier is added here). */
   gateway?: Partial<GatewayOptions>;
+  /** The fan-out bus (default: LISTEN/NOTIFY on the api's database). */
+  bus?: FanoutBus;
 }
 
 export async function startApi(deps: ApiDeps, options: ApiOptions = {}): Promise<ApiHandle> {
   const app = createApi(deps);
-  const gateway = createGateway({ database: deps.database, log: deps.log }, options.gateway);
+  const gateway = createGateway(
+    { database: deps.database, log: deps.log, ...(options.bus ? { bus: options.bus } : {}) },
+    options.gateway,
+  );
   await gateway.start();
   const { server, port } = await new Promise<{ server: ServerType; port: number }>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, port: deps.config.PORT, hostname: deps.config.HOST }, (info) =>

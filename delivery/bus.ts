@@ -8,7 +8,11 @@ export type BusEvent =
 /** The online fan-out bus. PostgreSQL LISTEN/NOTIFY today; small enough that NATS can replace it. */
 export interface FanoutBus {
   publish(event: BusEvent): Promise<void>;
-  subscribe(handler: (event: BusEvent) => void): Promise<() => Promise<void>>;
+  /**
+   * Delivers every event to `handler`. After a lost subscription comes back (a dropped LISTEN connection),
+   * `onResubscribed` is called: events published in between are lost, and the subscriber catches up.
+   */
+  subscribe(handler: (event: BusEvent) => void, onResubscribed?: () => void): Promise<() => Promise<void>>;
 }
 
 const CHANNEL = 'herald_fanout';
@@ -18,8 +22,17 @@ export function postgresBus(sql: Sql): FanoutBus {
     async publish(event) {
       await sql.notify(CHANNEL, JSON.stringify(event));
     },
-    async subscribe(handler) {
-      const { unlisten } = await sql.listen(CHANNEL, (payload) => handler(JSON.parse(payload) as BusEvent));
+    async subscribe(handler, onResubscribed) {
+      let listens = 0;
+      // postgres.js listens again by itself after a reconnect and calls this each time it does.
+      const onListen = () => {
+        if (listens++ > 0) onResubscribed?.();
+      };
+      const { unlisten } = await sql.listen(
+        CHANNEL,
+        (payload) => handler(JSON.parse(payload) as BusEvent),
+        onListen,
+      );
       return unlisten;
     },
   };

@@ -24,6 +24,9 @@ export interface PushWorkflowInput {
   resume?: { phase: 'offline'; cursor: number } | undefined;
 }
 
+/** How long a push with retention 0 keeps its recipient rows after it completes. */
+export const RECIPIENTS_GRACE_MS = 60_000;
+
 export type PushPhase = 'waiting' | 'snapshot' | 'online' | 'offline' | 'retained' | 'done';
 
 export const cancelPushUpdate = defineUpdate<{ accepted: boolean; phase: PushPhase }>('cancel');
@@ -102,7 +105,10 @@ export async function pushWorkflow(input: PushWorkflowInput): Promise<PushPhase>
 
   const waitOutRetention = async (expiresAt: string): Promise<PushPhase> => {
     phase = 'retained';
-    const wait = Date.parse(expiresAt) - Date.now();
+    // A push that keeps nothing still keeps its recipient rows a minute, so a gateway whose bus dropped can
+    // replay it to the sockets that missed it, and acks of it still count.
+    const keepUntil = input.retentionSeconds > 0 ? Date.parse(expiresAt) : Date.now() + RECIPIENTS_GRACE_MS;
+    const wait = keepUntil - Date.now();
     if (wait > 0) await condition(() => recallRequested, wait);
     if (recallRequested) await quick.recallPush({ appId, pushId });
     else await quick.expirePush({ appId, pushId });

@@ -44,6 +44,8 @@ export interface GatewayOptions {
   liveChunk: number;
   /** Gateways silent this long are deleted, presence and all. */
   reapAfterSeconds: number;
+  /** After the bus comes back from a lost subscription, pushes this recent are replayed to the sockets here. */
+  catchUpSeconds: number;
   /** Token kinds accepted, tried in order (Herald's JWT by default; a Tencent UserSig verifier can be added). */
   verifiers: UserTokenVerifier[];
 }
@@ -60,6 +62,7 @@ export const defaultGatewayOptions = (): GatewayOptions => ({
   syncDrainTimeoutMs: 30_000,
   liveChunk: 1_000,
   reapAfterSeconds: 300,
+  catchUpSeconds: 120,
   verifiers: [jwtVerifier, userSigVerifier],
 });
 
@@ -544,6 +547,18 @@ export function createGateway(deps: GatewayDeps, options: Partial<GatewayOptions
     }
   }
 
+  /**
+   * Notifications published while the bus was away are lost; replaying the recent pushes of every app with
+   * sockets here is safe because live delivery only sends copies not yet acked and a socket never gets the
+   * same push twice.
+   */
+  async function catchUp(): Promise<void> {
+    log.warn('bus subscription restored: replaying recent pushes');
+    for (const appId of [...registry.keys()]) {
+      for (const pushId of await store.recentPushIds(appId, opts.catchUpSeconds)) await onPush(appId, pushId);
+    }
+  }
+
   function onRecall(appId: string, pushId: string): void {
     // The recipient set is gone with the recall, so every socket of the app hears it; clients that never
     // had the message ignore it.
@@ -605,7 +620,9 @@ export function createGateway(deps: GatewayDeps, options: Partial<GatewayOptions
 
     async start() {
       await store.heartbeat();
-      unsubscribe = await bus.subscribe(onEvent);
+      unsubscribe = await bus.subscribe(onEvent, () =>
+        track(catchUp()).catch((err) => log.error({ err }, 'catch-up failed')),
+      );
       heartbeatTimer = setInterval(beat, opts.heartbeatMs);
       pingTimer = setInterval(pingAll, opts.pingIntervalMs);
       heartbeatTimer.unref();

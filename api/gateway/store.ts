@@ -92,6 +92,16 @@ export function gatewayStore(sql: Sql, gatewayId: string) {
      * The app's pushes whose copies are still kept, oldest first: snapshotted, retention not over, not
      * recalled. Only ids: the bodies are read for the pushes the account actually has.
      */
+    /** Pushes of the app snapshotted in the last `seconds`, not recalled: what a re-subscribed gateway replays. */
+    async recentPushIds(appId: string, seconds: number): Promise<string[]> {
+      const rows = await sql<{ id: string }[]>`
+        select id from pushes
+        where app_id = ${appId} and snapshot_at > now() - make_interval(secs => ${seconds})
+          and recalled_at is null and expired_at is null
+        order by snapshot_at, id`;
+      return rows.map((r) => r.id);
+    },
+
     async livePushIds(appId: string): Promise<string[]> {
       const rows = await sql<{ id: string }[]>`
         select id from pushes

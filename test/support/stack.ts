@@ -10,6 +10,7 @@ import { type Config, loadConfig } from '../../core/config.ts';
 import { createLogger } from '../../core/log.ts';
 import { type CreatedApp, createApp } from '../../db/apps.ts';
 import { connectDatabase, type Database } from '../../db/client.ts';
+import type { FanoutBus } from '../../delivery/bus.ts';
 import { providerRegistry } from '../../delivery/registry.ts';
 
 export interface TestStack {
@@ -36,6 +37,8 @@ export interface TestStackOptions {
   batchSize?: number;
   /** Gateway settings for the API (short timers, small buffers). */
   gateway?: Partial<GatewayOptions>;
+  /** The gateway's fan-out bus, made from the stack's database (default: LISTEN/NOTIFY on it). */
+  bus?: (database: Database) => FanoutBus;
 }
 
 /** The real API and worker against the run's PostgreSQL and Temporal, on a task queue of its own. */
@@ -90,7 +93,10 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
       await database.close();
     },
   };
-  const api = await startApi({ config, database, temporal, log }, { gateway: opts.gateway });
+  const api = await startApi(
+    { config, database, temporal, log },
+    { gateway: opts.gateway, ...(opts.bus ? { bus: opts.bus(database) } : {}) },
+  );
   stack.url = api.url;
   stack.api = api;
   stack.wsUrl = `${api.url.replace(/^http/, 'ws')}/v1/connect`;
