@@ -4,26 +4,8 @@ import { z } from 'zod';
  * The wire protocol of the WebSocket gateway, version 1 (docs/protocol.md is its reference). Frames are
  * JSON text frames with a `type`; unknown fields are ignored so the protocol can grow within a version.
  */
-export const PROTOCOL = 'herald.v1';
-/** A client may send its token as a second subprotocol, `herald.token.<token>` (browsers cannot set headers). */
-export const TOKEN_PROTOCOL_PREFIX = 'herald.token.';
-
-export const CloseCode = {
-  normal: 1000,
-  /** The server is shutting down (or restarting); reconnect, to another instance if there is one. */
-  goingAway: 1001,
-  /** A frame was larger than the limit in `welcome.limits.maxFrameBytes`. */
-  tooBig: 1009,
-  internal: 1011,
-  /** Token missing, malformed, badly signed or expired — get a new token before reconnecting. */
-  unauthorized: 4001,
-  /** The token is valid but names something that cannot connect (unknown app, unusable account id). */
-  forbidden: 4003,
-  /** The client read too slowly and its send buffer filled; reconnect and sync. */
-  slowConsumer: 4008,
-  /** The client broke the protocol: binary or non-JSON frame, unsupported protocol version. */
-  protocolError: 4400,
-} as const;
+// The constants both ends must agree on live in the SDK; the server re-exports them.
+export { CloseCode, PROTOCOL, TOKEN_PROTOCOL_PREFIX } from '../../sdk/src/protocol.ts';
 
 const ref = z.string().max(64).optional();
 const pushId = z.string().min(1).max(64);

@@ -1,18 +1,26 @@
 /** The frames of the Herald wire protocol, version 1 (docs/protocol.md in the Herald repository). */
 
 export const PROTOCOL = 'herald.v1';
+/** A client may send its token as a second subprotocol, `herald.token.<token>` (browsers cannot set headers). */
 export const TOKEN_PROTOCOL_PREFIX = 'herald.token.';
 
-/** Close codes the server uses. */
+/** Close codes; the server imports these too, so both ends read one table. */
 export const CloseCode = {
   normal: 1000,
+  /** The server is shutting down (or restarting); reconnect, to another instance if there is one. */
   goingAway: 1001,
+  /** Client side only: the connection ended without a close frame. */
   abnormal: 1006,
+  /** A frame was larger than the limit in `welcome.limits.maxFrameBytes`. */
   tooBig: 1009,
   internal: 1011,
+  /** Token missing, malformed, badly signed or expired — get a new token before reconnecting. */
   unauthorized: 4001,
+  /** The token is valid but names something that cannot connect (unknown app, unusable account id). */
   forbidden: 4003,
+  /** The client read too slowly and its send buffer filled; reconnect and sync. */
   slowConsumer: 4008,
+  /** The client broke the protocol: binary or non-JSON frame, unsupported protocol version. */
   protocolError: 4400,
 } as const;
 
