@@ -74,6 +74,16 @@ export const accountParam = z.object({
 export const accountNotFound = (id: string) =>
   new ApiError(404, 'not_found', `account ${JSON.stringify(id)} does not exist in this app`);
 
+/** Reads one account through a batch getter (tags, attributes): its entry, or a 404. */
+export function oneAccount<T>(get: (appId: string, ids: string[]) => Promise<{ accounts: T[] }>) {
+  return async (appId: string, id: string): Promise<T> => {
+    const { accounts } = await domain(() => get(appId, [id]), { rename: ['accounts[0]', 'id'] });
+    const found = accounts[0];
+    if (!found) throw accountNotFound(id);
+    return found;
+  };
+}
+
 export const AccountFailureSchema = z
   .object({
     id: z.string(),

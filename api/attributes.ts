@@ -18,6 +18,7 @@ import {
   BatchResultSchema,
   domain,
   ONE,
+  oneAccount,
 } from './accounts.ts';
 import { type ApiDeps, router } from './context.ts';
 import { commonErrors, conflictError, jsonBodyOf, jsonContent, notFoundError, security } from './schemas.ts';
@@ -214,14 +215,7 @@ export function attributesRoutes(deps: ApiDeps) {
   const r = router();
   const db = () => deps.database.db;
 
-  const current = async (appId: string, id: string) => {
-    const { accounts } = await domain(() => getAttributeValues(db(), appId, [id]), {
-      rename: ['accounts[0]', 'id'],
-    });
-    const found = accounts[0];
-    if (!found) throw accountNotFound(id);
-    return found;
-  };
+  const current = oneAccount((appId, ids) => getAttributeValues(db(), appId, ids));
 
   r.openapi(getNames, async (c) => c.json(await getAttributeNames(db(), c.get('app').id), 200));
 

@@ -6,7 +6,7 @@ import { messageSchema, offlineOptionsSchema } from '../core/messages.ts';
 import { resolveCondition } from '../db/accounts.ts';
 import type { App } from '../db/apps.ts';
 import type { Queryable } from '../db/client.ts';
-import { type Condition, ConditionError } from '../db/conditions.ts';
+import type { Condition } from '../db/conditions.ts';
 import {
   findPush,
   findPushByIdempotencyKey,
@@ -23,6 +23,7 @@ import {
   pushWorkflow,
   recallPushUpdate,
 } from '../workflows/push.ts';
+import { domain } from './accounts.ts';
 import type { ApiDeps } from './context.ts';
 import { ApiError } from './errors.ts';
 
@@ -59,12 +60,7 @@ export async function checkAudience(
   appId: string,
   audience: unknown,
 ): Promise<Condition | null> {
-  try {
-    return await resolveCondition(deps.database.db, appId, audience);
-  } catch (err) {
-    if (err instanceof ConditionError) throw new ApiError(400, err.code, `audience.${err.message}`);
-    throw err;
-  }
+  return domain(() => resolveCondition(deps.database.db, appId, audience), { conditionField: 'audience' });
 }
 
 export interface CreatePushOptions {

@@ -16,6 +16,7 @@ import {
   BatchResultSchema,
   domain,
   ONE,
+  oneAccount,
 } from './accounts.ts';
 import { type ApiDeps, router } from './context.ts';
 import { ApiError } from './errors.ts';
@@ -136,12 +137,7 @@ export function tagsRoutes(deps: ApiDeps) {
   const r = router();
   const db = () => deps.database.db;
 
-  const current = async (appId: string, id: string) => {
-    const { accounts } = await domain(() => getTags(db(), appId, [id]), { rename: ['accounts[0]', 'id'] });
-    const found = accounts[0];
-    if (!found) throw accountNotFound(id);
-    return found;
-  };
+  const current = oneAccount((appId, ids) => getTags(db(), appId, ids));
   /** Runs a one-account batch and turns its failure, if any, into the error of this route. */
   const applyOne = async (
     appId: string,
