@@ -28,8 +28,15 @@ const create = createRoute({
         .string()
         .min(1)
         .max(200)
+        // `v4:` keys belong to the Tencent layer (`v4:<MsgRandom>`); one namespace must not reach into the other.
+        .refine(
+          (k) => !k.startsWith('v4:'),
+          'Idempotency-Key must not start with "v4:" (reserved for Tencent MsgRandom)',
+        )
         .optional()
-        .openapi({ description: 'Same key within 7 days = same push' }),
+        .openapi({
+          description: 'Same key within 7 days = same push; keys starting with `v4:` are reserved',
+        }),
     }),
     body: jsonBodyOf(pushInputSchema.openapi('PushInput')),
   },

@@ -157,6 +157,8 @@ describe('idempotency and quotas', () => {
     expect(first.status).toBe(201);
     expect(again.status).toBe(200);
     expect(again.body.id).toBe(first.body.id);
+    const reserved = await api('POST', '/v1/pushes', body, { 'idempotency-key': 'v4:12345' });
+    expect(reserved).toMatchObject({ status: 400, body: { error: { code: 'invalid_request' } } });
     const other = await api(
       'POST',
       '/v1/pushes',
