@@ -48,7 +48,7 @@ export function lifecycleActivities({ database, bus }: ActivityDeps) {
      * dropped whole. Idempotent: the count is taken only once.
      */
     async expirePush({ appId, pushId }: PushRef): Promise<{ expired: number }> {
-      return db.transaction(async (tx) => {
+      const result = await db.transaction(async (tx) => {
         const [locked] = await tx.execute<{
           expired_at: Date | null;
           snapshot_at: Date | null;
@@ -66,9 +66,11 @@ export function lifecycleActivities({ database, bus }: ActivityDeps) {
         }
         await tx.execute(sql`
           update pushes set expired_at = now(), expired = ${expired} where app_id = ${appId} and id = ${pushId}`);
-        await dropRecipientPartition(tx, pushId);
         return { expired };
       });
+      // Also on a retry whose first attempt committed the count but died before the drop.
+      await dropRecipientPartition(db, pushId);
+      return result;
     },
 
     /** Withdraws every copy not yet delivered, tells connected clients to remove it, and stops the push. */
@@ -95,9 +97,10 @@ export function lifecycleActivities({ database, bus }: ActivityDeps) {
             status = case when status in ('scheduled', 'running') then 'canceled' else status end,
             canceled_at = case when status in ('scheduled', 'running') then now() else canceled_at end
           where app_id = ${appId} and id = ${pushId}`);
-        await dropRecipientPartition(tx, pushId);
         return { withdrawn: locked.recalled_at ? 0 : withdrawn };
       });
+      // Once recalled_at is committed no sync or live delivery offers the push, so the rows can go after.
+      await dropRecipientPartition(db, pushId);
       await bus.publish({ type: 'recall', appId, pushId });
       return result;
     },

@@ -46,8 +46,30 @@ export async function snapshotRecipients(tx: Queryable, pushId: string, recipien
   return inserted.count;
 }
 
+/**
+ * Detaches the push's partition without blocking readers and writers of `push_recipients` (a plain DROP
+ * would queue every other push's queries behind an exclusive lock), then drops it. Idempotent: a partition
+ * already detached or gone is fine, and a detach cut short is finished. Runs outside any transaction.
+ */
 export async function dropRecipientPartition(db: Queryable, pushId: string): Promise<void> {
-  await db.execute(sql.raw(`drop table if exists "${recipientPartition(pushId)}"`));
+  const name = recipientPartition(pushId);
+  try {
+    await db.execute(sql.raw(`alter table push_recipients detach partition "${name}" concurrently`));
+  } catch (err) {
+    const code = pgErrorCode(err);
+    if (code === '55000') {
+      await db.execute(sql.raw(`alter table push_recipients detach partition "${name}" finalize`));
+    } else if (code !== '42P01') {
+      throw err;
+    }
+  }
+  await db.execute(sql.raw(`drop table if exists "${name}"`));
+}
+
+/** drizzle wraps driver errors; the SQLSTATE is on the error or its cause. */
+function pgErrorCode(err: unknown): string | undefined {
+  const e = err as { code?: string; cause?: { code?: string } };
+  return e.code ?? e.cause?.code;
 }
 
 /** The account is connected to a gateway that is alive (heartbeat within 30 s): the socket delivers to it. */

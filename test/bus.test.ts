@@ -26,13 +26,17 @@ describe('the PostgreSQL bus', () => {
       'the listen to come back',
     );
     const other = postgres(inject('databaseUrl'), { max: 1 });
-    await postgresBus(other).publish({ type: 'push', appId: 'a', pushId: 'p' });
+    // The LISTEN may still be on its way when the callback runs: publish until one arrives.
     await waitFor(
-      async () => seen.length,
-      (n) => n === 1,
-      10_000,
+      async () => {
+        if (!seen.length) await postgresBus(other).publish({ type: 'push', appId: 'a', pushId: 'p' });
+        return seen.length;
+      },
+      (n) => n >= 1,
+      15_000,
       'an event after the reconnect',
     );
+    expect(seen[0]).toEqual({ type: 'push', appId: 'a', pushId: 'p' });
     await unlisten();
     await other.end();
     await sql.end();
