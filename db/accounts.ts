@@ -471,7 +471,7 @@ export async function previewAudience(
 
 /**
  * Deletes accounts with their tags and attributes (columns of the account), their devices, and the copies of
- * pushes still waiting for them (pending or stored recipients). Delivered, synced and acked recipient rows stay
+ * pushes still waiting for them (pending recipients: the stored copies). Delivered, synced and acked recipient rows stay
  * for the push reports. Returns the ids that were deleted and those that did not exist.
  */
 export async function deleteAccounts(
