@@ -21,6 +21,7 @@ import {
   cancelPush,
   checkAudience,
   checkFutureTime,
+  isClosedWorkflowError,
   MAX_RETENTION_SECONDS,
   newPushRow,
   takeQuota,
@@ -131,6 +132,10 @@ async function updateCampaign(
       const cause = err.cause as { type?: string; message?: string } | undefined;
       throw new ApiError(409, cause?.type ?? 'campaign_update_refused', cause?.message ?? err.message);
     }
+    // The campaign closed between reading its row and the update: its last step started meanwhile.
+    if (isClosedWorkflowError(err)) {
+      throw new ApiError(409, 'campaign_not_active', 'The campaign has just finished; it cannot change');
+    }
     throw err;
   }
 }
@@ -153,7 +158,17 @@ export async function cancelCampaign(deps: ApiDeps, campaign: CampaignRow, inclu
     if (includeRunning) for (const p of await campaignPushes(deps, campaign)) await cancelPush(deps, p);
     return;
   }
-  await updateCampaign(deps, campaign, (h) =>
-    h.executeUpdate(cancelCampaignUpdate, { args: [{ includeRunning }] }),
-  );
+  try {
+    await updateCampaign(deps, campaign, (h) =>
+      h.executeUpdate(cancelCampaignUpdate, { args: [{ includeRunning }] }),
+    );
+  } catch (err) {
+    // It finished while we asked: cancel answers for a finished campaign as above.
+    const now =
+      err instanceof ApiError &&
+      err.code === 'campaign_not_active' &&
+      (await findCampaign(deps.database.db, campaign.appId, campaign.id));
+    if (now && now.status !== 'active') return cancelCampaign(deps, now, includeRunning);
+    throw err;
+  }
 }

@@ -218,15 +218,19 @@ async function stopPush(deps: ApiDeps, push: PushRow, how: 'cancel' | 'recall'):
   try {
     await handle.executeUpdate(how === 'cancel' ? cancelPushUpdate : recallPushUpdate);
   } catch (err) {
-    const name = (err as Error).name;
     // A workflow that already finished has nothing left to stop.
-    if (
-      name === 'WorkflowNotFoundError' ||
-      /already completed|workflow execution.*(closed|completed)/i.test((err as Error).message)
-    )
-      return;
+    if (isClosedWorkflowError(err)) return;
     throw err;
   }
+}
+
+/** The error an update gets when its workflow has already closed. */
+export function isClosedWorkflowError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  return (
+    err.name === 'WorkflowNotFoundError' ||
+    /already completed|workflow execution.*(closed|completed)/i.test(err.message)
+  );
 }
 
 export async function cancelPush(deps: ApiDeps, push: PushRow): Promise<void> {

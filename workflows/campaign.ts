@@ -1,5 +1,6 @@
 import {
   ApplicationFailure,
+  allHandlersFinished,
   condition,
   defineQuery,
   defineUpdate,
@@ -125,6 +126,9 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<Ca
       memo: { app: appId, push: next.pushId, campaign: campaignId },
     });
   }
+  // A cancel update that woke the loop is still cancelling the waiting pushes; let it finish and answer its
+  // caller before the campaign closes (a closed workflow cannot return an update's result).
+  await condition(allHandlersFinished);
   await activities.finishCampaign({ appId, campaignId, canceled });
   return steps;
 }
