@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gatewayStore } from '../api/gateway/store.ts';
 import { type ApiHandle, startApi } from '../cli/api.ts';
 import { createLogger } from '../core/log.ts';
 import { mintUserToken } from '../core/user-token.ts';
@@ -499,4 +500,44 @@ describe('slow consumers', () => {
       await slowStack.stop();
     }
   }, 90_000);
+});
+
+describe('live delivery marks after sending', () => {
+  it('counts a copy once as delivered online whether its ack comes before or after the mark', async () => {
+    const a = await stack.newApp();
+    const sql = stack.database.sql;
+    await sql`insert into accounts (app_id, account_id, imported_at)
+      values (${a.id}, 'early', now()), (${a.id}, 'late', now()), (${a.id}, 'away', now())`;
+    const id = randomUUID();
+    await sql`
+      insert into pushes (app_id, id, status, message, offline, retention_seconds, workflow_id,
+        snapshot_at, expires_at, audience_count)
+      values (${a.id}, ${id}, 'running', ${JSON.stringify({ elements: [{ type: 'text', text: 'hi' }] })}::jsonb,
+        '{"push": false}'::jsonb, 600, ${`fixture-${id}`}, now(), now() + interval '10 minutes', 3)`;
+    await createRecipientPartition(stack.database.db, id);
+    await sql`
+      insert into push_recipients (push_id, account_seq, account_id)
+      select ${id}, seq, account_id from accounts where app_id = ${a.id}`;
+    const store = gatewayStore(sql, 'test-gateway');
+
+    const live = await store.liveRecipients(a.id, id, ['early', 'late']);
+    expect([...(live?.accounts ?? [])].sort()).toEqual(['early', 'late']);
+    // 'early' acks the frame before the gateway marks the chunk; 'late' after.
+    expect(await store.ack(a.id, 'early', [id])).toBe(1);
+    expect(await store.markDeliveredOnline(a.id, id, ['early', 'late'])).toBe(1);
+    expect(await store.ack(a.id, 'late', [id])).toBe(1);
+    // Acked copies are not offered again; the one never delivered stays pending.
+    expect((await store.liveRecipients(a.id, id, ['early', 'late', 'away']))?.accounts).toEqual(['away']);
+
+    const [row] = await sql<{ delivered_online: number; acked: number }[]>`
+      select delivered_online::int, acked::int from pushes where app_id = ${a.id} and id = ${id}`;
+    expect(row).toEqual({ delivered_online: 2, acked: 2 });
+    const states = await sql<{ account_id: string; state: number }[]>`
+      select account_id, state from push_recipients where push_id = ${id} order by account_id`;
+    expect(states.map((s) => [s.account_id, s.state])).toEqual([
+      ['away', RecipientState.pending],
+      ['early', RecipientState.acked],
+      ['late', RecipientState.acked],
+    ]);
+  });
 });

@@ -527,16 +527,19 @@ export function createGateway(deps: GatewayDeps, options: Partial<GatewayOptions
     const accounts = registry.get(appId);
     if (!accounts?.size) return;
     const ids = [...accounts.keys()];
-    const chunk = (i: number) => store.deliverLive(appId, pushId, ids.slice(i, i + opts.liveChunk));
-    // Small chunks, each chunk's statement running while the previous chunk's frames are written: the first
-    // sockets get the push after one short statement instead of after one statement for every account here.
+    const chunk = (i: number) => store.liveRecipients(appId, pushId, ids.slice(i, i + opts.liveChunk));
+    // Small chunks, each chunk's read running while the previous chunk's frames are written, and the rows
+    // marked only after their frames went out: the first sockets get the push after one short read instead
+    // of after one statement that reads and updates the rows of every account connected here.
+    // Marks run one after another, behind the reads, so they never take the pool from the next chunk's read.
+    let marked: Promise<unknown> = Promise.resolve();
     let next: ReturnType<typeof chunk> | undefined = chunk(0);
     for (let i = 0; next; i += opts.liveChunk) {
       const row = await next;
       next = i + opts.liveChunk < ids.length ? chunk(i + opts.liveChunk) : undefined;
       if (!row || row.recalled_at) {
         await next?.catch(() => undefined);
-        return;
+        break;
       }
       if (!row.accounts?.length) continue;
       const data = frame({ ...messageFrame(row) });
@@ -544,7 +547,15 @@ export function createGateway(deps: GatewayDeps, options: Partial<GatewayOptions
       const local = registry.get(appId);
       for (const accountId of row.accounts)
         for (const conn of local?.get(accountId) ?? []) deliver(conn, pushId, data, forgetAt);
+      const delivered = row.accounts;
+      marked = marked.then(() =>
+        store
+          .markDeliveredOnline(appId, pushId, delivered)
+          // Unmarked copies stay pending: the sockets have the push, and sync would offer it again.
+          .catch((err) => log.error({ err, pushId }, 'marking live deliveries failed')),
+      );
     }
+    await marked;
   }
 
   /**

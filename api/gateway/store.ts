@@ -148,54 +148,73 @@ export function gatewayStore(sql: Sql, gatewayId: string) {
     },
 
     /**
-     * Live delivery of one push to the accounts connected here, in one statement: their copies not yet acked
-     * are sent; pending ones become `online` and are counted in delivered_online. Copies another gateway
-     * already delivered are sent too, so every device of an account gets the push wherever it is connected.
-     * Returns nothing when the push does not exist.
+     * What live delivery of one push sends to the accounts connected here, read without writing: the push and
+     * those of the accounts whose copies are not yet acked. Copies another gateway already delivered are
+     * included, so every device of an account gets the push wherever it is connected. Nothing when the push
+     * does not exist. Reading first and marking after (`markDeliveredOnline`) puts the frames on the wire
+     * before the row updates, which are most of the statement's cost.
      */
-    async deliverLive(
+    async liveRecipients(
       appId: string,
       pushId: string,
       accountIds: string[],
     ): Promise<LiveDelivery | undefined> {
-      const [row] = await retryingDeadlocks(
-        () => sql<LiveDelivery[]>`
-        with cand as (
-          select r.account_seq, r.account_id from push_recipients r
+      const [row] = await sql<LiveDelivery[]>`
+        select p.id, p.message, p.from_account, p.snapshot_at, p.expires_at, p.retention_seconds,
+          p.recalled_at,
+          (select array_agg(r.account_id) from push_recipients r
+           where r.push_id = ${pushId} and r.account_id = any(${accountIds}::text[])
+             and r.state in ${sql(UNACKED)}) as accounts
+        from pushes p where p.app_id = ${appId} and p.id = ${pushId}`;
+      return row;
+    },
+
+    /**
+     * After the frames went out: the accounts' copies still pending become `online` and are counted in
+     * delivered_online, in one statement. A copy acked in between was counted by the ack.
+     */
+    async markDeliveredOnline(appId: string, pushId: string, accountIds: string[]): Promise<number> {
+      const rows = await retryingDeadlocks(
+        () => sql<{ n: number }[]>`
+        with moved as (
+          update push_recipients r set state = ${S.online}
           where r.push_id = ${pushId} and r.account_id = any(${accountIds}::text[])
-            and r.state in ${sql(UNACKED)}
-        ), moved as (
-          update push_recipients r
-          set state = ${S.online}
-          from cand
-          where r.push_id = ${pushId} and r.account_seq = cand.account_seq
-            and r.state in ${sql([S.pending])}
-          returning r.state
+            and r.state = ${S.pending}
+          returning 1
         ), bumped as (
           update pushes set delivered_online = delivered_online + (select count(*) from moved)
           where app_id = ${appId} and id = ${pushId} and exists (select 1 from moved)
         )
-        select p.id, p.message, p.from_account, p.snapshot_at, p.expires_at, p.retention_seconds,
-          p.recalled_at, (select array_agg(account_id) from cand) as accounts
-        from pushes p where p.app_id = ${appId} and p.id = ${pushId}`,
+        select count(*)::int as n from moved`,
       );
-      return row;
+      return rows[0]?.n ?? 0;
     },
 
-    /** Acks by push id: the account's copies become acked and `pushes.acked` counts them, in one statement. */
+    /**
+     * Acks by push id: the account's copies become acked and `pushes.acked` counts them, in one statement. A
+     * copy still pending was delivered live and acked before the gateway marked it (sync marks before it
+     * sends), so it is counted as delivered online too.
+     */
     async ack(appId: string, accountId: string, pushIds: string[]): Promise<number> {
       if (!pushIds.length) return 0;
       const rows = await retryingDeadlocks(
         () => sql<{ n: number }[]>`
-        with acked as (
-          update push_recipients r set state = ${S.acked}
+        with cand as (
+          select r.push_id, r.account_seq, r.state from push_recipients r
           where r.push_id = any(${pushIds}::text[]) and r.account_id = ${accountId}
             and r.state in ${sql(UNACKED)}
             and r.push_id in (select id from pushes where app_id = ${appId} and id = any(${pushIds}::text[]))
-          returning r.push_id
+          for update
+        ), acked as (
+          update push_recipients r set state = ${S.acked}
+          from cand
+          where r.push_id = any(${pushIds}::text[]) and r.account_id = ${accountId}
+            and r.push_id = cand.push_id and r.account_seq = cand.account_seq
+          returning r.push_id, cand.state as was
         ), bumped as (
-          update pushes p set acked = p.acked + a.n
-          from (select push_id, count(*)::int as n from acked group by push_id) a
+          update pushes p set acked = p.acked + a.n, delivered_online = p.delivered_online + a.live
+          from (select push_id, count(*)::int as n, count(*) filter (where was = ${S.pending})::int as live
+                from acked group by push_id) a
           where p.app_id = ${appId} and p.id = a.push_id
         )
         select count(*)::int as n from acked`,
