@@ -105,8 +105,12 @@ class ProviderTally {
   }
 }
 
-/** Pages whose notifications may be in flight at once while the next pages are claimed. */
-const PAGES_IN_FLIGHT = 4;
+/**
+ * Pages whose notifications may be in flight at once while the next pages are claimed. A page waits on its
+ * slowest provider answers; with 4 the claims stalled behind them (1M recipients: 40.7 s offline phase at 4,
+ * 24.3 s at 16, same machine).
+ */
+const PAGES_IN_FLIGHT = 16;
 
 export function offlineActivities({ database, providers, log, batchSize, pagesPerActivity }: ActivityDeps) {
   const { db } = database;
