@@ -1,12 +1,15 @@
 /**
  * Worker-side CPU per provider notification (run by hand):
- *   npx tsx bench/provider-cpu.ts [notifications=20000] [perPage=200]
+ *   npx tsx bench/provider-cpu.ts [notifications=20000] [perPage=200] [pagesInFlight=16]
  * Sends through delivery/apns.ts and delivery/fcm.ts to the fakes (bench/fakes-child.ts, another process) the
- * way deliverOfflinePages does — pages of `perPage` devices, 4 pages in flight — and reports the sending
- * process's CPU (process.cpuUsage, all threads) per notification and the rate, in a fresh process per mode:
+ * way deliverOfflinePages does — pages of `perPage` devices, `pagesInFlight` at a time (its PAGES_IN_FLIGHT)
+ * — and reports the sending process's CPU (process.cpuUsage, all threads) per notification, the fakes' (from
+ * /proc, over the same window) and the rate, in a fresh process per mode:
  *   plain  nothing else in the process
  *   als    an AsyncLocalStorage in use, as in a Temporal worker (activities run inside one): Node 20 then
  *          runs promise hooks for every promise the process creates
+ * With HERALD_BENCH_PROFILE=<dir> each measuring process writes a V8 CPU profile there (node --cpu-prof), for
+ * bench/profile-summary.ts.
  */
 
 import { AsyncLocalStorage } from 'node:async_hooks';
@@ -22,6 +25,7 @@ import { fakeApnsToken } from '../test/fakes/apns.ts';
 import { fakeFcmToken } from '../test/fakes/fcm.ts';
 import { generateApnsKey, generateServiceAccount } from '../test/fakes/keys.ts';
 import type { FakesAddresses, FakesSpec } from './ipc.ts';
+import { readStat } from './procstat.ts';
 import { nextMessage } from './stack.ts';
 
 const self = fileURLToPath(import.meta.url);
@@ -29,6 +33,7 @@ const measuring = process.argv[2] === '--measure';
 const numbers = process.argv.slice(measuring ? 4 : 2);
 const total = Number(numbers[0] ?? 20_000);
 const perPage = Number(numbers[1] ?? 200);
+const pagesInFlight = Number(numbers[2] ?? 16);
 
 interface Setup {
   addresses: FakesAddresses;
@@ -37,6 +42,8 @@ interface Setup {
   fcmProject: string;
   fcmEmail: string;
   caFile: string;
+  /** The fakes' process, whose CPU over the same window is reported beside the client's. */
+  fakesPid: number;
 }
 
 async function measure(mode: 'plain' | 'als', setup: Setup): Promise<void> {
@@ -74,7 +81,8 @@ async function measure(mode: 'plain' | 'als', setup: Setup): Promise<void> {
   const als = new AsyncLocalStorage<{ n: number }>();
   const run = <T>(fn: () => Promise<T>) => (mode === 'als' ? als.run({ n: 1 }, fn) : fn());
   for (const [name, client, token] of clients) {
-    const pages = async (count: number) => {
+    // The pages are made before the clock starts: random tokens are the bench's cost, not the client's.
+    const makePages = (count: number) => {
       const targets: DeviceTarget[][] = [];
       for (let i = 0; i < count; i += perPage)
         targets.push(
@@ -83,23 +91,36 @@ async function measure(mode: 'plain' | 'als', setup: Setup): Promise<void> {
             environment: 'production' as const,
           })),
         );
+      return targets;
+    };
+    let sent = 0;
+    const send = async (targets: DeviceTarget[][]) => {
       const inFlight = new Set<Promise<unknown>>();
       for (const page of targets) {
-        const p: Promise<unknown> = client.send(page, notification).finally(() => inFlight.delete(p));
+        const p: Promise<unknown> = client
+          .send(page, notification)
+          .then((outcomes) => {
+            for (const o of outcomes) if (o.outcome === 'sent') sent++;
+          })
+          .finally(() => inFlight.delete(p));
         inFlight.add(p);
-        if (inFlight.size >= 4) await Promise.race(inFlight);
+        if (inFlight.size >= pagesInFlight) await Promise.race(inFlight);
       }
       await Promise.all(inFlight);
     };
-    await run(() => pages(1000)); // warm-up: sessions, JWT, access token
+    await run(() => send(makePages(1000))); // warm-up: sessions, JWT, access token
+    const measured = makePages(total);
+    sent = 0;
+    const fakes0 = readStat(setup.fakesPid)?.cpu ?? 0;
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
-    await run(() => pages(total));
+    await run(() => send(measured));
     const ms = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
+    const fakesUs = (((readStat(setup.fakesPid)?.cpu ?? 0) - fakes0) * 1e6) / total;
     const us = (cpu.user + cpu.system) / total;
     process.stdout.write(
-      `${JSON.stringify({ mode, provider: name, notifications: total, perPage, perSecond: Math.round((total / ms) * 1000), cpuMicrosPerNotification: Math.round(us) })}\n`,
+      `${JSON.stringify({ mode, provider: name, notifications: total, sent, perPage, pagesInFlight, perSecond: Math.round((total / ms) * 1000), cpuMicrosPerNotification: Math.round(us), fakesCpuMicrosPerNotification: Math.round(fakesUs) })}\n`,
     );
     await client.close();
   }
@@ -135,11 +156,23 @@ async function main(): Promise<void> {
       fcmProject: account.projectId,
       fcmEmail: account.clientEmail,
       caFile,
+      fakesPid: fakes.pid ?? 0,
     };
     for (const mode of ['plain', 'als'] as const) {
+      const profile = process.env.HERALD_BENCH_PROFILE;
       const r = spawnSync(
         process.execPath,
-        ['--import', 'tsx', self, '--measure', mode, String(total), String(perPage)],
+        [
+          ...(profile ? ['--cpu-prof', '--cpu-prof-dir', profile] : []),
+          '--import',
+          'tsx',
+          self,
+          '--measure',
+          mode,
+          String(total),
+          String(perPage),
+          String(pagesInFlight),
+        ],
         {
           env: { ...process.env, NODE_EXTRA_CA_CERTS: caFile, HERALD_BENCH_SETUP: JSON.stringify(setup) },
           encoding: 'utf8',
