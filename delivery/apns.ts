@@ -1,8 +1,8 @@
-import http2 from 'node:http2';
-import { rootCertificates } from 'node:tls';
+import type http2 from 'node:http2';
 import { importPKCS8, SignJWT } from 'jose';
 import type { ApnsCredentials } from '../db/schema.ts';
-import { backoff, createLimiter, failed, sleep } from './limits.ts';
+import { createSessionPool, request } from './http2-pool.ts';
+import { backoff, createGate, failed } from './limits.ts';
 import type { DeviceTarget, Notification, ProviderClient, SendOutcome } from './provider.ts';
 
 export interface ApnsClientOptions {
@@ -37,56 +37,112 @@ export function createApnsClient(opts: ApnsClientOptions): ProviderClient {
     sandbox: opts.sandboxUrl ?? 'https://api.sandbox.push.apple.com',
   };
   const providerToken = createProviderToken(credentials);
-  const limit = createLimiter(opts.concurrency ?? 500);
+  const gate = createGate(opts.concurrency ?? 500);
   const pool = createSessionPool(opts.connections ?? 2, opts.ca);
   let closed = false;
 
-  async function sendOne(target: DeviceTarget, headers: http2.OutgoingHttpHeaders, body: string) {
-    const { token } = target;
-    const origin = origins[target.environment];
-    const path = `/3/device/${encodeURIComponent(token)}`;
-    const topic = target.topic ?? credentials.topic;
-    for (let attempt = 0; ; attempt++) {
-      if (closed) return failed(token, 'ClientClosed');
-      let jwt: string;
-      try {
-        jwt = await providerToken.get();
-      } catch (err) {
-        return failed(token, `ProviderTokenError: ${errorMessage(err)}`);
+  /**
+   * Sends one page from one loop with callbacks, and calls `resolve` once with the outcomes in target order.
+   * What every device of the page shares (body, headers) is built once; each request only sets its path,
+   * topic and the current provider token on the page's headers object.
+   */
+  function sendPage(
+    targets: readonly DeviceTarget[],
+    headers: http2.OutgoingHttpHeaders,
+    body: Buffer,
+    resolve: (outcomes: SendOutcome[]) => void,
+  ): void {
+    const outcomes: SendOutcome[] = new Array(targets.length);
+    let pending = targets.length;
+    const settle = (i: number, outcome: SendOutcome) => {
+      outcomes[i] = outcome;
+      if (--pending === 0) resolve(outcomes);
+    };
+    const attempt = (i: number, n: number) => gate.enter(() => issue(i, n));
+
+    /** Runs inside the gate, so the provider token is the one current when the request really leaves. */
+    function issue(i: number, n: number): void {
+      const token = (targets[i] as DeviceTarget).token;
+      if (closed) {
+        gate.leave();
+        settle(i, failed(token, 'ClientClosed'));
+        return;
       }
-      const request = { ...headers, ':path': path, authorization: `bearer ${jwt}`, 'apns-topic': topic };
-      let res: { status: number; body: string };
-      try {
-        res = await limit(() => post(pool.session(origin), request, body));
-      } catch (err) {
-        if (attempt >= maxRetries) return failed(token, errorMessage(err));
-        await sleep(backoff(attempt));
-        continue;
+      const jwt = providerToken.current();
+      if (jwt) {
+        post(i, n, jwt);
+        return;
       }
-      const reason = parseReason(res.body);
-      if (res.status === 200) return { token, outcome: 'sent' } as const;
-      if (res.status === 410 || (res.status === 400 && INVALID_TOKEN_REASONS.has(reason ?? ''))) {
-        return { token, outcome: 'invalid', reason: reason ?? 'Unregistered' } as const;
-      }
-      const retryable = res.status === 429 || res.status >= 500;
-      const expiredJwt = res.status === 403 && reason === 'ExpiredProviderToken';
-      if (!(retryable || expiredJwt) || attempt >= maxRetries) {
-        return failed(token, reason ?? `HTTP ${res.status}`);
-      }
-      if (expiredJwt) providerToken.expire(jwt);
-      else await sleep(backoff(attempt));
+      providerToken.get().then(
+        (signed) => post(i, n, signed),
+        (err: unknown) => {
+          gate.leave();
+          settle(i, failed(token, `ProviderTokenError: ${errorMessage(err)}`));
+        },
+      );
     }
+
+    function post(i: number, n: number, jwt: ProviderJwt): void {
+      const target = targets[i] as DeviceTarget;
+      headers[':path'] = `/3/device/${encodeURIComponent(target.token)}`;
+      headers.authorization = jwt.authorization;
+      headers['apns-topic'] = target.topic ?? credentials.topic;
+      request(
+        pool,
+        origins[target.environment],
+        headers,
+        body,
+        REQUEST_TIMEOUT_MS,
+        (err, status, _h, text) => {
+          gate.leave();
+          answered(i, n, jwt, err, status, text);
+        },
+      );
+    }
+
+    function answered(
+      i: number,
+      n: number,
+      jwt: ProviderJwt,
+      err: Error | undefined,
+      status: number,
+      text: string,
+    ) {
+      const token = (targets[i] as DeviceTarget).token;
+      if (err) {
+        if (n >= maxRetries) settle(i, failed(token, errorMessage(err)));
+        else setTimeout(attempt, backoff(n), i, n + 1);
+        return;
+      }
+      if (status === 200) {
+        settle(i, { token, outcome: 'sent' });
+        return;
+      }
+      const reason = parseReason(text);
+      if (status === 410 || (status === 400 && INVALID_TOKEN_REASONS.has(reason ?? ''))) {
+        settle(i, { token, outcome: 'invalid', reason: reason ?? 'Unregistered' });
+        return;
+      }
+      const retryable = status === 429 || status >= 500;
+      const expiredJwt = status === 403 && reason === 'ExpiredProviderToken';
+      if (!(retryable || expiredJwt) || n >= maxRetries) settle(i, failed(token, reason ?? `HTTP ${status}`));
+      else if (expiredJwt) {
+        providerToken.expire(jwt);
+        attempt(i, n + 1);
+      } else setTimeout(attempt, backoff(n), i, n + 1);
+    }
+
+    for (let i = 0; i < targets.length; i++) attempt(i, 0);
   }
 
   return {
     async send(targets: readonly DeviceTarget[], notification: Notification): Promise<SendOutcome[]> {
-      const body = JSON.stringify(apnsPayload(notification));
+      const body = Buffer.from(JSON.stringify(apnsPayload(notification)));
       // Checked before sending: Apple would answer 413 anyway, for every single device.
-      if (Buffer.byteLength(body) > APNS_MAX_PAYLOAD_BYTES) {
-        return targets.map((t) => failed(t.token, 'PayloadTooLarge'));
-      }
+      if (body.length > APNS_MAX_PAYLOAD_BYTES) return targets.map((t) => failed(t.token, 'PayloadTooLarge'));
+      if (targets.length === 0) return [];
       const headers = apnsHeaders(notification);
-      return Promise.all(targets.map((t) => sendOne(t, headers, body)));
+      return new Promise((resolve) => sendPage(targets, headers, body, resolve));
     },
     async close() {
       closed = true;
@@ -107,109 +163,62 @@ export function apnsPayload(n: Notification): Record<string, unknown> {
   return omitUndefined({ ...n.data, aps, ext: n.ext });
 }
 
+/** A page's headers; `:path`, `authorization` and `apns-topic` are set per request. */
 function apnsHeaders(n: Notification): http2.OutgoingHttpHeaders {
-  return omitUndefined({
+  const headers: http2.OutgoingHttpHeaders = {
     ':method': 'POST',
+    ':path': '',
+    authorization: '',
+    'apns-topic': '',
     'apns-push-type': 'alert',
     'apns-priority': n.priority === 'normal' ? '5' : '10',
     // 0 = deliver now or never; otherwise Apple stores it until this epoch second.
     'apns-expiration': n.expiresAt ? String(Math.floor(n.expiresAt.getTime() / 1000)) : '0',
-    'apns-collapse-id': n.collapseId,
     'content-type': 'application/json',
-  });
+  };
+  // Added rather than deleted when unset: the object is reused for every request of the page.
+  if (n.collapseId !== undefined) headers['apns-collapse-id'] = n.collapseId;
+  return headers;
+}
+
+/** A provider token and the authorization header that carries it. */
+interface ProviderJwt {
+  jwt: string;
+  authorization: string;
 }
 
 /** One ES256 provider token shared by every request, re-signed every 50 minutes or when Apple says it expired. */
 function createProviderToken(credentials: ApnsCredentials) {
   let key: ReturnType<typeof importPKCS8> | undefined;
-  let current: { jwt: string; issuedAt: number } | undefined;
-  let pending: Promise<string> | undefined;
+  let current: (ProviderJwt & { issuedAt: number }) | undefined;
+  let pending: Promise<ProviderJwt> | undefined;
 
-  async function sign(): Promise<string> {
+  async function sign(): Promise<ProviderJwt> {
     key ??= importPKCS8(credentials.privateKey, 'ES256');
     const issuedAt = Date.now();
     const jwt = await new SignJWT({ iss: credentials.teamId, iat: Math.floor(issuedAt / 1000) })
       .setProtectedHeader({ alg: 'ES256', kid: credentials.keyId })
       .sign(await key);
-    current = { jwt, issuedAt };
-    return jwt;
+    current = { jwt, authorization: `bearer ${jwt}`, issuedAt };
+    return current;
   }
 
   return {
-    get(): Promise<string> {
-      if (current && Date.now() - current.issuedAt < TOKEN_REFRESH_MS) return Promise.resolve(current.jwt);
+    /** The token when it is fresh: what nearly every request finds, with no promise in between. */
+    current(): ProviderJwt | undefined {
+      return current && Date.now() - current.issuedAt < TOKEN_REFRESH_MS ? current : undefined;
+    },
+    get(): Promise<ProviderJwt> {
       pending ??= sign().finally(() => {
         pending = undefined;
       });
       return pending;
     },
     /** Only the first of many concurrent 403s for the same token causes a new one. */
-    expire(jwt: string): void {
-      if (current?.jwt === jwt) current = undefined;
+    expire(token: ProviderJwt): void {
+      if (current?.jwt === token.jwt) current = undefined;
     },
   };
-}
-
-/** `size` HTTP/2 sessions per origin, used round-robin and replaced once closed or sent GOAWAY. */
-function createSessionPool(size: number, ca: string | Buffer | undefined) {
-  const pools = new Map<string, { slots: (http2.ClientHttp2Session | undefined)[]; next: number }>();
-  const trusted = ca ? [...rootCertificates, ca.toString()] : undefined;
-
-  function connect(origin: string, slots: (http2.ClientHttp2Session | undefined)[], i: number) {
-    const session = http2.connect(origin, trusted ? { ca: trusted } : {});
-    // Errors surface on the streams; a broken session is replaced on next use.
-    session.on('error', () => {});
-    session.on('close', () => {
-      if (slots[i] === session) slots[i] = undefined;
-    });
-    slots[i] = session;
-    return session;
-  }
-
-  return {
-    session(origin: string): http2.ClientHttp2Session {
-      let pool = pools.get(origin);
-      if (!pool) {
-        pool = { slots: new Array(size).fill(undefined), next: 0 };
-        pools.set(origin, pool);
-      }
-      const i = pool.next++ % size;
-      const session = pool.slots[i];
-      // Node closes a session by itself after GOAWAY, so `closed` covers that too.
-      if (session && !session.closed && !session.destroyed) return session;
-      return connect(origin, pool.slots, i);
-    },
-    async close(): Promise<void> {
-      const open = [...pools.values()].flatMap((p) => p.slots).filter((s) => s && !s.destroyed);
-      pools.clear();
-      await Promise.all(open.map((s) => new Promise<void>((resolve) => s?.close(() => resolve()))));
-    },
-  };
-}
-
-function post(
-  session: http2.ClientHttp2Session,
-  headers: http2.OutgoingHttpHeaders,
-  body: string,
-): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const stream = session.request(headers);
-    let status = 0;
-    let data = '';
-    stream.setEncoding('utf8');
-    stream.setTimeout(REQUEST_TIMEOUT_MS, () => stream.close(http2.constants.NGHTTP2_CANCEL));
-    stream.on('response', (h) => {
-      status = Number(h[':status']);
-    });
-    stream.on('data', (chunk: string) => {
-      data += chunk;
-    });
-    stream.on('end', () => resolve({ status, body: data }));
-    stream.on('error', reject);
-    // Covers resets and our own timeout, which end the stream without 'end' or 'error'.
-    stream.on('close', () => reject(new Error(`APNs stream closed (code ${stream.rstCode})`)));
-    stream.end(body);
-  });
 }
 
 function parseReason(body: string): string | undefined {

@@ -3,6 +3,32 @@ import type { SendOutcome } from './provider.ts';
 const BACKOFF_BASE_MS = 100;
 const BACKOFF_CAP_MS = 2_000;
 
+/** At most `n` requests in flight: `enter` runs a task now or queues it (FIFO) until a running one leaves. */
+export interface Gate {
+  enter(task: () => void): void;
+  /** Called exactly once by every task that entered, when its request is over. */
+  leave(): void;
+}
+
+/** A callback gate rather than a promise per task: providers pass hundreds of requests through it per page. */
+export function createGate(n: number): Gate {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return {
+    enter(task) {
+      if (active < n) {
+        active++;
+        task();
+      } else waiting.push(task);
+    },
+    leave() {
+      const next = waiting.shift();
+      if (next) next();
+      else active--;
+    },
+  };
+}
+
 /** Runs at most `n` tasks at a time; the rest wait in FIFO order. */
 export function createLimiter(n: number) {
   let active = 0;

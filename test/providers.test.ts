@@ -242,6 +242,21 @@ describe('APNs client', () => {
     expect(fake.stats.maxConcurrentStreams).toBeLessThanOrEqual(300);
   });
 
+  it('lets in-flight requests finish on close and fails the queued ones with ClientClosed', async () => {
+    const { client } = await setup({ latencyMs: 100 }, { concurrency: 1 });
+    await client.send([prod(fakeApnsToken())], full); // connected, JWT signed
+    expect(await client.send([], full)).toEqual([]);
+    const [a, b, c] = [fakeApnsToken(), fakeApnsToken(), fakeApnsToken()];
+    const page = client.send([prod(a), prod(b), prod(c)], full);
+    await new Promise((r) => setTimeout(r, 20));
+    await client.close();
+    expect(await page).toEqual([
+      { token: a, outcome: 'sent' },
+      { token: b, outcome: 'failed', reason: 'ClientClosed' },
+      { token: c, outcome: 'failed', reason: 'ClientClosed' },
+    ]);
+  });
+
   it('reconnects after the server sends GOAWAY', async () => {
     const { fake, client } = await setup({}, { connections: 1 });
     await client.send([prod(fakeApnsToken())], full);
