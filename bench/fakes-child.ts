@@ -78,6 +78,7 @@ async function main(): Promise<void> {
   const addresses: FakesAddresses = {
     apnsUrl: production?.url ?? '',
     apnsSandboxUrl: sandbox?.url ?? '',
+    // Every fake serves the one test certificate (test/fakes/keys.ts), FCM's too: this CA covers them all.
     ca: production?.ca ?? '',
     fcmUrl: fcm.url,
     tokenUri: fcm.tokenUri,

@@ -29,23 +29,6 @@ export function createGate(n: number): Gate {
   };
 }
 
-/** Runs at most `n` tasks at a time; the rest wait in FIFO order. */
-export function createLimiter(n: number) {
-  let active = 0;
-  const waiting: (() => void)[] = [];
-  return async <T>(task: () => Promise<T>): Promise<T> => {
-    if (active >= n) await new Promise<void>((resolve) => waiting.push(resolve));
-    else active++;
-    try {
-      return await task();
-    } finally {
-      const next = waiting.shift();
-      if (next) next();
-      else active--;
-    }
-  };
-}
-
 export function failed(token: string, reason: string): SendOutcome {
   return { token, outcome: 'failed', reason };
 }
@@ -54,8 +37,4 @@ export function failed(token: string, reason: string): SendOutcome {
 export function backoff(attempt: number): number {
   const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt);
   return ceiling / 2 + Math.random() * (ceiling / 2);
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -10,6 +10,8 @@ export interface ProviderUrls {
   fcmUrl?: string | undefined;
   /** Extra CA trusted for APNs (tests and private gateways). */
   apnsCa?: string | undefined;
+  /** Extra CA trusted for FCM and its token endpoint (tests and private gateways). */
+  fcmCa?: string | undefined;
 }
 
 /**
@@ -45,7 +47,11 @@ export function providerRegistry(urls: ProviderUrls): ProviderRegistry {
           : undefined,
         fcm: fcmCreds
           ? cached(`${app.id}:fcm`, JSON.stringify(fcmCreds), () =>
-              createFcmClient({ credentials: fcmCreds, ...(urls.fcmUrl ? { baseUrl: urls.fcmUrl } : {}) }),
+              createFcmClient({
+                credentials: fcmCreds,
+                ...(urls.fcmUrl ? { baseUrl: urls.fcmUrl } : {}),
+                ...(urls.fcmCa ? { ca: urls.fcmCa } : {}),
+              }),
             )
           : undefined,
       };

@@ -1,4 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { type FakeFcm, startFakeFcm } from './fakes/fcm.ts';
@@ -8,6 +10,8 @@ import { client, startTestStack, type TestStack, waitFor } from './support/stack
 
 let stack: TestStack;
 let fcm: FakeFcm;
+/** The FCM fake's certificate, trusted by the worker children through NODE_EXTRA_CA_CERTS. */
+const caFile = path.join(tmpdir(), `herald-crash-test-ca-${process.pid}.pem`);
 const children: ChildProcess[] = [];
 
 beforeAll(async () => {
@@ -16,6 +20,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
   await fcm?.close();
+  rmSync(caFile, { force: true });
   await stack?.stop();
 });
 
@@ -30,6 +35,7 @@ function spawnWorker(): Promise<ChildProcess> {
       HERALD_WORKFLOW_BUNDLE: inject('workflowBundlePath'),
       HERALD_PAGE_SIZE: '100',
       FCM_URL: fcm.url,
+      NODE_EXTRA_CA_CERTS: caFile,
       LOG_LEVEL: 'warn',
     },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -55,6 +61,7 @@ it('a worker killed mid-fan-out is replaced; every recipient is stored once and 
     publicKey: account.publicKey,
     latencyMs: 30,
   });
+  writeFileSync(caFile, fcm.ca);
   const app = await stack.newApp();
   await stack.database
     .sql`update apps set fcm_credentials = ${JSON.stringify(account.credentials(fcm.tokenUri))}::jsonb where id = ${app.id}`;

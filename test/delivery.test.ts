@@ -58,6 +58,7 @@ beforeAll(async () => {
       apnsSandboxUrl: apns.url,
       apnsCa: apns.ca,
       fcmUrl: fcm.url,
+      fcmCa: fcm.ca,
     }),
   });
   app = await stack.newApp();

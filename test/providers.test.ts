@@ -280,6 +280,7 @@ describe('FCM client', () => {
     const client = createFcmClient({
       credentials: account.credentials(fake.tokenUri),
       baseUrl: fake.url,
+      ca: fake.ca,
       ...clientOpts,
     });
     cleanup.push(
@@ -400,6 +401,19 @@ describe('FCM client', () => {
     expect(fake.maxInFlight).toBeGreaterThan(10);
     expect(fake.maxInFlight).toBeLessThanOrEqual(50);
     expect(fake.tokenRequests).toBe(1);
+    // HTTP/2: the default pool of 2 sessions carries all of them.
+    expect(fake.sessions).toBe(2);
+  });
+
+  it('speaks h2c to an http:// base URL, fetching the access token over plain HTTP/1.1', async () => {
+    const { fake, client } = await setup({ plaintext: true });
+    expect(fake.url).toMatch(/^http:/);
+    const tokens = [fakeFcmToken(), fakeFcmToken()];
+    expect(await client.send(tokens.map(android), minimal)).toEqual(
+      tokens.map((token) => ({ token, outcome: 'sent' })),
+    );
+    expect(fake.tokenRequests).toBe(1);
+    expect(fake.sessions).toBeGreaterThanOrEqual(1);
   });
 
   it('fails without retry when the project is not the credentials’ one', async () => {

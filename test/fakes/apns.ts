@@ -1,12 +1,8 @@
-import { execFile } from 'node:child_process';
 import { createPublicKey, type KeyObject, randomBytes, randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { type JWTPayload, jwtVerify } from 'jose';
+import { testCertificate } from './keys.ts';
 
 /** A local stand-in for api.push.apple.com: HTTP/2 over TLS, token auth, Apple's status codes and reasons. */
 export interface FakeApnsOptions {
@@ -80,7 +76,7 @@ export function fakeApnsToken(): string {
 }
 
 export async function startFakeApns(opts: FakeApnsOptions): Promise<FakeApns> {
-  const { key, cert } = await selfSignedCert();
+  const { key, cert } = await testCertificate();
   const publicKey = typeof opts.publicKey === 'string' ? createPublicKey(opts.publicKey) : opts.publicKey;
   const verified = new Map<string, { kid?: string; payload: JWTPayload }>();
   const injected: Rejection[] = [];
@@ -249,40 +245,4 @@ async function readBody(stream: http2.ServerHttp2Stream): Promise<Buffer> {
     // a reset stream yields what arrived; the answer is never seen anyway
   }
   return Buffer.concat(chunks);
-}
-
-let certificate: Promise<{ key: string; cert: string }> | undefined;
-
-/** One self-signed certificate for 127.0.0.1 per process, made with the openssl CLI. */
-function selfSignedCert(): Promise<{ key: string; cert: string }> {
-  certificate ??= (async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'herald-fake-apns-'));
-    const keyPath = join(dir, 'key.pem');
-    const certPath = join(dir, 'cert.pem');
-    try {
-      await promisify(execFile)('openssl', [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-keyout',
-        keyPath,
-        '-out',
-        certPath,
-        '-days',
-        '2',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1,DNS:localhost',
-      ]);
-      return { key: await readFile(keyPath, 'utf8'), cert: await readFile(certPath, 'utf8') };
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  })();
-  return certificate;
 }

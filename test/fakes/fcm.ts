@@ -1,9 +1,15 @@
 import { createPublicKey, type KeyObject, randomBytes } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import http2 from 'node:http2';
+import type { AddressInfo, Server, Socket } from 'node:net';
 import { jwtVerify } from 'jose';
+import { testCertificate } from './keys.ts';
 
-/** A local stand-in for oauth2.googleapis.com/token and fcm.googleapis.com/v1 messages:send. */
+/**
+ * A local stand-in for oauth2.googleapis.com/token and fcm.googleapis.com/v1 messages:send. Like Google it
+ * speaks HTTP/2 over TLS (the test certificate of ./keys.ts), and HTTP/1.1 on the same port to clients that
+ * do not negotiate h2; both protocols serve both paths.
+ */
 export interface FakeFcmOptions {
   projectId: string;
   clientEmail: string;
@@ -13,6 +19,11 @@ export interface FakeFcmOptions {
   tokenLifetimeSeconds?: number;
   /** Delay before answering each send, so concurrent requests really overlap. */
   latencyMs?: number;
+  /**
+   * No TLS: messages:send over HTTP/2 with prior knowledge (h2c, what the client speaks to an http:// URL) and
+   * the token endpoint on a plain HTTP/1.1 server of its own.
+   */
+  plaintext?: boolean;
 }
 
 export interface ReceivedFcm {
@@ -24,6 +35,8 @@ export interface ReceivedFcm {
 export interface FakeFcm {
   url: string;
   tokenUri: string;
+  /** PEM of the certificate the fake serves; pass it as the client's `ca`. */
+  ca: string;
   received: ReceivedFcm[];
   /** Tokens answered with 404 UNREGISTERED. */
   unregistered: Set<string>;
@@ -31,6 +44,8 @@ export interface FakeFcm {
   /** messages:send requests, answered or failed. */
   readonly sendRequests: number;
   readonly maxInFlight: number;
+  /** HTTP/2 sessions opened so far. */
+  readonly sessions: number;
   /** The next `n` sends are answered `status` (429, 500, 503…) with Retry-After when given. */
   failNext(n: number, status: number, retryAfterSeconds?: number): void;
   /** Access tokens issued so far stop working (401), as after a key rotation. */
@@ -87,6 +102,30 @@ const FCM_ERROR_CODES: Record<number, string> = {
   500: 'INTERNAL',
   503: 'UNAVAILABLE',
 };
+
+/** One request, whichever protocol carried it. */
+interface Request {
+  method: string | undefined;
+  path: string | undefined;
+  authorization: string | undefined;
+  body: string;
+}
+
+interface Answer {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** What the HTTP/1.1 handler needs of node:http's request and response (and of http2's compatibility ones). */
+type Http1Request = AsyncIterable<unknown> & {
+  method?: string | undefined;
+  url?: string | undefined;
+  headers: { authorization?: string | undefined };
+};
+interface Http1Response {
+  writeHead(status: number, headers: Record<string, string>): { end(body: string): unknown };
+}
 
 class GoogleError {
   constructor(
@@ -214,22 +253,19 @@ export async function startFakeFcm(opts: FakeFcmOptions): Promise<FakeFcm> {
     return { token, message };
   }
 
-  async function handleSend(
-    req: http.IncomingMessage,
-    body: string,
-  ): Promise<{ status: number; body: object }> {
+  async function handleSend(request: Request): Promise<{ status: number; body: object }> {
     sendRequests++;
     const injectedError = injected.shift();
     if (injectedError) throw injectedError;
-    const project = req.url?.match(/^\/v1\/projects\/([^/]+)\/messages:send$/)?.[1];
-    const accessToken = authorize(req.headers.authorization);
+    const project = request.path?.match(/^\/v1\/projects\/([^/]+)\/messages:send$/)?.[1];
+    const accessToken = authorize(request.authorization);
     if (project !== opts.projectId) {
       throw new GoogleError(
         403,
         `Permission 'cloudmessaging.messages.create' denied on resource '//cloudresourcemanager.googleapis.com/projects/${project}'`,
       );
     }
-    const { token, message } = validate(body);
+    const { token, message } = validate(request.body);
     fake.received.push({ token, message, accessToken });
     return {
       status: 200,
@@ -237,19 +273,18 @@ export async function startFakeFcm(opts: FakeFcmOptions): Promise<FakeFcm> {
     };
   }
 
-  async function route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const body = await readBody(req);
+  async function route(request: Request): Promise<Answer> {
     let status: number;
     let answer: object;
     const headers: Record<string, string> = { 'content-type': 'application/json; charset=UTF-8' };
-    if (req.method === 'POST' && req.url === '/token') {
-      ({ status, body: answer } = await issueToken(new URLSearchParams(body)));
-    } else if (req.method === 'POST' && req.url?.startsWith('/v1/projects/')) {
+    if (request.method === 'POST' && request.path === '/token') {
+      ({ status, body: answer } = await issueToken(new URLSearchParams(request.body)));
+    } else if (request.method === 'POST' && request.path?.startsWith('/v1/projects/')) {
       inFlight++;
       maxInFlight = Math.max(maxInFlight, inFlight);
       try {
         if (opts.latencyMs) await new Promise((r) => setTimeout(r, opts.latencyMs));
-        ({ status, body: answer } = await handleSend(req, body));
+        ({ status, body: answer } = await handleSend(request));
       } catch (err) {
         const e = err instanceof GoogleError ? err : new GoogleError(500, 'Internal error encountered.');
         status = e.code;
@@ -264,18 +299,73 @@ export async function startFakeFcm(opts: FakeFcmOptions): Promise<FakeFcm> {
       status = 404;
       answer = { error: { code: 404, message: 'Not Found', status: 'NOT_FOUND' } };
     }
-    res.writeHead(status, headers).end(JSON.stringify(answer));
+    return { status, headers, body: JSON.stringify(answer) };
   }
 
-  const server = http.createServer((req, res) => void route(req, res));
-  server.keepAliveTimeout = 30_000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  tokenUri = `${url}/token`;
+  /** HTTP/2 streams, answered without the compatibility layer (the fake's CPU is measured in the bench). */
+  async function onStream(
+    stream: http2.ServerHttp2Stream,
+    headers: http2.IncomingHttpHeaders,
+  ): Promise<void> {
+    stream.on('error', () => {}); // the client went away; nothing to answer
+    const answer = await route({
+      method: headers[':method'],
+      path: headers[':path'],
+      authorization: headers.authorization,
+      body: await readBody(stream),
+    });
+    if (stream.destroyed) return;
+    stream.respond({ ':status': answer.status, ...answer.headers });
+    stream.end(answer.body);
+  }
+
+  /** HTTP/1.1 requests: node:http's, or those of the TLS server when the client did not negotiate h2. */
+  async function onRequest(req: Http1Request, res: Http1Response): Promise<void> {
+    const answer = await route({
+      method: req.method,
+      path: req.url,
+      authorization: req.headers.authorization,
+      body: await readBody(req),
+    });
+    res.writeHead(answer.status, answer.headers).end(answer.body);
+  }
+
+  const servers: Server[] = [];
+  const sockets = new Set<Socket>();
+  let sessions = 0;
+  const listen = async (server: Server): Promise<string> => {
+    servers.push(server);
+    server.on('connection', (socket: Socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  };
+  const { key, cert } = await testCertificate();
+  let url: string;
+  if (opts.plaintext) {
+    const h2c = http2.createServer();
+    h2c.on('session', () => sessions++);
+    h2c.on('stream', (stream, headers) => void onStream(stream, headers));
+    url = `http://${await listen(h2c)}`;
+    tokenUri = `http://${await listen(http.createServer((req, res) => void onRequest(req, res)))}/token`;
+  } else {
+    const server = http2.createSecureServer({ key, cert, allowHTTP1: true });
+    // Node puts every h2 stream through its compatibility layer too once a 'request' listener is added; this
+    // listener (installed by the constructor) is what does that, and the 'request' listener is for HTTP/1.1.
+    server.removeAllListeners('newListener');
+    server.on('request', (req, res) => void onRequest(req, res));
+    server.on('session', () => sessions++);
+    server.on('stream', (stream, headers) => void onStream(stream, headers));
+    url = `https://${await listen(server)}`;
+    tokenUri = `${url}/token`;
+  }
 
   const fake: FakeFcm = {
     url,
     tokenUri,
+    ca: cert,
     received: [],
     unregistered: new Set(),
     get tokenRequests() {
@@ -286,6 +376,9 @@ export async function startFakeFcm(opts: FakeFcmOptions): Promise<FakeFcm> {
     },
     get maxInFlight() {
       return maxInFlight;
+    },
+    get sessions() {
+      return sessions;
     },
     failNext(n, status, retryAfterSeconds) {
       const code = FCM_ERROR_CODES[status];
@@ -299,8 +392,8 @@ export async function startFakeFcm(opts: FakeFcmOptions): Promise<FakeFcm> {
       issued.clear();
     },
     async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const socket of sockets) socket.destroy();
+      await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     },
   };
   return fake;
@@ -354,8 +447,12 @@ function parseJson(body: string): unknown {
   }
 }
 
-async function readBody(req: http.IncomingMessage): Promise<string> {
+async function readBody(body: AsyncIterable<unknown>): Promise<string> {
   const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
+  try {
+    for await (const chunk of body) chunks.push(chunk as Buffer);
+  } catch {
+    // a reset stream yields what arrived; the answer is never seen anyway
+  }
   return Buffer.concat(chunks).toString('utf8');
 }

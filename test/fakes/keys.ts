@@ -1,4 +1,9 @@
+import { execFile } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import type { ApnsCredentials, FcmCredentials } from '../../db/schema.ts';
 
 /** An APNs auth key like the .p8 Apple hands out (EC P-256, PKCS8 PEM) and its public half for the fake. */
@@ -75,4 +80,43 @@ export function generateServiceAccount(projectId = 'herald-test'): FcmTestKey {
 function randomId(length: number): string {
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
   return Array.from(randomBytes(length), (b) => alphabet[b % alphabet.length]).join('');
+}
+
+let certificate: Promise<{ key: string; cert: string }> | undefined;
+
+/**
+ * One self-signed certificate for 127.0.0.1 per process, made with the openssl CLI, served by every TLS fake
+ * (APNs, FCM): a client given `cert` as its CA (or NODE_EXTRA_CA_CERTS) trusts them all.
+ */
+export function testCertificate(): Promise<{ key: string; cert: string }> {
+  certificate ??= (async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'herald-fake-tls-'));
+    const keyPath = join(dir, 'key.pem');
+    const certPath = join(dir, 'cert.pem');
+    try {
+      await promisify(execFile)('openssl', [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        keyPath,
+        '-out',
+        certPath,
+        '-days',
+        '2',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1,DNS:localhost',
+      ]);
+      return { key: await readFile(keyPath, 'utf8'), cert: await readFile(certPath, 'utf8') };
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  })();
+  return certificate;
 }
