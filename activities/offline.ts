@@ -110,7 +110,7 @@ class ProviderTally {
  * slowest provider answers; with 4 the claims stalled behind them (1M recipients: 40.7 s offline phase at 4,
  * 24.3 s at 16, same machine).
  */
-const PAGES_IN_FLIGHT = 16;
+export const PAGES_IN_FLIGHT = 16;
 
 export function offlineActivities({ database, providers, log, batchSize, pagesPerActivity }: ActivityDeps) {
   const { db } = database;

@@ -73,11 +73,15 @@ async function main(): Promise<void> {
       productionUrl: fakes.apnsUrl,
       ca: fakes.ca,
     });
-    const fcm = createFcmClient({ credentials: account.credentials(fakes.tokenUri), baseUrl: fakes.fcmUrl });
+    const fcm = createFcmClient({
+      credentials: account.credentials(fakes.tokenUri),
+      baseUrl: fakes.fcmUrl,
+      ca: fakes.ca,
+    });
     const rows = [];
     for (const [name, client, makeToken] of [
       ['APNs (HTTP/2, 2 sessions, 500 streams)', apns, fakeApnsToken],
-      ['FCM (HTTP/1.1 keep-alive pool, 200 in flight)', fcm, fakeFcmToken],
+      ['FCM (HTTP/2, 2 sessions, 200 in flight)', fcm, fakeFcmToken],
     ] as const) {
       await run(client, Array.from({ length: 500 }, makeToken), batch); // warm-up: connections, JWT, access token
       const { ms, sent } = await run(client, Array.from({ length: total }, makeToken), batch);
