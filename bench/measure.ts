@@ -98,17 +98,26 @@ export function backendSampler(sql: Sql, pgPort: number, roles: { role: string; 
   const seen = new Map<number, { role: string; first: number; last: number }>();
   let timer: NodeJS.Timeout | undefined;
   let busy = false;
+  const portRole = new Map<number, string>();
+  /** Client ports of backends that belong to none of the roles (psql, Temporal's own, other users). */
+  const unowned = new Set<number>();
   async function sample(): Promise<void> {
     if (busy) return;
     busy = true;
     try {
-      const portRole = new Map<number, string>();
-      for (const r of roles) for (const port of tcpPortsTowards(r.pid, pgPort)) portRole.set(port, r.role);
-      for (const port of tcpPortsTowards(process.pid, pgPort)) portRole.set(port, 'bench');
       const rows = await sql<
         { pid: number; client_port: number | null; leader_pid: number | null; started: number }[]
       >`select pid, client_port, leader_pid, (extract(epoch from backend_start) * 1000)::float8 as started
         from pg_stat_activity where datname = current_database()`;
+      // Mapping ports to processes reads every fd of every process (10,000 sockets per api) and the whole
+      // socket table: done only when a backend with a port not seen before shows up (pools are long-lived),
+      // or the sampler itself would take half a core from the push it measures.
+      if (rows.some((r) => r.client_port && !portRole.has(r.client_port) && !unowned.has(r.client_port))) {
+        portRole.clear();
+        for (const r of roles) for (const port of tcpPortsTowards(r.pid, pgPort)) portRole.set(port, r.role);
+        for (const port of tcpPortsTowards(process.pid, pgPort)) portRole.set(port, 'bench');
+        for (const r of rows) if (r.client_port && !portRole.has(r.client_port)) unowned.add(r.client_port);
+      }
       const roleOfPid = new Map<number, string>();
       for (const r of rows) if (r.client_port) roleOfPid.set(r.pid, portRole.get(r.client_port) ?? 'other');
       for (const r of rows) {
