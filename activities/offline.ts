@@ -243,27 +243,12 @@ export function offlineActivities({ database, providers, log, batchSize, pagesPe
         );
         inFlight.add(p);
       };
-      const wantDevices = notification !== undefined;
-      /** Claims the page after `from`; the tally it carried comes back if another attempt had claimed it. */
-      const claim = (from: number): Promise<ClaimedPage> => {
-        const carried = tally.take();
-        return claimPage(push, from, carried, wantDevices).then(
-          (page) => {
-            if (!page.claimed) tally.merge(carried);
-            return page;
-          },
-          (err: unknown) => {
-            tally.merge(carried);
-            throw err;
-          },
-        );
-      };
-      let next: Promise<ClaimedPage> | undefined;
       try {
         for (let i = 0; i < pagesPerActivity; i++) {
           if (ctx.cancellationSignal.aborted) throw new CancelledFailure('push stopped');
-          const page = await (next ?? claim(cursor));
-          next = undefined;
+          const carried = tally.take();
+          const page = await claimPage(push, cursor, carried, notification !== undefined);
+          if (!page.claimed) tally.merge(carried);
           if (page.lastSeq === null) return { cursor, done: true };
           if (!page.claimed) {
             const [now] = await db
@@ -274,12 +259,6 @@ export function offlineActivities({ database, providers, log, batchSize, pagesPe
             continue;
           }
           cursor = page.lastSeq;
-          // The next claim's round trip overlaps this page's sending, which is the worker's CPU-heavy part.
-          if (i + 1 < pagesPerActivity) {
-            next = claim(cursor);
-            // Handled where it is awaited; this keeps a failure meanwhile from being an unhandled rejection.
-            next.catch(() => undefined);
-          }
           if (notification && page.devices.length) {
             send(notification, page.devices);
             if (inFlight.size >= PAGES_IN_FLIGHT) await Promise.race(inFlight);
@@ -288,9 +267,6 @@ export function offlineActivities({ database, providers, log, batchSize, pagesPe
         }
         return { cursor, done: false };
       } finally {
-        // A claim still out when the push stopped may have moved the cursor: like a crash between claim and
-        // send, that page's notifications are not sent (its copies stay stored).
-        await next?.catch(() => undefined);
         await Promise.all(inFlight);
         await flushTally(push, tally);
       }
