@@ -1,6 +1,6 @@
 /**
  * Worker-side CPU per provider notification (run by hand):
- *   npx tsx bench/provider-cpu.ts [notifications=20000] [perPage=200] [pagesInFlight=16]
+ *   npx tsx bench/provider-cpu.ts [notifications=20000] [perPage=200] [pagesInFlight=PAGES_IN_FLIGHT]
  * Sends through delivery/apns.ts and delivery/fcm.ts to the fakes (bench/fakes-child.ts, another process) the
  * way deliverOfflinePages does — pages of `perPage` devices, `pagesInFlight` at a time (its PAGES_IN_FLIGHT)
  * — and reports the sending process's CPU (process.cpuUsage, all threads) per notification, the fakes' (from
@@ -18,6 +18,7 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { PAGES_IN_FLIGHT } from '../activities/offline.ts';
 import { createApnsClient } from '../delivery/apns.ts';
 import { createFcmClient } from '../delivery/fcm.ts';
 import type { DeviceTarget, Notification, ProviderClient } from '../delivery/provider.ts';
@@ -33,7 +34,7 @@ const measuring = process.argv[2] === '--measure';
 const numbers = process.argv.slice(measuring ? 4 : 2);
 const total = Number(numbers[0] ?? 20_000);
 const perPage = Number(numbers[1] ?? 200);
-const pagesInFlight = Number(numbers[2] ?? 16);
+const pagesInFlight = Number(numbers[2] ?? PAGES_IN_FLIGHT);
 
 interface Setup {
   addresses: FakesAddresses;
