@@ -10,10 +10,16 @@ export interface Gate {
   leave(): void;
 }
 
-/** A callback gate rather than a promise per task: providers pass hundreds of requests through it per page. */
+/**
+ * A callback gate rather than a promise per task: providers pass hundreds of requests through it per page. A
+ * task may leave before `enter` or `leave` returns (a closed client fails its queue at once), so leaving hands
+ * slots over in a loop, never by recursion: thousands of queued tasks must not grow the stack.
+ */
 export function createGate(n: number): Gate {
   let active = 0;
   const waiting: (() => void)[] = [];
+  let handingOver = false;
+  let leaves = 0;
   return {
     enter(task) {
       if (active < n) {
@@ -22,9 +28,19 @@ export function createGate(n: number): Gate {
       } else waiting.push(task);
     },
     leave() {
-      const next = waiting.shift();
-      if (next) next();
-      else active--;
+      leaves++;
+      if (handingOver) return;
+      handingOver = true;
+      try {
+        while (leaves > 0) {
+          leaves--;
+          const next = waiting.shift();
+          if (next) next();
+          else active--;
+        }
+      } finally {
+        handingOver = false;
+      }
     },
   };
 }

@@ -257,6 +257,18 @@ describe('APNs client', () => {
     ]);
   });
 
+  it('fails a queue of 50,000 on close without overflowing the stack', async () => {
+    const { client } = await setup({ latencyMs: 100 }, { concurrency: 1 });
+    await client.send([prod(fakeApnsToken())], full);
+    const targets = Array.from({ length: 50_000 }, () => prod(fakeApnsToken()));
+    const page = client.send(targets, full);
+    await new Promise((r) => setTimeout(r, 20));
+    await client.close();
+    const outcomes = await page;
+    expect(outcomes[0]).toMatchObject({ outcome: 'sent' });
+    expect(outcomes.slice(1).every((o) => o.outcome === 'failed' && o.reason === 'ClientClosed')).toBe(true);
+  });
+
   it('reconnects after the server sends GOAWAY', async () => {
     const { fake, client } = await setup({}, { connections: 1 });
     await client.send([prod(fakeApnsToken())], full);
