@@ -1,6 +1,7 @@
 import type http2 from 'node:http2';
 import { importPKCS8, SignJWT } from 'jose';
 import type { ApnsCredentials } from '../db/schema.ts';
+import { type Bearer, createBearerCache } from './bearer.ts';
 import { createSessionPool, request } from './http2-pool.ts';
 import { backoff, createGate, failed } from './limits.ts';
 import type { DeviceTarget, Notification, ProviderClient, SendOutcome } from './provider.ts';
@@ -82,7 +83,7 @@ export function createApnsClient(opts: ApnsClientOptions): ProviderClient {
       );
     }
 
-    function post(i: number, n: number, jwt: ProviderJwt): void {
+    function post(i: number, n: number, jwt: Bearer): void {
       const target = targets[i] as DeviceTarget;
       headers[':path'] = `/3/device/${encodeURIComponent(target.token)}`;
       headers.authorization = jwt.authorization;
@@ -103,7 +104,7 @@ export function createApnsClient(opts: ApnsClientOptions): ProviderClient {
     function answered(
       i: number,
       n: number,
-      jwt: ProviderJwt,
+      jwt: Bearer,
       err: Error | undefined,
       status: number,
       text: string,
@@ -181,44 +182,17 @@ function apnsHeaders(n: Notification): http2.OutgoingHttpHeaders {
   return headers;
 }
 
-/** A provider token and the authorization header that carries it. */
-interface ProviderJwt {
-  jwt: string;
-  authorization: string;
-}
-
 /** One ES256 provider token shared by every request, re-signed every 50 minutes or when Apple says it expired. */
 function createProviderToken(credentials: ApnsCredentials) {
   let key: ReturnType<typeof importPKCS8> | undefined;
-  let current: (ProviderJwt & { issuedAt: number }) | undefined;
-  let pending: Promise<ProviderJwt> | undefined;
-
-  async function sign(): Promise<ProviderJwt> {
+  return createBearerCache('bearer', async () => {
     key ??= importPKCS8(credentials.privateKey, 'ES256');
     const issuedAt = Date.now();
     const jwt = await new SignJWT({ iss: credentials.teamId, iat: Math.floor(issuedAt / 1000) })
       .setProtectedHeader({ alg: 'ES256', kid: credentials.keyId })
       .sign(await key);
-    current = { jwt, authorization: `bearer ${jwt}`, issuedAt };
-    return current;
-  }
-
-  return {
-    /** The token when it is fresh: what nearly every request finds, with no promise in between. */
-    current(): ProviderJwt | undefined {
-      return current && Date.now() - current.issuedAt < TOKEN_REFRESH_MS ? current : undefined;
-    },
-    get(): Promise<ProviderJwt> {
-      pending ??= sign().finally(() => {
-        pending = undefined;
-      });
-      return pending;
-    },
-    /** Only the first of many concurrent 403s for the same token causes a new one. */
-    expire(token: ProviderJwt): void {
-      if (current?.jwt === token.jwt) current = undefined;
-    },
-  };
+    return { token: jwt, renewAt: issuedAt + TOKEN_REFRESH_MS };
+  });
 }
 
 function parseReason(body: string): string | undefined {

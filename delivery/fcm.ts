@@ -4,6 +4,7 @@ import https from 'node:https';
 import { rootCertificates } from 'node:tls';
 import { importPKCS8, SignJWT } from 'jose';
 import type { FcmCredentials } from '../db/schema.ts';
+import { type Bearer, createBearerCache } from './bearer.ts';
 import { createSessionPool, request } from './http2-pool.ts';
 import { backoff, createGate, failed } from './limits.ts';
 import type { DeviceTarget, Notification, ProviderClient, SendOutcome } from './provider.ts';
@@ -95,7 +96,7 @@ export function createFcmClient(opts: FcmClientOptions): ProviderClient {
       );
     }
 
-    function post(i: number, n: number, reauthorized: boolean, bearer: AccessToken): void {
+    function post(i: number, n: number, reauthorized: boolean, bearer: Bearer): void {
       const body = `${bodyPrefix}${JSON.stringify((targets[i] as DeviceTarget).token)}${bodySuffix}`;
       headers.authorization = bearer.authorization;
       request(pool, origin, headers, body, REQUEST_TIMEOUT_MS, (err, status, responseHeaders, text) => {
@@ -108,7 +109,7 @@ export function createFcmClient(opts: FcmClientOptions): ProviderClient {
       i: number,
       n: number,
       reauthorized: boolean,
-      bearer: AccessToken,
+      bearer: Bearer,
       err: Error | undefined,
       status: number,
       responseHeaders: http2.IncomingHttpHeaders | undefined,
@@ -228,12 +229,6 @@ function parseRetryAfter(value: string | undefined): number | undefined {
   return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
 }
 
-/** An access token and the authorization header that carries it. */
-interface AccessToken {
-  token: string;
-  authorization: string;
-}
-
 /**
  * OAuth2 access tokens for the service account (JWT bearer grant, RFC 7523), fetched from the key's own
  * `token_uri`, shared by all sends and renewed shortly before they expire.
@@ -246,10 +241,8 @@ function createAccessTokenSource(credentials: FcmCredentials, ca: string | Buffe
   const keyId = stringField(account, 'private_key_id');
   const trusted = ca ? [...rootCertificates, ca.toString()] : undefined;
   let key: ReturnType<typeof importPKCS8> | undefined;
-  let current: (AccessToken & { renewAt: number }) | undefined;
-  let pending: Promise<AccessToken> | undefined;
 
-  async function fetchToken(): Promise<AccessToken> {
+  return createBearerCache('Bearer', async () => {
     if (!privateKey) throw new Error('service account has no private_key');
     key ??= importPKCS8(privateKey, 'RS256');
     const now = Math.floor(Date.now() / 1000);
@@ -276,30 +269,11 @@ function createAccessTokenSource(credentials: FcmCredentials, ca: string | Buffe
     }
     const lifetimeMs = (typeof body.expires_in === 'number' ? body.expires_in : 3600) * 1000;
     // Renew 5 minutes early (or halfway for short-lived tokens) so no request carries a dying token.
-    current = {
+    return {
       token: body.access_token,
-      authorization: `Bearer ${body.access_token}`,
       renewAt: Date.now() + lifetimeMs - Math.min(5 * 60_000, lifetimeMs / 2),
     };
-    return current;
-  }
-
-  return {
-    /** The token when it is fresh: what nearly every request finds, with no promise in between. */
-    current(): AccessToken | undefined {
-      return current && Date.now() < current.renewAt ? current : undefined;
-    },
-    get(): Promise<AccessToken> {
-      pending ??= fetchToken().finally(() => {
-        pending = undefined;
-      });
-      return pending;
-    },
-    /** Only the first of many concurrent 401s for the same token causes a new one. */
-    expire(token: AccessToken): void {
-      if (current?.token === token.token) current = undefined;
-    },
-  };
+  });
 }
 
 /**
