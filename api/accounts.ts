@@ -84,6 +84,25 @@ export function oneAccount<T>(get: (appId: string, ids: string[]) => Promise<{ a
   };
 }
 
+/**
+ * Runs a batch change (tags, attributes) for one account and answers with that account's entry afterwards; the
+ * batch's failure for it becomes the route's error: 404 for an unknown account, 409 for any other reason.
+ */
+export function changeOneAccount<T>(current: (appId: string, id: string) => Promise<T>) {
+  return async (
+    appId: string,
+    id: string,
+    change: () => Promise<{ failed: { code: string; message: string }[] }>,
+    rename: [from: string, to: string] = ONE,
+  ): Promise<T> => {
+    const { failed } = await domain(change, { rename });
+    const failure = failed[0];
+    if (failure?.code === 'not_found') throw accountNotFound(id);
+    if (failure) throw new ApiError(409, failure.code, failure.message);
+    return current(appId, id);
+  };
+}
+
 export const AccountFailureSchema = z
   .object({
     id: z.string(),

@@ -12,12 +12,11 @@ import {
 } from '../db/attributes.ts';
 import {
   AccountIdsBody,
-  accountNotFound,
   accountParam,
   audienceErrors,
   BatchResultSchema,
+  changeOneAccount,
   domain,
-  ONE,
   oneAccount,
 } from './accounts.ts';
 import { type ApiDeps, router } from './context.ts';
@@ -216,6 +215,7 @@ export function attributesRoutes(deps: ApiDeps) {
   const db = () => deps.database.db;
 
   const current = oneAccount((appId, ids) => getAttributeValues(db(), appId, ids));
+  const applyOne = changeOneAccount(current);
 
   r.openapi(getNames, async (c) => c.json(await getAttributeNames(db(), c.get('app').id), 200));
 
@@ -235,22 +235,17 @@ export function attributesRoutes(deps: ApiDeps) {
     const appId = c.get('app').id;
     const { id } = c.req.valid('param');
     const { attributes } = c.req.valid('json');
-    const { failed } = await domain(() => setAttributeValues(db(), appId, [{ id, attributes }]), {
-      rename: ONE,
-    });
-    if (failed.length) throw accountNotFound(id);
-    return c.json(await current(appId, id), 200);
+    return c.json(
+      await applyOne(appId, id, () => setAttributeValues(db(), appId, [{ id, attributes }])),
+      200,
+    );
   });
 
   r.openapi(removeOne, async (c) => {
     const appId = c.get('app').id;
     const { id } = c.req.valid('param');
     const { names } = c.req.valid('json');
-    const { failed } = await domain(() => removeAttributeValues(db(), appId, [{ id, names }]), {
-      rename: ONE,
-    });
-    if (failed.length) throw accountNotFound(id);
-    return c.json(await current(appId, id), 200);
+    return c.json(await applyOne(appId, id, () => removeAttributeValues(db(), appId, [{ id, names }])), 200);
   });
 
   r.openapi(setMany, async (c) => {

@@ -10,16 +10,14 @@ import {
 } from '../db/tags.ts';
 import {
   AccountIdsBody,
-  accountNotFound,
   accountParam,
   audienceErrors,
   BatchResultSchema,
+  changeOneAccount,
   domain,
-  ONE,
   oneAccount,
 } from './accounts.ts';
 import { type ApiDeps, router } from './context.ts';
-import { ApiError } from './errors.ts';
 import { conflictError, jsonBodyOf, jsonContent, notFoundError, security } from './schemas.ts';
 
 const tags = ['Tags'];
@@ -138,19 +136,7 @@ export function tagsRoutes(deps: ApiDeps) {
   const db = () => deps.database.db;
 
   const current = oneAccount((appId, ids) => getTags(db(), appId, ids));
-  /** Runs a one-account batch and turns its failure, if any, into the error of this route. */
-  const applyOne = async (
-    appId: string,
-    id: string,
-    fn: () => Promise<{ failed: { code: string; message: string }[] }>,
-    rename = ONE,
-  ) => {
-    const { failed } = await domain(fn, { rename });
-    const failure = failed[0];
-    if (failure?.code === 'not_found') throw accountNotFound(id);
-    if (failure) throw new ApiError(409, failure.code, failure.message);
-    return current(appId, id);
-  };
+  const applyOne = changeOneAccount(current);
 
   r.openapi(getOne, async (c) => c.json(await current(c.get('app').id, c.req.valid('param').id), 200));
 
