@@ -185,6 +185,25 @@ export const notFoundFailure = (id: string): AccountFailure => ({
   message: `account ${JSON.stringify(id)} does not exist in this app; import it first`,
 });
 
+/**
+ * The batch changes' one shape: runs `update` (an UPDATE of `accounts a` that reads the batch `i`, defined by
+ * `batch`, a CTE) and reports the ids of the batch that name no account of the app as failed.
+ */
+export async function updateAccountBatch(
+  db: Queryable,
+  appId: string,
+  batch: SQL,
+  update: SQL,
+  size: number,
+): Promise<BatchResult> {
+  const rows = await db.execute<{ id: string }>(sql`
+    with ${batch}, updated as (${update})
+    select i.id from i
+    where not exists (select 1 from accounts a where a.app_id = ${appId} and a.account_id = i.id)`);
+  const failed = rows.map((r) => notFoundFailure(r.id));
+  return { succeeded: size - failed.length, failed };
+}
+
 /** An account is eligible for pushes once imported or once it has logged in. */
 export const eligibleAccount = (alias = 'accounts'): SQL =>
   sql`(${sql.identifier(alias)}.imported_at is not null or ${sql.identifier(alias)}.last_login_at is not null)`;

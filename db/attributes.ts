@@ -20,9 +20,9 @@ import {
   DomainError,
   fieldPath,
   MAX_BATCH_ACCOUNTS,
-  notFoundFailure,
   type TextIssue,
   textIssue,
+  updateAccountBatch,
 } from './accounts.ts';
 import type { Queryable } from './client.ts';
 import { MAX_ATTRIBUTE_NAME_BYTES, MAX_ATTRIBUTE_VALUE_BYTES } from './conditions.ts';
@@ -238,18 +238,15 @@ export async function setAttributeValues(
       byId.set(item.id, patch);
     });
     const batch = JSON.stringify([...byId].map(([id, attrs]) => ({ id, attrs })));
-    const rows = await tx.execute<{ id: string }>(sql`
-      with i as (select * from jsonb_to_recordset(${batch}::jsonb) as i(id text, attrs jsonb)),
-      updated as (
-        update accounts a set attrs = a.attrs || i.attrs
+    return updateAccountBatch(
+      tx,
+      appId,
+      sql`i as (select * from jsonb_to_recordset(${batch}::jsonb) as i(id text, attrs jsonb))`,
+      sql`update accounts a set attrs = a.attrs || i.attrs
         from i
-        where a.app_id = ${appId} and a.account_id = i.id and not (a.attrs @> i.attrs)
-        returning a.account_id
-      )
-      select i.id from i
-      where not exists (select 1 from accounts a where a.app_id = ${appId} and a.account_id = i.id)`);
-    const failed = rows.map((r) => notFoundFailure(r.id));
-    return { succeeded: byId.size - failed.length, failed };
+        where a.app_id = ${appId} and a.account_id = i.id and not (a.attrs @> i.attrs)`,
+      byId.size,
+    );
   });
 }
 
@@ -287,18 +284,15 @@ export async function removeAttributeValues(
       byId.set(item.id, keys);
     });
     const batch = JSON.stringify([...byId].map(([id, keys]) => ({ id, keys: [...keys] })));
-    const rows = await tx.execute<{ id: string }>(sql`
-      with i as (select * from jsonb_to_recordset(${batch}::jsonb) as i(id text, keys text[])),
-      updated as (
-        update accounts a set attrs = a.attrs - i.keys
+    return updateAccountBatch(
+      tx,
+      appId,
+      sql`i as (select * from jsonb_to_recordset(${batch}::jsonb) as i(id text, keys text[]))`,
+      sql`update accounts a set attrs = a.attrs - i.keys
         from i
-        where a.app_id = ${appId} and a.account_id = i.id and a.attrs ?| i.keys
-        returning a.account_id
-      )
-      select i.id from i
-      where not exists (select 1 from accounts a where a.app_id = ${appId} and a.account_id = i.id)`);
-    const failed = rows.map((r) => notFoundFailure(r.id));
-    return { succeeded: byId.size - failed.length, failed };
+        where a.app_id = ${appId} and a.account_id = i.id and a.attrs ?| i.keys`,
+      byId.size,
+    );
   });
 }
 

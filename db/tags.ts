@@ -19,6 +19,7 @@ import {
   MAX_BATCH_ACCOUNTS,
   notFoundFailure,
   textIssue,
+  updateAccountBatch,
 } from './accounts.ts';
 import type { Queryable } from './client.ts';
 import { MAX_TAG_BYTES } from './conditions.ts';
@@ -121,19 +122,16 @@ export async function removeTags(
   opts: TagBatchOptions = {},
 ): Promise<BatchResult> {
   const batch = checkTagItems(items, opts);
-  const rows = await db.execute<{ id: string }>(sql`
-    with i as (select * from ${recordset(batch)}),
-    updated as (
-      update accounts a
+  return updateAccountBatch(
+    db,
+    appId,
+    sql`i as (select * from ${recordset(batch)})`,
+    sql`update accounts a
       set tags = array(select t from unnest(a.tags) with ordinality u(t, n) where t <> all(i.tags) order by n)
       from i
-      where a.app_id = ${appId} and a.account_id = i.id and a.tags && i.tags
-      returning a.account_id
-    )
-    select i.id from i
-    where not exists (select 1 from accounts a where a.app_id = ${appId} and a.account_id = i.id)`);
-  const failed = rows.map((r) => notFoundFailure(r.id));
-  return { succeeded: batch.length - failed.length, failed };
+      where a.app_id = ${appId} and a.account_id = i.id and a.tags && i.tags`,
+    batch.length,
+  );
 }
 
 const idList = (ids: string[]) => sql`(select jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb))`;
@@ -146,17 +144,14 @@ export async function removeAllTags(
   opts: BatchOptions = {},
 ): Promise<BatchResult> {
   const unique = checkAccountIds(ids, opts);
-  const rows = await db.execute<{ id: string }>(sql`
-    with i(id) as ${idList(unique)},
-    updated as (
-      update accounts a set tags = '{}'
-      where a.app_id = ${appId} and a.account_id in (select id from i) and cardinality(a.tags) > 0
-      returning a.account_id
-    )
-    select i.id from i
-    where not exists (select 1 from accounts a where a.app_id = ${appId} and a.account_id = i.id)`);
-  const failed = rows.map((r) => notFoundFailure(r.id));
-  return { succeeded: unique.length - failed.length, failed };
+  return updateAccountBatch(
+    db,
+    appId,
+    sql`i(id) as ${idList(unique)}`,
+    sql`update accounts a set tags = '{}'
+      where a.app_id = ${appId} and a.account_id in (select id from i) and cardinality(a.tags) > 0`,
+    unique.length,
+  );
 }
 
 /** The tags of each listed account that exists, in the order asked, and the ids that do not exist. */
