@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gatewayStore } from '../api/gateway/store.ts';
+import { gatewayStore } from '../gateway/store.ts';
 import { type ApiHandle, startApi } from '../cli/api.ts';
 import { createLogger } from '../core/log.ts';
 import { mintUserToken } from '../core/user-token.ts';

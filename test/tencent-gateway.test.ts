@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { userSigVerifier } from '../api/gateway/usersig-verifier.ts';
+import { userSigVerifier } from '../gateway/usersig-verifier.ts';
 import { mintUserToken, UserTokenError } from '../core/user-token.ts';
 import type { CreatedApp } from '../db/apps.ts';
 import { HeraldClient, type HeraldMessage, type Recall } from '../sdk/src/index.ts';

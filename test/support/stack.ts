@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { inject } from 'vitest';
 import type { ProviderRegistry } from '../../activities/deps.ts';
-import type { GatewayOptions } from '../../api/gateway/index.ts';
+import type { GatewayOptions } from '../../gateway/index.ts';
 import { type ApiHandle, startApi } from '../../cli/api.ts';
 import { connectTemporal } from '../../cli/services.ts';
 import { startWorker, type WorkerHandle } from '../../cli/worker.ts';

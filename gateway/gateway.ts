@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
-import type { Logger } from '../../core/log.ts';
-import { jwtVerifier, UserTokenError, type UserTokenVerifier } from '../../core/user-token.ts';
-import type { Database } from '../../db/client.ts';
-import { DeviceTokenError, registerDevice, removeDevice } from '../../db/devices.ts';
-import { type BusEvent, type FanoutBus, postgresBus } from '../../delivery/bus.ts';
+import type { Logger } from '../core/log.ts';
+import { jwtVerifier, UserTokenError, type UserTokenVerifier } from '../core/user-token.ts';
+import type { Database } from '../db/client.ts';
+import { DeviceTokenError, registerDevice, removeDevice } from '../db/devices.ts';
+import { type BusEvent, type FanoutBus, postgresBus } from '../delivery/bus.ts';
 import { authenticate, cachedAppSecrets, tokenFromRequest } from './auth.ts';
 import {
   CLIENT_FRAME_TYPES,

@@ -6,4 +6,3 @@ export {
   type GatewayOptions,
 } from './gateway.ts';
 export { CloseCode, PROTOCOL, TOKEN_PROTOCOL_PREFIX } from './protocol.ts';
-export { connectRoutes } from './route.ts';
