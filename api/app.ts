@@ -5,10 +5,10 @@ import { appsRoutes } from './apps.ts';
 import { attributesRoutes } from './attributes.ts';
 import { audienceRoutes } from './audience.ts';
 import { campaignsRoutes } from './campaigns.ts';
+import { connectRoutes } from './connect.ts';
 import { type ApiDeps, router } from './context.ts';
 import { devicesRoutes } from './devices.ts';
 import { errorBody, errorHandler } from './errors.ts';
-import { connectRoutes } from './gateway/route.ts';
 import { healthRoutes } from './health.ts';
 import { appAuth, jsonBody } from './middleware.ts';
 import { pushesRoutes } from './pushes.ts';
@@ -28,7 +28,7 @@ export function createApi(deps: ApiDeps) {
   api.route('/', healthRoutes(deps));
   api.route('/v1/apps', appsRoutes(deps));
 
-  // The WebSocket upgrade is taken by the http server (api/gateway); a plain GET says to upgrade.
+  // The WebSocket upgrade is taken by the http server (gateway/); a plain GET says to upgrade.
   api.route('/v1/connect', connectRoutes());
 
   const v1 = router();

@@ -2,8 +2,8 @@ import type { Server } from 'node:http';
 import { type ServerType, serve } from '@hono/node-server';
 import { createApi } from '../api/app.ts';
 import type { ApiDeps } from '../api/context.ts';
-import { createGateway, type Gateway, type GatewayOptions } from '../api/gateway/index.ts';
 import type { FanoutBus } from '../delivery/bus.ts';
+import { createGateway, type Gateway, type GatewayOptions } from '../gateway/index.ts';
 
 export interface ApiHandle {
   url: string;

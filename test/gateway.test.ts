@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gatewayStore } from '../api/gateway/store.ts';
 import { type ApiHandle, startApi } from '../cli/api.ts';
 import { createLogger } from '../core/log.ts';
 import { mintUserToken } from '../core/user-token.ts';
@@ -8,6 +7,7 @@ import { connectDatabase, type Database } from '../db/client.ts';
 import { createRecipientPartition } from '../db/recipients.ts';
 import { RecipientState } from '../db/schema.ts';
 import { postgresBus } from '../delivery/bus.ts';
+import { gatewayStore } from '../gateway/store.ts';
 import { client, startTestStack, type TestStack, waitFor } from './support/stack.ts';
 import { type Frame, TestSocket } from './support/ws.ts';
 

@@ -1,8 +1,8 @@
 import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { userSigVerifier } from '../api/gateway/usersig-verifier.ts';
 import { mintUserToken, UserTokenError } from '../core/user-token.ts';
 import type { CreatedApp } from '../db/apps.ts';
+import { userSigVerifier } from '../gateway/usersig-verifier.ts';
 import { HeraldClient, type HeraldMessage, type Recall } from '../sdk/src/index.ts';
 import { client, startTestStack, type TestStack, waitFor } from './support/stack.ts';
 import { TestSocket } from './support/ws.ts';

@@ -1,8 +1,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { router } from '../context.ts';
-import { ApiError } from '../errors.ts';
-import { ErrorSchema } from '../schemas.ts';
-import { PROTOCOL } from './protocol.ts';
+import { PROTOCOL } from '../gateway/protocol.ts';
+import { router } from './context.ts';
+import { ApiError } from './errors.ts';
+import { ErrorSchema } from './schemas.ts';
 
 const connect = createRoute({
   method: 'get',

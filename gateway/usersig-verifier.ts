@@ -1,6 +1,6 @@
 import { inflateSync } from 'node:zlib';
-import { UserTokenError, type UserTokenVerifier } from '../../core/user-token.ts';
-import { verifyUserSig } from '../../core/usersig.ts';
+import { UserTokenError, type UserTokenVerifier } from '../core/user-token.ts';
+import { verifyUserSig } from '../core/usersig.ts';
 
 /** UserSigs are base64 of deflated JSON with `+/=` written as `*-_`: no dots, so never a JWT. */
 const USERSIG_SHAPE = /^[A-Za-z0-9*_-]{16,}$/;

@@ -1,5 +1,5 @@
-import type { Sql } from '../../db/client.ts';
-import { RecipientState as S } from '../../db/schema.ts';
+import type { Sql } from '../db/client.ts';
+import { RecipientState as S } from '../db/schema.ts';
 import type { PushForFrame } from './protocol.ts';
 
 /**

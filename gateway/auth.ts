@@ -5,10 +5,10 @@ import {
   UserTokenError,
   type UserTokenVerifier,
   verifyUserToken,
-} from '../../core/user-token.ts';
-import { accountIdProblem } from '../../db/accounts.ts';
-import { findAppById, findAppBySdkAppId } from '../../db/apps.ts';
-import type { Database } from '../../db/client.ts';
+} from '../core/user-token.ts';
+import { accountIdProblem } from '../db/accounts.ts';
+import { findAppById, findAppBySdkAppId } from '../db/apps.ts';
+import type { Database } from '../db/client.ts';
 import { TOKEN_PROTOCOL_PREFIX } from './protocol.ts';
 
 /**

@@ -5,7 +5,7 @@ import { z } from 'zod';
  * JSON text frames with a `type`; unknown fields are ignored so the protocol can grow within a version.
  */
 // The constants both ends must agree on live in the SDK; the server re-exports them.
-export { CloseCode, PROTOCOL, TOKEN_PROTOCOL_PREFIX } from '../../sdk/src/protocol.ts';
+export { CloseCode, PROTOCOL, TOKEN_PROTOCOL_PREFIX } from '../sdk/src/protocol.ts';
 
 const ref = z.string().max(64).optional();
 const pushId = z.string().min(1).max(64);

@@ -1,0 +1,210 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { WebSocket } from 'ws';
+import { tokenFromRequest } from './auth.ts';
+import { type LoginDeps, type LoginTarget, login } from './login.ts';
+import type { GatewayOptions } from './options.ts';
+import { CloseCode, frame, PROTOCOL, type PushForFrame } from './protocol.ts';
+import { type SyncTarget, sendMissed } from './sync.ts';
+
+/** What a connection needs from the registry of sockets on this process (gateway/presence.ts). */
+export interface PresenceHooks {
+  /** Counts the socket in: live pushes of its account reach it from now on. */
+  add(conn: Connection): void;
+  /** Takes the socket out of delivery and presence at once; a second call does nothing. */
+  release(conn: Connection): void;
+  /** Writes the account's presence row (one write at a time per account). */
+  write(appId: string, accountId: string): Promise<void>;
+}
+
+export interface ConnectionDeps extends LoginDeps {
+  opts: GatewayOptions;
+  presence: PresenceHooks;
+  /** Adds a promise to those the gateway waits for when it stops. */
+  track: <T>(p: Promise<T>) => Promise<T>;
+}
+
+type Phase = 'auth' | 'sync' | 'live' | 'closed';
+
+/** How long after its expiry a delivered id is still remembered per socket (bus events may repeat). */
+const FORGET_AFTER_MS = 10 * 60_000;
+
+export const forgetAtOf = (p: PushForFrame) =>
+  Math.max(p.expires_at ? new Date(p.expires_at).getTime() : 0, Date.now()) + FORGET_AFTER_MS;
+
+const reasonText = (s: string) =>
+  Buffer.byteLength(s) <= 123 ? s : Buffer.from(s).subarray(0, 120).toString();
+
+/**
+ * One client socket and its state machine: auth (a token with the upgrade, or an `auth` frame in time;
+ * gateway/login.ts) → sync (welcome, then the missed pushes of gateway/sync.ts, live frames queued meanwhile)
+ * → live → closed. The client's frames are read in gateway/frames.ts; gateway/fanout.ts calls `deliver`.
+ */
+export class Connection implements LoginTarget, SyncTarget {
+  readonly id = randomUUID();
+  appId = '';
+  accountId = '';
+  private phase: Phase = 'auth';
+  /** False from a ping until its pong. */
+  alive = true;
+  authStarted = false;
+  authDone: Promise<boolean> = Promise.resolve(false);
+  /** Push ids sent on this socket, and when each may be forgotten: nothing is sent twice on one socket. */
+  private readonly sent = new Map<string, number>();
+  /** Live frames that arrived while the connect-time sync was running; sent right after it. */
+  private queue: string[] = [];
+  private queueBytes = 0;
+  private authTimer: NodeJS.Timeout | undefined;
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private killTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly ws: WebSocket,
+    private readonly deps: ConnectionDeps,
+  ) {}
+
+  get closed(): boolean {
+    return this.phase === 'closed';
+  }
+
+  /** Right after the upgrade: the subprotocol check, then the token from the upgrade or the auth deadline. */
+  open(req: IncomingMessage, url: URL): void {
+    const offered = req.headers['sec-websocket-protocol'];
+    if (offered && this.ws.protocol !== PROTOCOL) {
+      this.close(CloseCode.protocolError, `unsupported_protocol: offer ${PROTOCOL}`);
+      return;
+    }
+    const token = tokenFromRequest(req, url);
+    if (token) this.startAuth(token);
+    else
+      this.authTimer = setTimeout(
+        () => this.close(CloseCode.unauthorized, 'token_missing: send an auth frame first'),
+        this.deps.opts.authTimeoutMs,
+      );
+  }
+
+  startAuth(token: string): void {
+    const { track } = this.deps;
+    this.authStarted = true;
+    clearTimeout(this.authTimer);
+    this.authDone = track(login(this, token, this.deps));
+    this.authDone.then((ok) => (ok ? track(this.runSync()) : undefined)).catch(() => {});
+  }
+
+  enterSync(appId: string, accountId: string): void {
+    this.appId = appId;
+    this.accountId = accountId;
+    this.phase = 'sync';
+    this.deps.presence.add(this);
+  }
+
+  expireIn(ms: number): void {
+    this.expiryTimer = setTimeout(() => this.close(CloseCode.unauthorized, 'token_expired'), ms);
+  }
+
+  /** The socket is gone (whoever closed it). */
+  onSocketClosed(): void {
+    this.phase = 'closed';
+    this.deps.presence.release(this);
+    clearTimeout(this.authTimer);
+    clearTimeout(this.expiryTimer);
+    clearTimeout(this.killTimer);
+  }
+
+  close(code: number, reason: string): void {
+    if (this.closed) return;
+    this.phase = 'closed';
+    this.deps.presence.release(this);
+    clearTimeout(this.authTimer);
+    clearTimeout(this.expiryTimer);
+    this.queue = [];
+    try {
+      this.ws.close(code, reasonText(reason));
+    } catch {
+      this.ws.terminate();
+    }
+    this.killTimer = setTimeout(() => this.ws.terminate(), this.deps.opts.closeGraceMs);
+  }
+
+  send(data: string): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(data);
+  }
+
+  /** A live frame: never waits for a slow socket; one whose buffer is full is dropped (it syncs on reconnect). */
+  sendLive(data: string): void {
+    if (this.closed) return;
+    const { maxBufferedBytes } = this.deps.opts;
+    if (this.phase === 'sync' || this.phase === 'auth') {
+      this.queue.push(data);
+      this.queueBytes += data.length;
+      if (this.queueBytes > maxBufferedBytes) this.slow();
+      return;
+    }
+    if (this.ws.bufferedAmount > maxBufferedBytes) {
+      this.slow();
+      return;
+    }
+    this.send(data);
+  }
+
+  /** A push's live frame, unless this socket already had that push. */
+  deliver(pushId: string, data: string, forgetAt: number): void {
+    if (this.closed || this.sent.has(pushId)) return;
+    this.sent.set(pushId, forgetAt);
+    this.sendLive(data);
+  }
+
+  markSent(push: PushForFrame): boolean {
+    if (this.sent.has(push.id)) return false;
+    this.sent.set(push.id, forgetAtOf(push));
+    return true;
+  }
+
+  /** Forgets the delivered ids whose time is up (the heartbeat calls this). */
+  forgetSent(now: number): void {
+    for (const [id, at] of this.sent) if (at < now) this.sent.delete(id);
+  }
+
+  /** Pings; a socket that did not answer the previous ping is cut. */
+  ping(): void {
+    if (!this.alive) {
+      this.ws.terminate();
+      return;
+    }
+    this.alive = false;
+    try {
+      this.ws.ping();
+    } catch {
+      this.ws.terminate();
+    }
+  }
+
+  private slow(): void {
+    this.deps.log.info(
+      { accountId: this.accountId, buffered: this.ws.bufferedAmount },
+      'dropping slow consumer',
+    );
+    this.close(CloseCode.slowConsumer, 'slow_consumer: reconnect to sync');
+  }
+
+  /** sync → live: the missed pushes, then `synced`, then the live frames that arrived meanwhile. */
+  private async runSync(): Promise<void> {
+    try {
+      const sent = await sendMissed(this, this.deps.store, this.deps.opts);
+      if (sent === 'slow') {
+        if (!this.closed) this.slow();
+        return;
+      }
+      if (sent === 'closed' || this.closed) return;
+      this.send(frame({ type: 'synced', count: sent }));
+      this.phase = 'live';
+      const queued = this.queue;
+      this.queue = [];
+      this.queueBytes = 0;
+      for (const data of queued) this.sendLive(data);
+    } catch (err) {
+      this.deps.log.error({ err, accountId: this.accountId }, 'sync failed');
+      this.close(CloseCode.internal, 'internal_error: sync failed, reconnect');
+    }
+  }
+}

@@ -1,0 +1,76 @@
+import type { Logger } from '../core/log.ts';
+import { type AppSecrets, UserTokenError } from '../core/user-token.ts';
+import { authenticate } from './auth.ts';
+import type { GatewayOptions } from './options.ts';
+import { CloseCode, frame, PROTOCOL } from './protocol.ts';
+import type { GatewayStore } from './store.ts';
+
+export interface LoginDeps {
+  opts: Pick<GatewayOptions, 'verifiers' | 'pingIntervalMs' | 'maxFrameBytes'>;
+  log: Logger;
+  store: GatewayStore;
+  secrets: AppSecrets;
+  presence: { write(appId: string, accountId: string): Promise<void> };
+}
+
+/** What a login needs of a connection (gateway/connection.ts). */
+export interface LoginTarget {
+  readonly id: string;
+  readonly closed: boolean;
+  close(code: number, reason: string): void;
+  send(data: string): void;
+  /** auth → sync: the account is known, and the socket counts as present from now on. */
+  enterSync(appId: string, accountId: string): void;
+  /** Closes the socket with `token_expired` in `ms`. */
+  expireIn(ms: number): void;
+}
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** The token checked, the socket counted in, the login recorded, the welcome sent. False when it was closed. */
+export async function login(conn: LoginTarget, token: string, deps: LoginDeps): Promise<boolean> {
+  const { opts, log, store, secrets, presence } = deps;
+  let identity: Awaited<ReturnType<typeof authenticate>>;
+  try {
+    identity = await authenticate(token, secrets, opts.verifiers);
+  } catch (err) {
+    if (err instanceof UserTokenError) {
+      conn.close(err.reason === 'forbidden' ? CloseCode.forbidden : CloseCode.unauthorized, err.message);
+    } else {
+      log.error({ err }, 'token check failed');
+      conn.close(CloseCode.internal, 'internal_error');
+    }
+    return false;
+  }
+  if (conn.closed) return false;
+  const { appId, accountId } = identity;
+  // Registered before presence is written and presence written before the sync reads: a push snapshotted
+  // meanwhile is either in the sync or delivered live to this socket (or both, and sent once).
+  conn.enterSync(appId, accountId);
+  try {
+    await Promise.all([presence.write(appId, accountId), store.recordLogin(appId, accountId)]);
+  } catch (err) {
+    log.error({ err }, 'connect bookkeeping failed');
+    conn.close(CloseCode.internal, 'internal_error');
+    return false;
+  }
+  if (conn.closed) return false;
+  if (identity.expiresAt) {
+    const ms = identity.expiresAt.getTime() - Date.now();
+    if (ms < MAX_TIMER_MS) conn.expireIn(Math.max(ms, 0));
+  }
+  conn.send(
+    frame({
+      type: 'welcome',
+      protocol: PROTOCOL,
+      connectionId: conn.id,
+      appId,
+      accountId,
+      serverTime: new Date().toISOString(),
+      tokenExpiresAt: identity.expiresAt?.toISOString() ?? null,
+      heartbeatSeconds: Math.round(opts.pingIntervalMs / 1000),
+      limits: { maxFrameBytes: opts.maxFrameBytes, maxAckIds: 500 },
+    }),
+  );
+  return true;
+}

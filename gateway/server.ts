@@ -1,0 +1,159 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { type WebSocket, WebSocketServer } from 'ws';
+import type { Logger } from '../core/log.ts';
+import type { Database } from '../db/client.ts';
+import { type FanoutBus, postgresBus } from '../delivery/bus.ts';
+import { cachedAppSecrets } from './auth.ts';
+import { Connection, type ConnectionDeps } from './connection.ts';
+import { createFanout } from './fanout.ts';
+import { frameHandler } from './frames.ts';
+import { defaultGatewayOptions, type GatewayOptions } from './options.ts';
+import { createPresence } from './presence.ts';
+import { CloseCode, PROTOCOL } from './protocol.ts';
+import { gatewayStore } from './store.ts';
+
+export interface GatewayDeps {
+  database: Database;
+  log: Logger;
+  /** The fan-out bus; PostgreSQL LISTEN/NOTIFY on the api's database by default. */
+  bus?: FanoutBus;
+}
+
+export interface Gateway {
+  readonly id: string;
+  /** Registers the gateway and subscribes to the bus; call before the server takes upgrades. */
+  start(): Promise<void>;
+  /** The http server's `upgrade` listener. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** Closes every socket with 1001, forgets this gateway's presence, stops listening. */
+  stop(): Promise<void>;
+  stats(): { connections: number; accounts: number };
+}
+
+function reject(socket: Duplex, status: number, text: string, message: string): void {
+  const body = JSON.stringify({ error: { code: status === 404 ? 'not_found' : 'unavailable', message } });
+  socket.end(
+    `HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}
+
+/**
+ * The WebSocket gateway of one api process (docs/protocol.md has what goes over the wire): the server, its
+ * timers and the parts it composes: connections (connection.ts, frames.ts), presence (presence.ts) and the
+ * fan-out of bus events (fanout.ts).
+ */
+export function createGateway(deps: GatewayDeps, options: Partial<GatewayOptions> = {}): Gateway {
+  const opts: GatewayOptions = { ...defaultGatewayOptions(), ...options };
+  const { database } = deps;
+  const log = deps.log.child({ component: 'gateway', gatewayId: opts.gatewayId });
+  const bus = deps.bus ?? postgresBus(database.sql);
+  const store = gatewayStore(database.sql, opts.gatewayId);
+  const wss = new WebSocketServer({
+    noServer: true,
+    clientTracking: false,
+    perMessageDeflate: false,
+    maxPayload: opts.maxFrameBytes,
+    handleProtocols: (protocols) => (protocols.has(PROTOCOL) ? PROTOCOL : false),
+  });
+
+  const conns = new Set<Connection>();
+  const inflight = new Set<Promise<unknown>>();
+  let stopping = false;
+  let unsubscribe: (() => Promise<void>) | undefined;
+  let heartbeatTimer: NodeJS.Timeout | undefined;
+  let pingTimer: NodeJS.Timeout | undefined;
+
+  const track = <T>(p: Promise<T>): Promise<T> => {
+    inflight.add(p);
+    p.finally(() => inflight.delete(p)).catch(() => {});
+    return p;
+  };
+  const isStopping = () => stopping;
+
+  const presence = createPresence({ store, log, reapAfterSeconds: opts.reapAfterSeconds, isStopping });
+  const fanout = createFanout({
+    store,
+    log,
+    local: presence,
+    liveChunk: opts.liveChunk,
+    catchUpSeconds: opts.catchUpSeconds,
+    isStopping,
+    track,
+  });
+  const connDeps: ConnectionDeps = { opts, log, store, secrets: cachedAppSecrets(database), presence, track };
+  const onMessage = frameHandler({ database, store, log, track });
+
+  function accept(ws: WebSocket, req: IncomingMessage, url: URL): void {
+    const conn = new Connection(ws, connDeps);
+    conns.add(conn);
+    ws.on('pong', () => {
+      conn.alive = true;
+    });
+    ws.on('message', (data, isBinary) => onMessage(conn, data, isBinary));
+    ws.on('error', (err) => log.debug({ err, connectionId: conn.id }, 'socket error'));
+    ws.on('close', () => {
+      conn.onSocketClosed();
+      conns.delete(conn);
+    });
+    conn.open(req, url);
+  }
+
+  function beat(): void {
+    track(presence.beat()).catch((err) => log.warn({ err }, 'gateway heartbeat failed'));
+    const now = Date.now();
+    for (const conn of conns) conn.forgetSent(now);
+  }
+
+  function pingAll(): void {
+    for (const conn of conns) conn.ping();
+  }
+
+  return {
+    id: opts.gatewayId,
+
+    async start() {
+      await store.heartbeat();
+      unsubscribe = await bus.subscribe(fanout.onEvent, () =>
+        track(fanout.catchUp()).catch((err) => log.error({ err }, 'catch-up failed')),
+      );
+      heartbeatTimer = setInterval(beat, opts.heartbeatMs);
+      pingTimer = setInterval(pingAll, opts.pingIntervalMs);
+      heartbeatTimer.unref();
+      pingTimer.unref();
+      log.info('gateway started');
+    },
+
+    handleUpgrade(req, socket, head) {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      if (url.pathname !== '/v1/connect')
+        return reject(socket, 404, 'Not Found', 'WebSocket connections go to /v1/connect');
+      if (stopping) return reject(socket, 503, 'Service Unavailable', 'shutting down; connect again');
+      wss.handleUpgrade(req, socket, head, (ws) => accept(ws, req, url));
+    },
+
+    async stop() {
+      if (stopping) return;
+      stopping = true;
+      clearInterval(heartbeatTimer);
+      clearInterval(pingTimer);
+      await unsubscribe?.().catch((err) => log.warn({ err }, 'unlisten failed'));
+      for (const conn of conns) conn.close(CloseCode.goingAway, 'server_shutting_down: reconnect');
+      await Promise.race([
+        Promise.allSettled([...inflight, ...presence.pending()]),
+        new Promise((r) => setTimeout(r, opts.closeGraceMs)),
+      ]);
+      await store.unregister().catch((err) => log.warn({ err }, 'could not remove gateway row'));
+      const deadline = Date.now() + opts.closeGraceMs;
+      while (conns.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      for (const conn of conns) conn.ws.terminate();
+      wss.close();
+      log.info('gateway stopped');
+    },
+
+    stats() {
+      return { connections: conns.size, accounts: presence.accountCount() };
+    },
+  };
+}
