@@ -58,7 +58,6 @@ describe('push workflow', () => {
       );
       expect(await handle.executeUpdate(recallPushUpdate)).toEqual({ accepted: true, phase: 'retained' });
       expect(await handle.result()).toBe('done');
-      // Once done, neither a cancel nor another recall is accepted.
       expect(await handle.query(pushPhaseQuery)).toBe('done');
     });
     expect(mock.calls.map((c) => c.name)).toEqual([
