@@ -1,5 +1,5 @@
 /**
- * The APNs (production and sandbox) and FCM fakes of test/fakes, in a process of their own so that their CPU
+ * The APNs (production and sandbox) and FCM fakes of fakes/, in a process of their own so that their CPU
  * (TLS, JWT checks, validation) is measured apart from Herald's. Started by bench/main.ts over IPC:
  *   env HERALD_BENCH_FAKES = FakesSpec (JSON)
  *   → { type: 'ready', addresses: FakesAddresses }
@@ -8,8 +8,8 @@
  * Every accepted notification is timestamped on arrival (wall clock with sub-millisecond precision, the same
  * clock every bench process uses); nothing else is kept, so a million notifications cost a few counters.
  */
-import { startFakeApns } from '../test/fakes/apns.ts';
-import { startFakeFcm } from '../test/fakes/fcm.ts';
+import { startFakeApns } from '../fakes/apns.ts';
+import { startFakeFcm } from '../fakes/fcm.ts';
 import type { Arrivals, FakesAddresses, FakesReport, FakesSpec } from './ipc.ts';
 import { now } from './ipc.ts';
 
@@ -78,7 +78,7 @@ async function main(): Promise<void> {
   const addresses: FakesAddresses = {
     apnsUrl: production?.url ?? '',
     apnsSandboxUrl: sandbox?.url ?? '',
-    // Every fake serves the one test certificate (test/fakes/keys.ts), FCM's too: this CA covers them all.
+    // Every fake serves the one test certificate (fakes/keys.ts), FCM's too: this CA covers them all.
     ca: production?.ca ?? '',
     fcmUrl: fcm.url,
     tokenUri: fcm.tokenUri,

@@ -20,7 +20,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { connectDatabase, type Database } from '../db/client.ts';
 import { runMigrations } from '../db/migrate.ts';
-import { generateApnsKey, generateServiceAccount } from '../test/fakes/keys.ts';
+import { generateApnsKey, generateServiceAccount } from '../fakes/keys.ts';
 import type {
   ClientsConnected,
   ClientsProgress,

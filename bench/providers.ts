@@ -10,9 +10,9 @@ import { fileURLToPath } from 'node:url';
 import { createApnsClient } from '../delivery/apns.ts';
 import { createFcmClient } from '../delivery/fcm.ts';
 import type { DeviceTarget, Notification, ProviderClient } from '../delivery/provider.ts';
-import { fakeApnsToken, startFakeApns } from '../test/fakes/apns.ts';
-import { fakeFcmToken, startFakeFcm } from '../test/fakes/fcm.ts';
-import { generateApnsKey, generateServiceAccount } from '../test/fakes/keys.ts';
+import { fakeApnsToken, startFakeApns } from '../fakes/apns.ts';
+import { fakeFcmToken, startFakeFcm } from '../fakes/fcm.ts';
+import { generateApnsKey, generateServiceAccount } from '../fakes/keys.ts';
 
 /** What the parent tells the child about the keys, and the child answers with the fakes' addresses. */
 interface FakeSpec {

@@ -73,6 +73,16 @@ export interface DevTemporalOptions {
   log: Logger;
   /** Keep no database file (tests). */
   ephemeral?: boolean;
+  /** Server dynamic config overrides (tests only: `herald start` passes none). */
+  dynamicConfig?: Record<string, number | string | boolean>;
+}
+
+/** `--dynamic-config-value KEY=VALUE` pairs; the CLI parses each value as JSON. */
+function dynamicConfigArgs(config: DevTemporalOptions['dynamicConfig']): string[] {
+  return Object.entries(config ?? {}).flatMap(([key, value]) => [
+    '--dynamic-config-value',
+    `${key}=${JSON.stringify(value)}`,
+  ]);
 }
 
 /**
@@ -104,6 +114,7 @@ async function spawnCli(
     'error',
     ...(dbFile ? ['--db-filename', dbFile] : []),
     ...(opts.uiPort ? ['--ui-port', String(opts.uiPort)] : ['--headless']),
+    ...dynamicConfigArgs(opts.dynamicConfig),
   ];
   opts.log.info({ cli, port: opts.port }, 'starting Temporal dev server');
   const child: ChildProcess = spawn(cli, args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -140,6 +151,7 @@ async function startSdkDownload(dbFile: string | undefined, opts: DevTemporalOpt
         ...(opts.uiPort ? { uiPort: opts.uiPort, ui: true } : { ui: false }),
         namespace: opts.namespace,
         ...(dbFile ? { dbFilename: dbFile } : {}),
+        extraArgs: dynamicConfigArgs(opts.dynamicConfig),
       },
     });
     return {

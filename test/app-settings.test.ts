@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { CreatedApp } from '../db/apps.ts';
-import { generateApnsKey, generateServiceAccount } from './fakes/keys.ts';
+import { generateApnsKey, generateServiceAccount } from '../fakes/keys.ts';
 import { client, startTestStack, type TestStack } from './support/stack.ts';
 
 let stack: TestStack;

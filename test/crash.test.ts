@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { PAGES_IN_FLIGHT } from '../activities/offline.ts';
-import { type FakeFcm, startFakeFcm } from './fakes/fcm.ts';
-import { generateServiceAccount } from './fakes/keys.ts';
+import { type FakeFcm, startFakeFcm } from '../fakes/fcm.ts';
+import { generateServiceAccount } from '../fakes/keys.ts';
 import { seedAccounts } from './support/seed.ts';
 import { client, startTestStack, type TestStack, waitFor } from './support/stack.ts';
 

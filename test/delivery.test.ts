@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CreatedApp } from '../db/apps.ts';
 import { providerRegistry } from '../delivery/registry.ts';
-import { type FakeApns, fakeApnsToken, startFakeApns } from './fakes/apns.ts';
-import { type FakeFcm, fakeFcmToken, startFakeFcm } from './fakes/fcm.ts';
-import { generateApnsKey, generateServiceAccount } from './fakes/keys.ts';
+import { type FakeApns, fakeApnsToken, startFakeApns } from '../fakes/apns.ts';
+import { type FakeFcm, fakeFcmToken, startFakeFcm } from '../fakes/fcm.ts';
+import { generateApnsKey, generateServiceAccount } from '../fakes/keys.ts';
 import { client, startTestStack, type TestStack, waitFor } from './support/stack.ts';
 import { TestSocket } from './support/ws.ts';
 

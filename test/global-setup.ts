@@ -16,8 +16,18 @@ declare module 'vitest' {
     databaseUrl: string;
     temporalAddress: string;
     workflowBundlePath: string;
+    /** History events after which the run's Temporal server suggests continue-as-new. */
+    suggestContinueAsNewAfter: number;
   }
 }
+
+/**
+ * The server suggests continue-as-new after this many history events (default 4096), so that a workflow
+ * test reaches it in a few dozen mocked offline pages. The end-to-end pushes stay far below it: a page
+ * activity covers 50 pages, so their histories hold a few dozen events.
+ */
+const SUGGEST_CONTINUE_AS_NEW = 'limit.historyCount.suggestContinueAsNew';
+const SUGGEST_CONTINUE_AS_NEW_AFTER = 200;
 
 const MACHINE_PG = process.env.HERALD_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -66,6 +76,7 @@ export default async function setup(project: TestProject) {
       namespace: 'default',
       log,
       ephemeral: true,
+      dynamicConfig: { [SUGGEST_CONTINUE_AS_NEW]: SUGGEST_CONTINUE_AS_NEW_AFTER },
     }),
     bundleWorkflows(),
   ]);
@@ -76,6 +87,7 @@ export default async function setup(project: TestProject) {
   project.provide('databaseUrl', databaseUrl);
   project.provide('temporalAddress', temporal.address);
   project.provide('workflowBundlePath', workflowBundlePath);
+  project.provide('suggestContinueAsNewAfter', SUGGEST_CONTINUE_AS_NEW_AFTER);
 
   return async () => {
     for (const c of cleanups.reverse()) await c().catch(() => {});

@@ -3,9 +3,9 @@ import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type ApnsClientOptions, apnsPayload, createApnsClient } from '../delivery/apns.ts';
 import { createFcmClient, type FcmClientOptions } from '../delivery/fcm.ts';
 import type { DeviceTarget, Notification } from '../delivery/provider.ts';
-import { type FakeApnsOptions, fakeApnsToken, startFakeApns } from './fakes/apns.ts';
-import { type FakeFcmOptions, fakeFcmToken, startFakeFcm } from './fakes/fcm.ts';
-import { type ApnsTestKey, type FcmTestKey, generateApnsKey, generateServiceAccount } from './fakes/keys.ts';
+import { type FakeApnsOptions, fakeApnsToken, startFakeApns } from '../fakes/apns.ts';
+import { type FakeFcmOptions, fakeFcmToken, startFakeFcm } from '../fakes/fcm.ts';
+import { type ApnsTestKey, type FcmTestKey, generateApnsKey, generateServiceAccount } from '../fakes/keys.ts';
 
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {

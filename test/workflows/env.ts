@@ -1,0 +1,105 @@
+import { randomBytes } from 'node:crypto';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { inject } from 'vitest';
+import type { PushActivities } from '../../activities/index.ts';
+
+/**
+ * Where the workflow tests run. With TEMPORAL_TEST_SERVER (the path of a `temporal-test-server` binary) they
+ * use Temporal's time-skipping test server; without it (this machine cannot download one) they use the run's
+ * dev server in real time. The tests pass in both: every wait they rely on is either interrupted by a test
+ * (cancel, recall, reschedule) or a second or two long.
+ */
+export interface WorkflowTestEnv {
+  env: TestWorkflowEnvironment;
+  timeSkipping: boolean;
+  /** Runs fn while a worker with these activities and the real workflows polls a task queue of its own. */
+  withWorker<T>(activities: PushActivities, fn: (taskQueue: string) => Promise<T>): Promise<T>;
+  teardown(): Promise<void>;
+}
+
+function installQuietRuntime(): void {
+  try {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+  } catch {
+    // Already installed in this process.
+  }
+}
+
+export async function openWorkflowEnv(): Promise<WorkflowTestEnv> {
+  installQuietRuntime();
+  const testServer = process.env.TEMPORAL_TEST_SERVER;
+  const env = testServer
+    ? await TestWorkflowEnvironment.createTimeSkipping({
+        server: { executable: { type: 'existing-path', path: testServer } },
+      })
+    : await TestWorkflowEnvironment.createFromExistingServer({ address: inject('temporalAddress') });
+  return {
+    env,
+    timeSkipping: env.supportsTimeSkipping,
+    async withWorker(activities, fn) {
+      const taskQueue = `wf-test-${randomBytes(4).toString('hex')}`;
+      const worker = await Worker.create({
+        connection: env.nativeConnection,
+        namespace: env.namespace ?? 'default',
+        taskQueue,
+        workflowBundle: { codePath: inject('workflowBundlePath') },
+        activities,
+        // A page's cancellation reaches it with its next heartbeat: send those at once, not every 8 s.
+        maxHeartbeatThrottleInterval: '100 ms',
+        defaultHeartbeatThrottleInterval: '100 ms',
+      });
+      return worker.runUntil(fn(taskQueue));
+    },
+    teardown: () => env.teardown(),
+  };
+}
+
+export interface ActivityCall {
+  name: keyof PushActivities;
+  input: unknown;
+}
+
+/**
+ * Every activity the workflows call, as plain functions that record their input and answer like a push to
+ * an audience of 10 with nothing to keep; a test overrides the ones its case is about.
+ */
+export function mockActivities(overrides: Partial<PushActivities> = {}) {
+  const calls: ActivityCall[] = [];
+  const base: PushActivities = {
+    snapshotAudience: async () => ({ audience: 10 }),
+    publishToGateways: async () => {},
+    deliverOfflinePages: async () => ({ cursor: 10, done: true }),
+    completePush: async () => ({ expiresAt: new Date().toISOString() }),
+    markPushCanceled: async () => ({ expiresAt: null }),
+    recallPush: async () => ({ withdrawn: 0 }),
+    expirePush: async () => ({ expired: 0 }),
+    reschedulePushes: async () => {},
+    cancelCampaignPushes: async () => {},
+    finishCampaign: async () => {},
+    ...overrides,
+  };
+  const recorded = Object.fromEntries(
+    Object.entries(base).map(([name, fn]) => [
+      name,
+      (input: unknown) => {
+        calls.push({ name: name as keyof PushActivities, input });
+        return (fn as (input: unknown) => unknown)(input);
+      },
+    ]),
+  ) as unknown as PushActivities;
+  const inputs = (name: keyof PushActivities) => calls.filter((c) => c.name === name).map((c) => c.input);
+  return { activities: recorded, calls, inputs };
+}
+
+/** Polls until ok(value) (real time: a query or a recorded call, never a workflow timer). */
+export async function eventually<T>(read: () => T | Promise<T>, ok: (v: T) => boolean, what: string) {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const value = await read();
+    if (ok(value)) return value;
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(value)}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
