@@ -1,24 +1,13 @@
-import { and, eq, inArray, sql } from 'drizzle-orm';
-import { campaigns, pushes } from '../db/schema.ts';
+import { cancelCampaign, finishCampaign, reschedule } from '../pushes/campaign-lifecycle.ts';
 import type { ActivityDeps } from './deps.ts';
 
+/** The campaign workflow's steps: thin wrappers of the transitions in pushes/campaign-lifecycle.ts. */
 export function campaignActivities({ database }: ActivityDeps) {
   const { db } = database;
   return {
     /** Moves the send time of steps that have not started. */
-    async reschedulePushes({
-      appId,
-      pushes: moved,
-    }: {
-      appId: string;
-      pushes: { pushId: string; at: string }[];
-    }) {
-      for (const m of moved) {
-        await db
-          .update(pushes)
-          .set({ sendAt: new Date(m.at) })
-          .where(and(eq(pushes.appId, appId), eq(pushes.id, m.pushId), eq(pushes.status, 'scheduled')));
-      }
+    async reschedulePushes({ appId, pushes }: { appId: string; pushes: { pushId: string; at: string }[] }) {
+      await reschedule(db, appId, pushes);
     },
 
     /** The steps that never started are canceled pushes; the campaign is canceled. */
@@ -31,18 +20,7 @@ export function campaignActivities({ database }: ActivityDeps) {
       campaignId: string;
       pushIds: string[];
     }) {
-      await db.transaction(async (tx) => {
-        if (pushIds.length) {
-          await tx
-            .update(pushes)
-            .set({ status: 'canceled', canceledAt: sql`coalesce(${pushes.canceledAt}, now())` })
-            .where(and(eq(pushes.appId, appId), inArray(pushes.id, pushIds), eq(pushes.status, 'scheduled')));
-        }
-        await tx
-          .update(campaigns)
-          .set({ status: 'canceled', canceledAt: sql`coalesce(${campaigns.canceledAt}, now())` })
-          .where(and(eq(campaigns.appId, appId), eq(campaigns.id, campaignId)));
-      });
+      await cancelCampaign(db, appId, campaignId, pushIds);
     },
 
     async finishCampaign({
@@ -54,10 +32,7 @@ export function campaignActivities({ database }: ActivityDeps) {
       campaignId: string;
       canceled: boolean;
     }) {
-      await db
-        .update(campaigns)
-        .set({ status: canceled ? 'canceled' : 'completed' })
-        .where(and(eq(campaigns.appId, appId), eq(campaigns.id, campaignId), eq(campaigns.status, 'active')));
+      await finishCampaign(db, appId, campaignId, canceled);
     },
   };
 }

@@ -1,10 +1,10 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { type FieldPath, rerooting } from '../core/errors.ts';
 import {
   type AccountDetail,
   type AccountSummary,
   accountIdProblem,
   DEFAULT_PAGE_SIZE,
-  DomainError,
   deleteAccounts,
   getAccount,
   importAccounts,
@@ -16,7 +16,6 @@ import {
   MAX_PAGE_SIZE,
   resolveCondition,
 } from '../db/accounts.ts';
-import { ConditionError } from '../db/conditions.ts';
 import { type ApiDeps, router } from './context.ts';
 import { ApiError } from './errors.ts';
 import { commonErrors, jsonBodyOf, jsonContent, notFoundError, security } from './schemas.ts';
@@ -31,37 +30,17 @@ export const MAX_BATCH = MAX_BATCH_ACCOUNTS;
 
 // ——— shared by the audience routes (accounts, tags, attributes, audience) ———
 
-const STATUS = { invalid: 400, not_found: 404, conflict: 409 } as const;
-
 /**
- * Runs a db call and turns its DomainError / ConditionError into the API's error body. `conditionField` names
- * the request field a condition came from, so a message reads `audience.TagsOr[0]: ...`; `rename` rewrites the
- * start of a message's path, for single-account routes that call a batch function (`accounts[0].tags` → `tags`).
+ * A batch function called for one account (`[id]`) speaks of `accounts[0]`; a single-account route moves that
+ * place to its own names: `accounts[0].tags[1]` → `tags[1]` (ONE), `accounts[0]` → `id` (ONE_ID).
  */
-export async function domain<T>(
-  fn: () => Promise<T>,
-  opts: { conditionField?: string; rename?: [from: string, to: string] } = {},
-): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof DomainError) {
-      const [from, to] = opts.rename ?? ['', ''];
-      const message =
-        from && err.message.startsWith(from) ? to + err.message.slice(from.length) : err.message;
-      throw new ApiError(STATUS[err.kind], err.code, message);
-    }
-    if (err instanceof ConditionError) {
-      const field = opts.conditionField ?? 'condition';
-      const at = err.path === 'condition' ? field : `${field}.${err.path}`;
-      throw new ApiError(400, err.code, `${at}${err.message.slice(err.path.length)}`);
-    }
-    throw err;
-  }
-}
+export type OneAccountPaths = { from: FieldPath; to: FieldPath };
+export const ONE: OneAccountPaths = { from: ['accounts', 0], to: [] };
+export const ONE_ID: OneAccountPaths = { from: ['accounts', 0], to: ['id'] };
 
-/** Renames `accounts[0].x` to `x` in messages of a batch function called for one account. */
-export const ONE: [string, string] = ['accounts[0].', ''];
+/** Runs a batch function for one account, its errors placed in the single-account route's names. */
+export const forOne = <T>(paths: OneAccountPaths, fn: () => Promise<T>): Promise<T> =>
+  rerooting(paths.from, paths.to, fn);
 
 export const accountParam = z.object({
   id: z.string().openapi({
@@ -77,7 +56,7 @@ export const accountNotFound = (id: string) =>
 /** Reads one account through a batch getter (tags, attributes): its entry, or a 404. */
 export function oneAccount<T>(get: (appId: string, ids: string[]) => Promise<{ accounts: T[] }>) {
   return async (appId: string, id: string): Promise<T> => {
-    const { accounts } = await domain(() => get(appId, [id]), { rename: ['accounts[0]', 'id'] });
+    const { accounts } = await forOne(ONE_ID, () => get(appId, [id]));
     const found = accounts[0];
     if (!found) throw accountNotFound(id);
     return found;
@@ -93,9 +72,9 @@ export function changeOneAccount<T>(current: (appId: string, id: string) => Prom
     appId: string,
     id: string,
     change: () => Promise<{ failed: { code: string; message: string }[] }>,
-    rename: [from: string, to: string] = ONE,
+    paths: OneAccountPaths = ONE,
   ): Promise<T> => {
-    const { failed } = await domain(change, { rename });
+    const { failed } = await forOne(paths, change);
     const failure = failed[0];
     if (failure?.code === 'not_found') throw accountNotFound(id);
     if (failure) throw new ApiError(409, failure.code, failure.message);
@@ -384,7 +363,7 @@ export function accountsRoutes(deps: ApiDeps) {
 
   r.openapi(importRoute, async (c) => {
     const { accounts } = c.req.valid('json');
-    const result = await domain(() => importAccounts(db(), c.get('app').id, accounts));
+    const result = await importAccounts(db(), c.get('app').id, accounts);
     return c.json(result, 200);
   });
 
@@ -392,9 +371,12 @@ export function accountsRoutes(deps: ApiDeps) {
     appId: string,
     q: { condition?: unknown; eligible?: boolean | undefined; cursor?: string | undefined; limit: number },
   ) => {
-    const page = await domain(async () => {
-      const condition = await resolveCondition(db(), appId, q.condition);
-      return listAccounts(db(), appId, { condition, eligible: q.eligible, cursor: q.cursor, limit: q.limit });
+    const condition = await resolveCondition(db(), appId, q.condition, ['condition']);
+    const page = await listAccounts(db(), appId, {
+      condition,
+      eligible: q.eligible,
+      cursor: q.cursor,
+      limit: q.limit,
     });
     return { accounts: page.accounts.map(accountView), nextCursor: page.nextCursor };
   };
@@ -417,22 +399,20 @@ export function accountsRoutes(deps: ApiDeps) {
 
   r.openapi(deleteManyRoute, async (c) => {
     const { accounts } = c.req.valid('json');
-    const result = await domain(() => deleteAccounts(db(), c.get('app').id, accounts));
+    const result = await deleteAccounts(db(), c.get('app').id, accounts);
     return c.json({ deleted: result.deleted.length, notFound: result.notFound }, 200);
   });
 
   r.openapi(getRoute, async (c) => {
     const { id } = c.req.valid('param');
-    const account = await domain(() => getAccount(db(), c.get('app').id, id));
+    const account = await getAccount(db(), c.get('app').id, id);
     if (!account) throw accountNotFound(id);
     return c.json(accountDetailView(account), 200);
   });
 
   r.openapi(deleteRoute, async (c) => {
     const { id } = c.req.valid('param');
-    const result = await domain(() => deleteAccounts(db(), c.get('app').id, [id]), {
-      rename: ['accounts[0]', 'id'],
-    });
+    const result = await forOne(ONE_ID, () => deleteAccounts(db(), c.get('app').id, [id]));
     if (result.deleted.length === 0) throw accountNotFound(id);
     return c.body(null, 204);
   });

@@ -16,7 +16,6 @@ import {
   audienceErrors,
   BatchResultSchema,
   changeOneAccount,
-  domain,
   oneAccount,
 } from './accounts.ts';
 import { type ApiDeps, router } from './context.ts';
@@ -221,12 +220,12 @@ export function attributesRoutes(deps: ApiDeps) {
 
   r.openapi(setNames, async (c) => {
     const { names } = c.req.valid('json');
-    return c.json(await domain(() => setAttributeNames(db(), c.get('app').id, names)), 200);
+    return c.json(await setAttributeNames(db(), c.get('app').id, names), 200);
   });
 
   r.openapi(removeName, async (c) => {
     const { name } = c.req.valid('param');
-    return c.json(await domain(() => removeAttributeName(db(), c.get('app').id, name)), 200);
+    return c.json(await removeAttributeName(db(), c.get('app').id, name), 200);
   });
 
   r.openapi(getOne, async (c) => c.json(await current(c.get('app').id, c.req.valid('param').id), 200));
@@ -250,17 +249,17 @@ export function attributesRoutes(deps: ApiDeps) {
 
   r.openapi(setMany, async (c) => {
     const { accounts } = c.req.valid('json');
-    return c.json(await domain(() => setAttributeValues(db(), c.get('app').id, accounts)), 200);
+    return c.json(await setAttributeValues(db(), c.get('app').id, accounts), 200);
   });
 
   r.openapi(removeMany, async (c) => {
     const { accounts } = c.req.valid('json');
-    return c.json(await domain(() => removeAttributeValues(db(), c.get('app').id, accounts)), 200);
+    return c.json(await removeAttributeValues(db(), c.get('app').id, accounts), 200);
   });
 
   r.openapi(getMany, async (c) => {
     const { accounts } = c.req.valid('json');
-    return c.json(await domain(() => getAttributeValues(db(), c.get('app').id, accounts)), 200);
+    return c.json(await getAttributeValues(db(), c.get('app').id, accounts), 200);
   });
 
   return r;

@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { PREVIEW_SAMPLE_SIZE, previewAudience, resolveCondition } from '../db/accounts.ts';
-import { audienceSchema, domain } from './accounts.ts';
+import { audienceSchema } from './accounts.ts';
 import { type ApiDeps, router } from './context.ts';
 import { commonErrors, jsonBodyOf, jsonContent, security } from './schemas.ts';
 
@@ -51,9 +51,10 @@ export function audienceRoutes(deps: ApiDeps) {
     const appId = c.get('app').id;
     const { audience } = c.req.valid('json');
     const db = deps.database.db;
-    const result = await domain(
-      async () => previewAudience(db, appId, await resolveCondition(db, appId, audience)),
-      { conditionField: 'audience' },
+    const result = await previewAudience(
+      db,
+      appId,
+      await resolveCondition(db, appId, audience, ['audience']),
     );
     return c.json(result, 200);
   });

@@ -6,9 +6,9 @@ import {
   campaignPushes,
   cancelCampaign,
   createCampaign,
-  getCampaignOr404,
+  getCampaign,
   rescheduleCampaign,
-} from './campaign-service.ts';
+} from '../pushes/campaigns.ts';
 import { type ApiDeps, router } from './context.ts';
 import { PushSchema, pushView } from './push-view.ts';
 import {
@@ -133,7 +133,7 @@ const cancel = createRoute({
 export function campaignsRoutes(deps: ApiDeps) {
   const r = router();
   const view = async (appId: string, id: string) => {
-    const c = await getCampaignOr404(deps, appId, id);
+    const c = await getCampaign(deps, appId, id);
     return campaignView(c, await campaignPushes(deps, c));
   };
 
@@ -155,13 +155,13 @@ export function campaignsRoutes(deps: ApiDeps) {
   r.openapi(get, async (c) => c.json(await view(c.get('app').id, c.req.valid('param').id), 200));
   r.openapi(reschedule, async (c) => {
     const { id } = c.req.valid('param');
-    const campaign = await getCampaignOr404(deps, c.get('app').id, id);
+    const campaign = await getCampaign(deps, c.get('app').id, id);
     await rescheduleCampaign(deps, campaign, c.req.valid('json').steps);
     return c.json(await view(campaign.appId, id), 200);
   });
   r.openapi(cancel, async (c) => {
     const { id } = c.req.valid('param');
-    const campaign = await getCampaignOr404(deps, c.get('app').id, id);
+    const campaign = await getCampaign(deps, c.get('app').id, id);
     await cancelCampaign(deps, campaign, c.req.valid('query').includeRunning === 'true');
     return c.json(await view(campaign.appId, id), 202);
   });

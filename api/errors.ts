@@ -3,6 +3,7 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { z } from 'zod';
+import { type ErrorKind, HeraldError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 
 /** A failure the caller can fix: a stable machine code and a message that says what to do. */
@@ -33,9 +34,28 @@ export function describeZodError(error: z.ZodError): string {
   return `${where}: ${issue.message}`;
 }
 
-/** Maps every thrown error to the JSON error body; unknown ones become a 500 with an id in the log. */
+/** The HTTP status of each kind of domain error. */
+export const STATUS_OF_KIND: Record<ErrorKind, ContentfulStatusCode> = {
+  invalid: 400,
+  not_found: 404,
+  conflict: 409,
+  too_many: 429,
+  unavailable: 503,
+};
+
+/**
+ * Maps every thrown error to the JSON error body: a domain error (core/errors.ts) by its kind, with
+ * Retry-After when it says when to retry; unknown ones become a 500 with an id in the log.
+ */
 export function errorHandler(log: Logger) {
   return (err: Error, c: Context) => {
+    if (err instanceof HeraldError) {
+      const retryAfterSeconds = err.details.retryAfterSeconds;
+      if (retryAfterSeconds === undefined)
+        return c.json(errorBody(err.code, err.message), STATUS_OF_KIND[err.kind]);
+      c.header('retry-after', String(retryAfterSeconds));
+      return c.json(errorBody(err.code, err.message, { retryAfterSeconds }), STATUS_OF_KIND[err.kind]);
+    }
     if (err instanceof ApiError) {
       for (const [k, v] of Object.entries(err.headers ?? {})) c.header(k, v);
       return c.json(errorBody(err.code, err.message, err.details), err.status);

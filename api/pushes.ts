@@ -1,7 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { listPushes } from '../db/pushes.ts';
+import { cancelPush, createPush, getPush, pushInputSchema, recallPush } from '../pushes/service.ts';
 import { type ApiDeps, router } from './context.ts';
-import { cancelPush, createPush, getPushOr404, pushInputSchema, recallPush } from './push-service.ts';
 import { PushSchema, type PushView, pushView } from './push-view.ts';
 import {
   commonErrors,
@@ -103,7 +103,7 @@ const stopRoute = (action: 'cancel' | 'recall', summary: string) =>
 export function pushesRoutes(deps: ApiDeps) {
   const r = router();
   const reread = async (appId: string, id: string): Promise<PushView> =>
-    pushView(await getPushOr404(deps, appId, id));
+    pushView(await getPush(deps, appId, id));
 
   r.openapi(create, async (c) => {
     const { push, created } = await createPush(deps, c.get('app'), c.req.valid('json'), {
@@ -132,7 +132,7 @@ export function pushesRoutes(deps: ApiDeps) {
     stopRoute('cancel', 'Cancel: a scheduled push never sends; a running one stops its remaining batches'),
     async (c) => {
       const app = c.get('app');
-      await cancelPush(deps, await getPushOr404(deps, app.id, c.req.valid('param').id));
+      await cancelPush(deps, await getPush(deps, app.id, c.req.valid('param').id));
       return c.json(await reread(app.id, c.req.valid('param').id), 202);
     },
   );
@@ -141,7 +141,7 @@ export function pushesRoutes(deps: ApiDeps) {
     stopRoute('recall', 'Recall (within 24 h): stop, withdraw stored copies, remove from connected clients'),
     async (c) => {
       const app = c.get('app');
-      await recallPush(deps, await getPushOr404(deps, app.id, c.req.valid('param').id));
+      await recallPush(deps, await getPush(deps, app.id, c.req.valid('param').id));
       return c.json(await reread(app.id, c.req.valid('param').id), 202);
     },
   );

@@ -14,7 +14,7 @@ import {
   audienceErrors,
   BatchResultSchema,
   changeOneAccount,
-  domain,
+  ONE_ID,
   oneAccount,
 } from './accounts.ts';
 import { type ApiDeps, router } from './context.ts';
@@ -157,28 +157,28 @@ export function tagsRoutes(deps: ApiDeps) {
   r.openapi(removeAllOne, async (c) => {
     const appId = c.get('app').id;
     const { id } = c.req.valid('param');
-    const result = await applyOne(appId, id, () => removeAllTags(db(), appId, [id]), ['accounts[0]', 'id']);
+    const result = await applyOne(appId, id, () => removeAllTags(db(), appId, [id]), ONE_ID);
     return c.json(result, 200);
   });
 
   r.openapi(addMany, async (c) => {
     const { accounts } = c.req.valid('json');
-    return c.json(await domain(() => addTags(db(), c.get('app').id, accounts)), 200);
+    return c.json(await addTags(db(), c.get('app').id, accounts), 200);
   });
 
   r.openapi(removeMany, async (c) => {
     const { accounts } = c.req.valid('json');
-    return c.json(await domain(() => removeTags(db(), c.get('app').id, accounts)), 200);
+    return c.json(await removeTags(db(), c.get('app').id, accounts), 200);
   });
 
   r.openapi(removeAllMany, async (c) => {
     const { accounts } = c.req.valid('json');
-    return c.json(await domain(() => removeAllTags(db(), c.get('app').id, accounts)), 200);
+    return c.json(await removeAllTags(db(), c.get('app').id, accounts), 200);
   });
 
   r.openapi(getMany, async (c) => {
     const { accounts } = c.req.valid('json');
-    return c.json(await domain(() => getTags(db(), c.get('app').id, accounts)), 200);
+    return c.json(await getTags(db(), c.get('app').id, accounts), 200);
   });
 
   return r;

@@ -7,10 +7,11 @@
  * onto these functions; neither re-implements a rule.
  */
 import { and, asc, eq, gt, isNotNull, or, type SQL, sql } from 'drizzle-orm';
+import { type ErrorDetails, type FieldPath, HeraldError, type TextReason } from '../core/errors.ts';
 import { utf8Bytes } from '../core/messages.ts';
 import { attributeSlots } from './attribute-slots.ts';
 import type { Queryable } from './client.ts';
-import { type Condition, compileCondition, validateCondition } from './conditions.ts';
+import { type Condition, ConditionError, compileCondition, validateCondition } from './conditions.ts';
 import { accounts, devices, RecipientState } from './schema.ts';
 
 /** At most this many accounts in one batch call (import, tags, attributes, delete). Tencent's v4 uses 100. */
@@ -21,6 +22,8 @@ export const MAX_FACE_URL_LENGTH = 500;
 export const DEFAULT_PAGE_SIZE = 100;
 export const MAX_PAGE_SIZE = 1000;
 export const PREVIEW_SAMPLE_SIZE = 20;
+
+export type { TextReason };
 
 export type DomainErrorCode =
   | 'invalid_request'
@@ -40,32 +43,21 @@ export type DomainErrorCode =
 
 /**
  * A request the caller can fix. `code` is stable (the REST API returns it as is; the v4 layer maps it to
- * Tencent's numbers); `message` says what to fix, starting with where (`accounts[3].tags[0]: ...`).
- * `kind` says whether the input is wrong, names something that does not exist, or clashes with the stored state.
+ * Tencent's numbers); `path` says where (`['accounts', 3, 'tags', 0]`) and the message reads
+ * `accounts[3].tags[0]: ...`. `kind` says whether the input is wrong, names something that does not exist, or
+ * clashes with the stored state.
  */
-export type TextReason = 'not_string' | 'empty' | 'too_long' | 'bad_character';
-
-/** What a caller may need beyond the message, e.g. the v4 layer telling an empty tag (90040) from a long one (90020). */
-export interface DomainErrorDetails {
-  /** Where in the input, as at the start of the message (`accounts[3].tags[0]`). */
-  path?: string;
-  /** For a bad string: why. */
-  reason?: TextReason;
-  /** For unknown_attribute: the name. */
-  name?: string;
-  /** For batch_too_large and too_many_tags: the limit that was passed. */
-  limit?: number;
-}
-
-export class DomainError extends Error {
+export class DomainError extends HeraldError {
   override readonly name = 'DomainError';
+  declare readonly code: DomainErrorCode;
   constructor(
-    readonly code: DomainErrorCode,
-    message: string,
-    readonly kind: 'invalid' | 'not_found' | 'conflict' = 'invalid',
-    readonly details: DomainErrorDetails = {},
+    code: DomainErrorCode,
+    path: FieldPath,
+    problem: string,
+    kind: 'invalid' | 'not_found' | 'conflict' = 'invalid',
+    details: ErrorDetails = {},
   ) {
-    super(message);
+    super(code, kind, problem, { path, details });
   }
 }
 
@@ -129,38 +121,26 @@ export function accountIdIssue(id: unknown): TextIssue | undefined {
 
 export const accountIdProblem = (id: unknown): string | undefined => accountIdIssue(id)?.message;
 
-/** Throws `code` for a bad string, with its path and reason in the details. */
-export function checkText(code: DomainErrorCode, path: string, issue: TextIssue | undefined): void {
-  if (issue)
-    throw new DomainError(code, `${path}: ${issue.message}`, 'invalid', { path, reason: issue.reason });
+/** Throws `code` for a bad string, with its path and reason. */
+export function checkText(code: DomainErrorCode, path: FieldPath, issue: TextIssue | undefined): void {
+  if (issue) throw new DomainError(code, path, issue.message, 'invalid', { reason: issue.reason });
 }
 
-/** `accounts[3].tags[0]`-style paths, as the condition errors use. */
-export function fieldPath(...parts: (string | number)[]): string {
-  let out = '';
-  for (const p of parts) {
-    if (typeof p === 'number') out += `[${p}]`;
-    else if (/^[A-Za-z_][\w-]*$/.test(p)) out += out ? `.${p}` : p;
-    else out += `[${JSON.stringify(p)}]`;
-  }
-  return out;
-}
-
-export function checkAccountId(id: unknown, path: string): string {
+export function checkAccountId(id: unknown, path: FieldPath): string {
   checkText('invalid_account_id', path, accountIdIssue(id));
   return id as string;
 }
 
 /** A batch must list 1..max accounts. */
-export function checkBatchSize(length: number, max: number, path = 'accounts'): void {
-  if (length === 0) throw new DomainError('invalid_request', `${path}: list at least one account`);
+export function checkBatchSize(length: number, max: number, path: FieldPath = ['accounts']): void {
+  if (length === 0) throw new DomainError('invalid_request', path, 'list at least one account');
   if (length > max)
     throw new DomainError(
       'batch_too_large',
-      `${path}: at most ${max} accounts per call, got ${length}`,
+      path,
+      `at most ${max} accounts per call, got ${length}`,
       'invalid',
       {
-        path,
         limit: max,
       },
     );
@@ -170,11 +150,11 @@ export function checkBatchSize(length: number, max: number, path = 'accounts'): 
 export function checkAccountIds(
   ids: readonly unknown[],
   opts: BatchOptions = {},
-  path = 'accounts',
+  path: FieldPath = ['accounts'],
 ): string[] {
   checkBatchSize(ids.length, opts.maxAccounts ?? MAX_BATCH_ACCOUNTS, path);
   ids.forEach((id, i) => {
-    checkAccountId(id, fieldPath(path, i));
+    checkAccountId(id, [...path, i]);
   });
   return [...new Set(ids as string[])];
 }
@@ -230,11 +210,12 @@ export async function importAccounts(
   checkBatchSize(items.length, opts.maxAccounts ?? MAX_BATCH_ACCOUNTS);
   const byId = new Map<string, { id: string; nick: string | null; face_url: string | null }>();
   items.forEach((item, i) => {
-    checkAccountId(item.id, fieldPath('accounts', i, 'id'));
+    checkAccountId(item.id, ['accounts', i, 'id']);
     if (item.nick !== undefined && (typeof item.nick !== 'string' || item.nick.length > MAX_NICK_LENGTH))
       throw new DomainError(
         'invalid_request',
-        `${fieldPath('accounts', i, 'nick')}: nick must be a string of at most ${MAX_NICK_LENGTH} characters`,
+        ['accounts', i, 'nick'],
+        `nick must be a string of at most ${MAX_NICK_LENGTH} characters`,
       );
     if (
       item.faceUrl !== undefined &&
@@ -242,7 +223,8 @@ export async function importAccounts(
     )
       throw new DomainError(
         'invalid_request',
-        `${fieldPath('accounts', i, 'faceUrl')}: faceUrl must be a string of at most ${MAX_FACE_URL_LENGTH} characters`,
+        ['accounts', i, 'faceUrl'],
+        `faceUrl must be a string of at most ${MAX_FACE_URL_LENGTH} characters`,
       );
     for (const [field, value] of [
       ['nick', item.nick],
@@ -251,7 +233,8 @@ export async function importAccounts(
       if (value !== undefined && NUL_OR_SURROGATE.test(value))
         throw new DomainError(
           'invalid_request',
-          `${fieldPath('accounts', i, field)}: must not contain NUL or unpaired surrogate characters`,
+          ['accounts', i, field],
+          'must not contain NUL or unpaired surrogate characters',
         );
     }
     const before = byId.get(item.id);
@@ -363,7 +346,7 @@ export async function getAccount(
   appId: string,
   id: string,
 ): Promise<AccountDetail | undefined> {
-  checkAccountId(id, 'id');
+  checkAccountId(id, ['id']);
   const [row] = await db
     .select(summaryColumns)
     .from(accounts)
@@ -392,18 +375,24 @@ export async function getAccount(
 /**
  * Parses an untrusted audience (`"all"`, null / undefined, or a condition) and checks that every attribute it
  * names exists in this app. Throws ConditionError (codes invalid_condition, condition_too_deep,
- * condition_too_large, unknown_attribute) with a message that says what to fix. Returns null for everyone.
+ * condition_too_large, unknown_attribute) with a message that says what to fix, its path rooted at `at`, the
+ * request field that held the condition. Returns null for everyone.
  */
 export async function resolveCondition(
   db: Queryable,
   appId: string,
   input: unknown,
+  at: FieldPath = [],
 ): Promise<Condition | null> {
   if (input === 'all' || input === undefined || input === null) return null;
-  const condition = validateCondition(input);
-  const slots = await attributeSlots(db, appId);
-  compileCondition(condition, (n) => slots.get(n));
-  return condition;
+  try {
+    const condition = validateCondition(input);
+    const slots = await attributeSlots(db, appId);
+    compileCondition(condition, (n) => slots.get(n));
+    return condition;
+  } catch (err) {
+    throw err instanceof ConditionError && at.length ? err.at(at) : err;
+  }
 }
 
 async function predicate(db: Queryable, appId: string, condition: Condition | null, alias?: string) {
@@ -433,13 +422,14 @@ export async function listAccounts(
 ): Promise<{ accounts: AccountSummary[]; nextCursor: string | null }> {
   const limit = opts.limit ?? DEFAULT_PAGE_SIZE;
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE)
-    throw new DomainError('invalid_request', `limit: must be an integer from 1 to ${MAX_PAGE_SIZE}`);
+    throw new DomainError('invalid_request', ['limit'], `must be an integer from 1 to ${MAX_PAGE_SIZE}`);
   const where: SQL[] = [eq(accounts.appId, appId)];
   if (opts.cursor !== undefined) {
     if (!/^[1-9]\d{0,17}$/.test(opts.cursor))
       throw new DomainError(
         'invalid_cursor',
-        'cursor: pass the nextCursor of the previous page unchanged, or leave it out for the first page',
+        ['cursor'],
+        'pass the nextCursor of the previous page unchanged, or leave it out for the first page',
       );
     where.push(gt(accounts.seq, Number(opts.cursor)));
   }

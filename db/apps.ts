@@ -2,6 +2,7 @@ import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import { newId, newSecret } from '../core/ids.ts';
 import type { Db } from './client.ts';
+import { pgErrorCode, SQLSTATE } from './errors.ts';
 import { apps } from './schema.ts';
 
 export type App = typeof apps.$inferSelect;
@@ -48,7 +49,7 @@ export async function createApp(
       });
       return { id, name: input.name, sdkAppId, apiKey, secretKey };
     } catch (err) {
-      const clash = String((err as { code?: string }).code) === '23505';
+      const clash = pgErrorCode(err) === SQLSTATE.uniqueViolation;
       if (clash && input.sdkAppId !== undefined) throw new SdkAppIdTakenError(input.sdkAppId);
       // A clash of the random sdkAppId is the only other expected conflict; try another number.
       if (attempt < 3 && clash) continue;

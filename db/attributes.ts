@@ -10,6 +10,7 @@
  * written under a slot whose name is being removed at the same moment.
  */
 import { sql } from 'drizzle-orm';
+import type { FieldPath } from '../core/errors.ts';
 import {
   type BatchOptions,
   type BatchResult,
@@ -18,7 +19,6 @@ import {
   checkBatchSize,
   checkText,
   DomainError,
-  fieldPath,
   MAX_BATCH_ACCOUNTS,
   type TextIssue,
   textIssue,
@@ -64,7 +64,7 @@ async function slotCount(db: Queryable, appId: string): Promise<number> {
   const [row] = await db.execute<{ attr_slots: number }>(
     sql`select attr_slots from apps where id = ${appId}`,
   );
-  if (!row) throw new DomainError('not_found', `app ${appId} does not exist`, 'not_found');
+  if (!row) throw new DomainError('not_found', [], `app ${appId} does not exist`, 'not_found');
   return row.attr_slots;
 }
 
@@ -92,25 +92,27 @@ export async function setAttributeNames(
 ): Promise<AttributeNames> {
   const entries = Object.entries(names);
   if (entries.length === 0)
-    throw new DomainError('invalid_request', 'names: give at least one {"slot": "name"}');
+    throw new DomainError('invalid_request', ['names'], 'give at least one {"slot": "name"}');
   return db.transaction(async (tx) => {
     const slots = await slotCount(tx, appId);
     const wanted = new Map<number, string>();
     const seen = new Map<string, number>();
     for (const [key, name] of entries) {
-      const path = fieldPath('names', key);
+      const path = ['names', key];
       const slot = /^(0|[1-9]\d{0,3})$/.test(key) ? Number(key) : Number.NaN;
       if (!(slot >= 0 && slot < slots))
         throw new DomainError(
           'attribute_slot_out_of_range',
-          `${path}: slots are numbered 0 to ${slots - 1} in this app, got ${JSON.stringify(key)}`,
+          path,
+          `slots are numbered 0 to ${slots - 1} in this app, got ${JSON.stringify(key)}`,
         );
       checkText('invalid_attribute_name', path, attributeNameIssue(name));
       const other = seen.get(name);
       if (other !== undefined)
         throw new DomainError(
           'duplicate_attribute_name',
-          `${path}: the name ${JSON.stringify(name)} is also given to slot ${other}; a name may be held by one slot only`,
+          path,
+          `the name ${JSON.stringify(name)} is also given to slot ${other}; a name may be held by one slot only`,
         );
       seen.set(name, slot);
       wanted.set(slot, name);
@@ -122,7 +124,8 @@ export async function setAttributeNames(
       if (taker !== undefined && taker !== slot && !wanted.has(slot))
         throw new DomainError(
           'attribute_name_taken',
-          `${fieldPath('names', String(taker))}: the name ${JSON.stringify(name)} is held by slot ${slot}; rename or remove that slot first`,
+          ['names', String(taker)],
+          `the name ${JSON.stringify(name)} is held by slot ${slot}; rename or remove that slot first`,
           'conflict',
         );
     }
@@ -151,7 +154,7 @@ export async function removeAttributeName(
   appId: string,
   name: string,
 ): Promise<{ slot: number; name: string; accountsCleared: number }> {
-  checkText('invalid_attribute_name', 'name', attributeNameIssue(name));
+  checkText('invalid_attribute_name', ['name'], attributeNameIssue(name));
   return db.transaction(async (tx) => {
     await lockNames(tx, appId);
     const [row] = await tx.execute<{ slot: number }>(sql`
@@ -159,9 +162,10 @@ export async function removeAttributeName(
     if (!row)
       throw new DomainError(
         'unknown_attribute',
-        `name: unknown attribute ${JSON.stringify(name)}; no slot of this app has that name`,
+        ['name'],
+        `unknown attribute ${JSON.stringify(name)}; no slot of this app has that name`,
         'not_found',
-        { path: 'name', name },
+        { name },
       );
     const key = String(row.slot);
     const cleared = await tx.execute(sql`
@@ -175,16 +179,17 @@ async function resolver(db: Queryable, appId: string) {
   const rows = await namedSlots(db, appId);
   const slots = new Map(rows.map((r) => [r.name, r.slot]));
   const names = new Map(rows.map((r) => [String(r.slot), r.name]));
-  const slotOf = (name: string, path: string): string => {
+  const slotOf = (name: string, path: FieldPath): string => {
     const slot = slots.get(name);
     if (slot === undefined)
       throw new DomainError(
         'unknown_attribute',
-        `${path}: unknown attribute ${JSON.stringify(name)}; set its name first (this app has ${
+        path,
+        `unknown attribute ${JSON.stringify(name)}; set its name first (this app has ${
           rows.length ? rows.map((r) => JSON.stringify(r.name)).join(', ') : 'no attribute names'
         })`,
         'invalid',
-        { path, name },
+        { name },
       );
     return String(slot);
   };
@@ -214,15 +219,16 @@ export async function setAttributeValues(
 ): Promise<BatchResult> {
   checkBatchSize(items.length, opts.maxAccounts ?? MAX_BATCH_ACCOUNTS);
   items.forEach((item, i) => {
-    checkAccountId(item.id, fieldPath('accounts', i, 'id'));
+    checkAccountId(item.id, ['accounts', i, 'id']);
     const attributes = item.attributes;
     if (typeof attributes !== 'object' || attributes === null || Array.isArray(attributes))
       throw new DomainError(
         'invalid_request',
-        `${fieldPath('accounts', i, 'attributes')}: must be an object of {"name": "value"}`,
+        ['accounts', i, 'attributes'],
+        'must be an object of {"name": "value"}',
       );
     for (const [name, value] of Object.entries(attributes)) {
-      const path = fieldPath('accounts', i, 'attributes', name);
+      const path = ['accounts', i, 'attributes', name];
       checkText('invalid_attribute_name', path, attributeNameIssue(name));
       checkText('invalid_attribute_value', path, attributeValueIssue(value));
     }
@@ -234,7 +240,7 @@ export async function setAttributeValues(
     items.forEach((item, i) => {
       const patch = byId.get(item.id) ?? {};
       for (const [name, value] of Object.entries(item.attributes))
-        patch[slotOf(name, fieldPath('accounts', i, 'attributes', name))] = value;
+        patch[slotOf(name, ['accounts', i, 'attributes', name])] = value;
       byId.set(item.id, patch);
     });
     const batch = JSON.stringify([...byId].map(([id, attrs]) => ({ id, attrs })));
@@ -262,14 +268,14 @@ export async function removeAttributeValues(
 ): Promise<BatchResult> {
   checkBatchSize(items.length, opts.maxAccounts ?? MAX_BATCH_ACCOUNTS);
   items.forEach((item, i) => {
-    checkAccountId(item.id, fieldPath('accounts', i, 'id'));
-    const path = fieldPath('accounts', i, 'names');
+    checkAccountId(item.id, ['accounts', i, 'id']);
+    const path = ['accounts', i, 'names'];
     if (!Array.isArray(item.names))
-      throw new DomainError('invalid_request', `${path}: must be an array of attribute names`);
+      throw new DomainError('invalid_request', path, 'must be an array of attribute names');
     if (item.names.length === 0)
-      throw new DomainError('invalid_request', `${path}: list at least one attribute name`);
+      throw new DomainError('invalid_request', path, 'list at least one attribute name');
     item.names.forEach((name, j) => {
-      checkText('invalid_attribute_name', fieldPath('accounts', i, 'names', j), attributeNameIssue(name));
+      checkText('invalid_attribute_name', [...path, j], attributeNameIssue(name));
     });
   });
   return db.transaction(async (tx) => {
@@ -279,7 +285,7 @@ export async function removeAttributeValues(
     items.forEach((item, i) => {
       const keys = byId.get(item.id) ?? new Set<string>();
       item.names.forEach((name, j) => {
-        keys.add(slotOf(name, fieldPath('accounts', i, 'names', j)));
+        keys.add(slotOf(name, ['accounts', i, 'names', j]));
       });
       byId.set(item.id, keys);
     });

@@ -1,4 +1,5 @@
 import { and, desc, eq, lt } from 'drizzle-orm';
+import type { Message, OfflineOptions } from '../core/messages.ts';
 import type { Queryable } from './client.ts';
 import { campaigns } from './schema.ts';
 
@@ -25,4 +26,13 @@ export async function listCampaigns(db: Queryable, appId: string, after: string 
     .where(and(eq(campaigns.appId, appId), after ? lt(campaigns.id, after) : undefined))
     .orderBy(desc(campaigns.id))
     .limit(limit);
+}
+
+/** A campaign step as it was asked for (stored in `campaigns.steps`): the audience as sent, not resolved. */
+export interface CampaignStep {
+  at: string;
+  audience: 'all' | Record<string, unknown>;
+  message: Message;
+  offline: OfflineOptions;
+  retentionSeconds: number;
 }

@@ -14,6 +14,7 @@
  */
 import { type SQL, sql } from 'drizzle-orm';
 import { z } from 'zod';
+import { type FieldPath, HeraldError, type PathStyle } from '../core/errors.ts';
 import { accounts } from './schema.ts';
 
 /** A condition object nests at most this many levels (the outermost object is level 1). */
@@ -46,16 +47,25 @@ export type ConditionErrorCode =
   | 'condition_too_large'
   | 'unknown_attribute';
 
-export class ConditionError extends Error {
-  override readonly name = 'ConditionError';
-  readonly code: ConditionErrorCode;
-  /** Where in the condition the problem is, e.g. `all[2].TagsOr[0]`; `condition` for the whole of it. */
-  readonly path: string;
+/** A condition path reads `all[2].TagsOr[0]` (attribute names other than plain words quoted), `condition` when empty. */
+const CONDITION_STYLE: PathStyle = { bareKey: /^[A-Za-z_]\w*$/, root: 'condition' };
 
-  constructor(code: ConditionErrorCode, path: string, problem: string) {
-    super(`${path}: ${problem}`);
-    this.code = code;
-    this.path = path;
+/**
+ * A condition the caller must fix. Its path starts inside the condition (`['all', 2, 'TagsOr', 0]`) until the
+ * caller roots it at the request field that held it (`at`): the message then reads `audience.all[2].TagsOr[0]: …`.
+ */
+export class ConditionError extends HeraldError {
+  override readonly name = 'ConditionError';
+  declare readonly code: ConditionErrorCode;
+
+  constructor(code: ConditionErrorCode, path: FieldPath, problem: string) {
+    super(code, 'invalid', problem, { path, style: CONDITION_STYLE });
+  }
+
+  /** The same error with the condition held at `field` of the request (request fields read `steps.0.audience`). */
+  at(field: FieldPath): ConditionError {
+    const dotted = (this.style.dotted ?? 0) + field.length;
+    return this.rerooted([], field, { ...this.style, dotted });
   }
 }
 
@@ -187,15 +197,9 @@ export const conditionSchema = conditionNode.superRefine((cond, ctx) => {
   }
 });
 
-export function formatConditionPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const key of path) {
-    if (typeof key === 'number') out += `[${key}]`;
-    else if (typeof key === 'string' && /^[A-Za-z_]\w*$/.test(key)) out += out ? `.${key}` : key;
-    else out += `[${JSON.stringify(String(key))}]`;
-  }
-  return out || 'condition';
-}
+/** A zod issue path as a condition path (symbols, which conditions never have, as text). */
+const conditionPath = (path: readonly PropertyKey[]): FieldPath =>
+  path.map((k) => (typeof k === 'symbol' ? String(k) : k));
 
 /**
  * Checks what zod cannot see before it recurses: nesting beyond the limit (so a hostile, very deep document is
@@ -205,13 +209,13 @@ function precheck(input: unknown, depth = 1, path: Path = []): ConditionError | 
   if (typeof input !== 'object' || input === null || Array.isArray(input)) return undefined;
   if (depth > MAX_CONDITION_DEPTH) {
     const problem = `conditions may nest at most ${MAX_CONDITION_DEPTH} levels deep`;
-    return new ConditionError('condition_too_deep', formatConditionPath(path), problem);
+    return new ConditionError('condition_too_deep', path, problem);
   }
   const node = input as Record<string, unknown>;
   for (const key of ['AttrsAnd', 'AttrsOr', 'AttrsNot']) {
     const map = node[key];
     if (typeof map === 'object' && map !== null && Object.hasOwn(map, '__proto__')) {
-      const where = formatConditionPath([...path, key, '__proto__']);
+      const where = [...path, key, '__proto__'];
       return new ConditionError('invalid_condition', where, 'attribute name "__proto__" is not allowed');
     }
   }
@@ -233,7 +237,7 @@ export function validateCondition(input: unknown): Condition {
   const result = conditionSchema.safeParse(input);
   if (result.success) return result.data;
   const [issue, ...others] = result.error.issues;
-  if (!issue) throw new ConditionError('invalid_condition', 'condition', 'invalid condition');
+  if (!issue) throw new ConditionError('invalid_condition', [], 'invalid condition');
   const params =
     issue.code === 'custom' ? (issue.params as { code?: ConditionErrorCode } | undefined) : undefined;
   const code: ConditionErrorCode =
@@ -241,7 +245,7 @@ export function validateCondition(input: unknown): Condition {
   // A bad record key reports the key's own problem one level down.
   const message = issue.code === 'invalid_key' ? (issue.issues[0]?.message ?? issue.message) : issue.message;
   const more = others.length > 0 ? ` (and ${others.length} more problem${others.length > 1 ? 's' : ''})` : '';
-  throw new ConditionError(code, formatConditionPath(issue.path), message + more);
+  throw new ConditionError(code, conditionPath(issue.path), message + more);
 }
 
 const join = (parts: SQL[], op: 'and' | 'or'): SQL => {
@@ -278,7 +282,7 @@ export function compileCondition(
     for (const [name, value] of entries) {
       const slot = slotOf(name);
       if (slot === undefined) {
-        const where = formatConditionPath([...path, name]);
+        const where = [...path, name];
         throw new ConditionError(
           'unknown_attribute',
           where,

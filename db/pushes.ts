@@ -1,4 +1,4 @@
-import { and, desc, eq, gte, lt, lte, or, type SQL } from 'drizzle-orm';
+import { and, desc, eq, gte, lt, lte, type SQL } from 'drizzle-orm';
 import type { Queryable } from './client.ts';
 import { type PushStatus, pushes } from './schema.ts';
 
@@ -71,22 +71,4 @@ export async function listCampaignPushes(
     .from(pushes)
     .where(and(eq(pushes.appId, appId), eq(pushes.campaignId, campaignId)))
     .orderBy(pushes.campaignStep);
-}
-
-export async function markPushFailed(
-  db: Queryable,
-  appId: string,
-  pushId: string,
-  reason: string,
-): Promise<void> {
-  await db
-    .update(pushes)
-    .set({ status: 'failed', failureReason: reason })
-    .where(
-      and(
-        eq(pushes.appId, appId),
-        eq(pushes.id, pushId),
-        or(eq(pushes.status, 'scheduled'), eq(pushes.status, 'running')),
-      ),
-    );
 }

@@ -1,5 +1,6 @@
 import { type SQL, sql } from 'drizzle-orm';
 import type { Queryable } from './client.ts';
+import { pgErrorCode, SQLSTATE } from './errors.ts';
 
 /** Push ids are UUIDs; the partition name is derived from them and never from caller input. */
 const PUSH_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -57,19 +58,13 @@ export async function dropRecipientPartition(db: Queryable, pushId: string): Pro
     await db.execute(sql.raw(`alter table push_recipients detach partition "${name}" concurrently`));
   } catch (err) {
     const code = pgErrorCode(err);
-    if (code === '55000') {
+    if (code === SQLSTATE.objectNotInPrerequisiteState) {
       await db.execute(sql.raw(`alter table push_recipients detach partition "${name}" finalize`));
-    } else if (code !== '42P01') {
+    } else if (code !== SQLSTATE.undefinedTable) {
       throw err;
     }
   }
   await db.execute(sql.raw(`drop table if exists "${name}"`));
-}
-
-/** drizzle wraps driver errors; the SQLSTATE is on the error or its cause. */
-function pgErrorCode(err: unknown): string | undefined {
-  const e = err as { code?: string; cause?: { code?: string } };
-  return e.code ?? e.cause?.code;
 }
 
 /** The account is connected to a gateway that is alive (heartbeat within 30 s): the socket delivers to it. */

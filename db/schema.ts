@@ -12,6 +12,9 @@ import {
   timestamp,
   uniqueIndex,
 } from 'drizzle-orm/pg-core';
+import type { Message, OfflineOptions } from '../core/messages.ts';
+import type { CampaignStep } from './campaigns.ts';
+import type { Condition } from './conditions.ts';
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 const counter = (name: string) => bigint(name, { mode: 'number' }).notNull().default(0);
@@ -125,9 +128,9 @@ export const pushes = pgTable(
     campaignId: text('campaign_id'),
     campaignStep: smallint('campaign_step'),
     status: text('status').$type<PushStatus>().notNull().default('scheduled'),
-    audience: jsonb('audience').$type<unknown>(),
-    message: jsonb('message').$type<unknown>().notNull(),
-    offline: jsonb('offline').$type<unknown>().notNull(),
+    audience: jsonb('audience').$type<Condition | null>(),
+    message: jsonb('message').$type<Message>().notNull(),
+    offline: jsonb('offline').$type<OfflineOptions>().notNull(),
     fromAccount: text('from_account'),
     retentionSeconds: integer('retention_seconds').notNull(),
     sendAt: ts('send_at'),
@@ -213,7 +216,7 @@ export const campaigns = pgTable(
     id: text('id').notNull(),
     name: text('name').notNull(),
     status: text('status').$type<CampaignStatus>().notNull().default('active'),
-    steps: jsonb('steps').$type<unknown[]>().notNull(),
+    steps: jsonb('steps').$type<CampaignStep[]>().notNull(),
     workflowId: text('workflow_id').notNull(),
     createdAt: ts('created_at').notNull().defaultNow(),
     canceledAt: ts('canceled_at'),

@@ -15,7 +15,6 @@ import {
   checkBatchSize,
   checkText,
   DomainError,
-  fieldPath,
   MAX_BATCH_ACCOUNTS,
   notFoundFailure,
   textIssue,
@@ -47,20 +46,20 @@ function checkTagItems(items: readonly AccountTags[], opts: TagBatchOptions): Ac
   const perRequest = opts.maxTagsPerRequest ?? MAX_TAGS_PER_ACCOUNT;
   const byId = new Map<string, string[]>();
   items.forEach((item, i) => {
-    checkAccountId(item.id, fieldPath('accounts', i, 'id'));
-    const path = fieldPath('accounts', i, 'tags');
-    if (!Array.isArray(item.tags))
-      throw new DomainError('invalid_request', `${path}: must be an array of tags`);
-    if (item.tags.length === 0) throw new DomainError('invalid_request', `${path}: list at least one tag`);
+    checkAccountId(item.id, ['accounts', i, 'id']);
+    const path = ['accounts', i, 'tags'];
+    if (!Array.isArray(item.tags)) throw new DomainError('invalid_request', path, 'must be an array of tags');
+    if (item.tags.length === 0) throw new DomainError('invalid_request', path, 'list at least one tag');
     if (item.tags.length > perRequest)
       throw new DomainError(
         'too_many_tags',
-        `${path}: at most ${perRequest} tags for one account in one request, got ${item.tags.length}`,
+        path,
+        `at most ${perRequest} tags for one account in one request, got ${item.tags.length}`,
         'invalid',
-        { path, limit: perRequest },
+        { limit: perRequest },
       );
     item.tags.forEach((tag, j) => {
-      checkText('invalid_tag', fieldPath('accounts', i, 'tags', j), tagIssue(tag));
+      checkText('invalid_tag', [...path, j], tagIssue(tag));
     });
     byId.set(item.id, [...(byId.get(item.id) ?? []), ...item.tags]);
   });

@@ -13,10 +13,10 @@ import {
 } from '../../db/attributes.ts';
 import { findPushByIdempotencyKey } from '../../db/pushes.ts';
 import { addTags, getTags, removeAllTags, removeTags } from '../../db/tags.ts';
-import { ApiError } from '../errors.ts';
-import { createPush } from '../push-service.ts';
+import { PushError } from '../../pushes/errors.ts';
+import { createPush } from '../../pushes/service.ts';
 import type { Command } from './command.ts';
-import { batchPaths, named, type PathRules, TencentFailure } from './errors.ts';
+import { batchPaths, named, renameFirst, TencentFailure } from './errors.ts';
 import { findPushesByIds, report } from './reports.ts';
 import { arrayField, isObject, type Json, objectItems, translatePush } from './translate.ts';
 
@@ -28,7 +28,7 @@ export const MAX_TAGS_PER_REQUEST = 10;
 export const MAX_REPORT_TASKS = 500;
 
 const limits = { maxAccounts: MAX_ACCOUNTS };
-const toAccountList: PathRules = [[/^accounts\b/, 'To_Account']];
+const toAccountList = renameFirst('accounts', ['To_Account']);
 
 /**
  * Accounts a batch could not change (the others were changed, as natively): listed in FailAccounts, the reasons
@@ -57,12 +57,12 @@ const imPush: Command = async ({ deps, app, identifier, body }) => {
     const { push } = await createPush(deps, app, input, { idempotencyKey, source: 'v4' });
     return { TaskId: push.id };
   } catch (err) {
-    if (err instanceof ApiError && err.code === 'idempotency_key_reused') {
+    if (err instanceof PushError && err.code === 'idempotency_key_reused') {
       const earlier = await findPushByIdempotencyKey(deps.database.db, app.id, idempotencyKey);
       throw new TencentFailure(
         err.code,
-        `MsgRandom: ${msgRandom} was used for a different push in the last 7 days${earlier ? ` (TaskId ${earlier.id})` : ''}; a retry must repeat its body exactly, a new push needs a new MsgRandom`,
-        'MsgRandom',
+        ['MsgRandom'],
+        `${msgRandom} was used for a different push in the last 7 days${earlier ? ` (TaskId ${earlier.id})` : ''}; a retry must repeat its body exactly, a new push needs a new MsgRandom`,
       );
     }
     throw err;
@@ -74,12 +74,12 @@ const imGetPushReport: Command = async ({ deps, app, body }) => {
   if (ids.length === 0 || ids.length > MAX_REPORT_TASKS)
     throw new TencentFailure(
       'invalid_request',
-      `TaskIds: list 1 to ${MAX_REPORT_TASKS} TaskIds, got ${ids.length}`,
-      'TaskIds',
+      ['TaskIds'],
+      `list 1 to ${MAX_REPORT_TASKS} TaskIds, got ${ids.length}`,
     );
   ids.forEach((id, i) => {
     if (typeof id !== 'string')
-      throw new TencentFailure('invalid_request', `TaskIds[${i}]: must be a string`, `TaskIds[${i}]`);
+      throw new TencentFailure('invalid_request', ['TaskIds', i], 'must be a string');
   });
   const rows = new Map(
     (await findPushesByIds(deps.database.db, app.id, ids as string[])).map((p) => [p.id, p]),
@@ -99,10 +99,10 @@ const imSetAttrName: Command = async ({ deps, app, body }) => {
   if (!isObject(names))
     throw new TencentFailure(
       'invalid_request',
-      'AttrNames: must be an object of {"slot": "name"}, e.g. {"0": "sex"}',
-      'AttrNames',
+      ['AttrNames'],
+      'must be an object of {"slot": "name"}, e.g. {"0": "sex"}',
     );
-  await named([[/^names\b/, 'AttrNames']], () =>
+  await named(renameFirst('names', ['AttrNames']), () =>
     setAttributeNames(deps.database.db, app.id, names as Record<string, string>),
   );
   return {};

@@ -6,12 +6,13 @@ import { type Family, failBody, TencentFailure } from './errors.ts';
 
 export type V4Env = { Variables: { app: App; identifier: string } };
 
+/** What is wrong with the `usersig` of the URL. */
 const REASONS = {
-  malformed: 'usersig: not a TLSSigAPIv2 UserSig (it does not decode)',
-  sdkappid_mismatch: 'usersig: made for another SDKAppID than the sdkappid of the URL',
-  bad_signature: 'usersig: the signature does not verify with this app’s secret key',
-  identifier_mismatch: 'usersig: made for another identifier than the identifier of the URL',
-  expired: 'usersig: expired; sign a new one',
+  malformed: 'not a TLSSigAPIv2 UserSig (it does not decode)',
+  sdkappid_mismatch: 'made for another SDKAppID than the sdkappid of the URL',
+  bad_signature: 'the signature does not verify with this app’s secret key',
+  identifier_mismatch: 'made for another identifier than the identifier of the URL',
+  expired: 'expired; sign a new one',
 } as const;
 
 /**
@@ -25,21 +26,22 @@ export function tencentAuth(deps: ApiDeps, family: Family): MiddlewareHandler<V4
     try {
       const sdkappid = c.req.query('sdkappid');
       if (!sdkappid || !/^\d{1,10}$/.test(sdkappid))
-        throw new TencentFailure('sdkappid_missing', 'sdkappid: give the app’s SDKAppID in the URL');
+        throw new TencentFailure('sdkappid_missing', ['sdkappid'], 'give the app’s SDKAppID in the URL');
       const contentType = c.req.query('contenttype');
       if (contentType !== undefined && contentType.toLowerCase() !== 'json')
-        throw new TencentFailure('contenttype_not_json', 'contenttype: must be json');
+        throw new TencentFailure('contenttype_not_json', ['contenttype'], 'must be json');
       const app = await findAppBySdkAppId(deps.database.db, Number(sdkappid));
-      if (!app) throw new TencentFailure('unknown_sdkappid', `sdkappid: no app has SDKAppID ${sdkappid}`);
+      if (!app) throw new TencentFailure('unknown_sdkappid', ['sdkappid'], `no app has SDKAppID ${sdkappid}`);
       const usersig = c.req.query('usersig');
-      if (!usersig) throw new TencentFailure('malformed', 'usersig: missing from the URL');
+      if (!usersig) throw new TencentFailure('malformed', ['usersig'], 'missing from the URL');
       const identifier = c.req.query('identifier') ?? '';
       const check = verifyUserSig(usersig, { sdkAppId: app.sdkAppId, secretKey: app.secretKey, identifier });
-      if (!check.ok) throw new TencentFailure(check.reason, REASONS[check.reason]);
+      if (!check.ok) throw new TencentFailure(check.reason, ['usersig'], REASONS[check.reason]);
       if (identifier !== app.adminIdentifier)
         throw new TencentFailure(
           'admin_required',
-          `identifier: this API is for the app’s admin account (${JSON.stringify(app.adminIdentifier)}), not ${JSON.stringify(identifier)}`,
+          ['identifier'],
+          `this API is for the app’s admin account (${JSON.stringify(app.adminIdentifier)}), not ${JSON.stringify(identifier)}`,
         );
       c.set('app', app);
       c.set('identifier', identifier);

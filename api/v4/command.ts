@@ -23,9 +23,9 @@ function readBody(text: string): Json {
   try {
     body = JSON.parse(text);
   } catch {
-    throw new TencentFailure('invalid_json', 'the request body is not valid JSON');
+    throw new TencentFailure('invalid_json', [], 'the request body is not valid JSON');
   }
-  if (!isObject(body)) throw new TencentFailure('invalid_json', 'the request body must be a JSON object');
+  if (!isObject(body)) throw new TencentFailure('invalid_json', [], 'the request body must be a JSON object');
   return body;
 }
 

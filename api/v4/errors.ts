@@ -1,13 +1,13 @@
 /**
  * Tencent's answers: every v4 response is HTTP 200 with `ActionStatus`, `ErrorCode` and `ErrorInfo`, and every
- * failure — a native DomainError / ConditionError / ApiError, a UserSig check, or one of this layer's own checks
- * of Tencent's request format — becomes one of Tencent's error codes through ERROR_TABLE, the only place where
- * codes are chosen. docs/tencent.md prints the same table.
+ * failure — a native domain error (core/errors.ts: accounts, tags, attributes, conditions, pushes), a UserSig
+ * check, or one of this layer's own checks of Tencent's request format — becomes one of Tencent's error codes
+ * through ERROR_TABLE, the only place where codes are chosen, by its code and its structured field path.
+ * docs/tencent.md prints the same table.
  */
 import { randomUUID } from 'node:crypto';
+import { type FieldPath, HeraldError, type PathKey, type TextReason } from '../../core/errors.ts';
 import type { Logger } from '../../core/log.ts';
-import { DomainError, type TextReason } from '../../db/accounts.ts';
-import { ConditionError } from '../../db/conditions.ts';
 import { ApiError } from '../errors.ts';
 
 /**
@@ -20,30 +20,28 @@ export type Family = 'push' | 'account';
 export interface Failure {
   code: string;
   message: string;
-  /** Where in the Tencent request, in Tencent's field names (`Condition.TagsOr[0]`, `MsgBody[1].MsgContent`). */
-  path?: string | undefined;
+  /** Where in the Tencent request, in Tencent's field names (`['Condition', 'TagsOr', 0]`). */
+  path: FieldPath;
   /** For a refused string: empty, too long, … (tells 90040 from 90020). */
   reason?: TextReason | undefined;
 }
 
 /** A failure found by this layer, or a native one restated in Tencent's field names. */
-export class TencentFailure extends Error implements Failure {
+export class TencentFailure extends HeraldError {
   override readonly name = 'TencentFailure';
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly path?: string,
-    readonly reason?: TextReason,
-  ) {
-    super(message);
+  constructor(code: string, path: FieldPath, problem: string, reason?: TextReason) {
+    super(code, 'invalid', problem, { path, details: { reason } });
   }
 }
+
+/** A path segment pattern: that key, or any of these keys. */
+type KeyPattern = PathKey | readonly PathKey[];
 
 interface Row {
   /** Native codes (DomainError, ConditionError, ApiError, UserSig check) and this layer's own codes. */
   codes: readonly string[];
-  /** Only when the failure is at this request field. */
-  path?: RegExp;
+  /** Only when the failure's path starts with these keys. */
+  at?: readonly KeyPattern[];
   /** Only for strings refused for one of these reasons. */
   reasons?: readonly TextReason[];
   /** Tencent's ErrorCode for all_member_push and timpush. */
@@ -77,8 +75,8 @@ export const ERROR_TABLE: readonly Row[] = [
   { codes: ['msg_random_invalid', 'idempotency_key_reused'], push: 90005, account: BAD_PARAMETERS },
   { codes: ['msg_body_not_array'], push: 90007, account: BAD_PARAMETERS },
   { codes: ['msg_body_invalid'], push: 90002, account: BAD_PARAMETERS },
-  { codes: ['invalid_request'], path: /^MsgBody/, push: 90002, account: BAD_PARAMETERS },
-  { codes: ['invalid_request'], path: /^MsgLifeTime/, push: 90026, account: BAD_PARAMETERS },
+  { codes: ['invalid_request'], at: ['MsgBody'], push: 90002, account: BAD_PARAMETERS },
+  { codes: ['invalid_request'], at: ['MsgLifeTime'], push: 90026, account: BAD_PARAMETERS },
   { codes: ['too_frequent'], push: 90024, account: BAD_PARAMETERS },
   { codes: ['quota_exceeded'], push: 90047, account: BAD_PARAMETERS },
   // — conditions and tags —
@@ -93,7 +91,12 @@ export const ERROR_TABLE: readonly Row[] = [
     account: BAD_PARAMETERS,
   },
   // — attributes (a bad name or value in a condition is an invalid attribute too) —
-  { codes: ['invalid_condition'], path: /^Condition\.Attrs/, push: 90033, account: BAD_PARAMETERS },
+  {
+    codes: ['invalid_condition'],
+    at: ['Condition', ['AttrsAnd', 'AttrsOr', 'AttrsNot']],
+    push: 90033,
+    account: BAD_PARAMETERS,
+  },
   {
     codes: [
       'unknown_attribute',
@@ -109,7 +112,7 @@ export const ERROR_TABLE: readonly Row[] = [
   // — batches —
   { codes: ['batch_too_large'], push: 90018, account: BAD_PARAMETERS },
   // — reports and recall —
-  { codes: ['not_found'], path: /^TaskId/, push: 90049, account: BAD_PARAMETERS },
+  { codes: ['not_found'], at: ['TaskId'], push: 90049, account: BAD_PARAMETERS },
   { codes: ['already_recalled'], push: 90050, account: BAD_PARAMETERS },
   { codes: ['recall_window_passed'], push: 90052, account: BAD_PARAMETERS },
   // — everything else the caller can fix —
@@ -130,12 +133,18 @@ export const ERROR_TABLE: readonly Row[] = [
 /** Anything else: Herald failed, the caller should retry. */
 export const INTERNAL = { push: 91000, account: 70169 } as const;
 
+const startsLike = (path: FieldPath, at: readonly KeyPattern[]) =>
+  at.length <= path.length &&
+  at.every((k, i) =>
+    Array.isArray(k) ? (k as readonly PathKey[]).includes(path[i] as PathKey) : path[i] === k,
+  );
+
 /** The Tencent ErrorCode of a failure, or undefined when the table has no row for it (an internal error). */
 export function tencentCode(f: Failure, family: Family): number | undefined {
   const row = ERROR_TABLE.find(
     (r) =>
       r.codes.includes(f.code) &&
-      (!r.path || (f.path !== undefined && r.path.test(f.path))) &&
+      (!r.at || startsLike(f.path, r.at)) &&
       (!r.reasons || (f.reason !== undefined && r.reasons.includes(f.reason))),
   );
   return row?.[family];
@@ -143,11 +152,9 @@ export function tencentCode(f: Failure, family: Family): number | undefined {
 
 /** A native or layer error as a Failure; undefined for anything else (an internal error). */
 export function asFailure(err: unknown): Failure | undefined {
-  if (err instanceof TencentFailure) return err;
-  if (err instanceof DomainError)
-    return { code: err.code, message: err.message, path: err.details.path, reason: err.details.reason };
-  if (err instanceof ConditionError) return { code: err.code, message: err.message, path: err.path };
-  if (err instanceof ApiError) return { code: err.code, message: err.message };
+  if (err instanceof HeraldError)
+    return { code: err.code, message: err.message, path: err.path, reason: err.details.reason };
+  if (err instanceof ApiError) return { code: err.code, message: err.message, path: [] };
   return undefined;
 }
 
@@ -180,45 +187,43 @@ export function failBody(err: unknown, family: Family, log: Logger): TencentBody
   };
 }
 
-/** Rewrites of a native field path into Tencent's, tried in order: the first that matches is applied. */
-export type PathRules = readonly (readonly [
-  RegExp,
-  string | ((match: string, ...groups: string[]) => string),
-])[];
+/** Maps a native field path (`['accounts', 3, 'tags']`) to Tencent's (`['UserTags', 3, 'Tags']`). */
+export type PathRename = (path: FieldPath) => FieldPath;
 
-/** Rules for a batch: `accounts[3].tags` → `UserTags[3].Tags`, `accounts` → `UserTags`. */
-export const batchPaths = (list: string, fields: Record<string, string>): PathRules => [
-  ...Object.entries(fields).map(
-    ([native, tencent]) =>
-      [new RegExp(`^accounts\\[(\\d+)\\]\\.${native}\\b`), `${list}[$1].${tencent}`] as const,
-  ),
-  [/^accounts\b/, list],
-];
+/** The first key `from` becomes `to`: `names["5"]` → `AttrNames["5"]`, `accounts[2]` → `To_Account[2]`. */
+export const renameFirst =
+  (from: string, to: FieldPath): PathRename =>
+  (path) =>
+    path[0] === from ? [...to, ...path.slice(1)] : path;
+
+/** For a batch: `accounts[3].tags` → `UserTags[3].Tags` (the fields listed), `accounts` → `UserTags`. */
+export const batchPaths =
+  (list: string, fields: Record<string, string>): PathRename =>
+  (path) => {
+    if (path[0] !== 'accounts') return path;
+    const [, index, field, ...rest] = path;
+    if (typeof index !== 'number') return [list, ...path.slice(1)];
+    if (field === undefined) return [list, index];
+    const renamed = typeof field === 'string' ? (fields[field] ?? field) : field;
+    return [list, index, renamed, ...rest];
+  };
 
 /**
- * Restates a native failure with the field path at the start of its message (`accounts[3].tags[0]: …`) in
- * Tencent's names (`UserTags[3].Tags[0]: …`), so ErrorInfo names the field the caller sent.
+ * Restates a native failure at its field in Tencent's names (`accounts[3].tags[0]: …` → `UserTags[3].Tags[0]: …`),
+ * so ErrorInfo names the field the caller sent.
  */
-export function renamed(err: unknown, rules: PathRules): unknown {
-  const f = err instanceof TencentFailure ? undefined : asFailure(err);
-  if (!f) return err;
-  const rename = (path: string) => {
-    const rule = rules.find(([re]) => re.test(path));
-    if (!rule) return path;
-    const [re, to] = rule;
-    // String.replace takes a string or a function, not the union of both.
-    return typeof to === 'string' ? path.replace(re, to) : path.replace(re, to);
-  };
-  const m = /^([^\s:]+): /.exec(f.message);
-  const message = m?.[1] ? `${rename(m[1])}: ${f.message.slice(m[0].length)}` : f.message;
-  return new TencentFailure(f.code, message, f.path === undefined ? undefined : rename(f.path), f.reason);
+export function renamed(err: unknown, rename: PathRename): unknown {
+  if (err instanceof TencentFailure || !(err instanceof HeraldError)) return err;
+  const path = rename(err.path);
+  if (path.length === err.path.length && path.every((k, i) => k === err.path[i])) return err;
+  return new TencentFailure(err.code, path, err.problem, err.details.reason);
 }
 
 /** Runs a native call, restating its failures in Tencent's field names. */
-export async function named<T>(rules: PathRules, fn: () => Promise<T>): Promise<T> {
+export async function named<T>(rename: PathRename, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    throw renamed(err, rules);
+    throw renamed(err, rename);
   }
 }

@@ -4,11 +4,14 @@
  */
 import { accountIdIssue, checkBatchSize, importAccounts } from '../../db/accounts.ts';
 import type { Command } from './command.ts';
-import { named, type PathRules, TencentFailure } from './errors.ts';
+import { named, type PathRename, TencentFailure } from './errors.ts';
 import { arrayField, isObject } from './translate.ts';
 
 /** Tencent: at most 100 accounts in one multiaccount_import. */
 export const MAX_IMPORT = 100;
+
+/** Native import field → Tencent's. */
+const IMPORT_FIELDS: Record<string, string> = { id: 'UserID', nick: 'Nick', faceUrl: 'FaceUrl' };
 
 /** `{"UserID", "Nick"?, "FaceUrl"?}`; the oldest format named the account `Identifier`. */
 const accountImport: Command = async ({ deps, app, body }) => {
@@ -18,11 +21,11 @@ const accountImport: Command = async ({ deps, app, body }) => {
     faceUrl: body.FaceUrl as string | undefined,
   };
   await named(
-    [
-      [/^accounts\[0\]\.id\b/, 'UserID'],
-      [/^accounts\[0\]\.nick\b/, 'Nick'],
-      [/^accounts\[0\]\.faceUrl\b/, 'FaceUrl'],
-    ],
+    (path) => {
+      const [list, index, field, ...rest] = path;
+      const tencent = typeof field === 'string' ? IMPORT_FIELDS[field] : undefined;
+      return list === 'accounts' && index === 0 && tencent ? [tencent, ...rest] : path;
+    },
     () => importAccounts(deps.database.db, app.id, [item], { maxAccounts: 1 }),
   );
   return {};
@@ -36,37 +39,32 @@ const multiaccountImport: Command = async ({ deps, app, body }) => {
   const useList = body.Accounts === undefined && body.AccountList !== undefined;
   const list = useList ? 'AccountList' : 'Accounts';
   const raw = arrayField(body, list);
-  checkBatchSize(raw.length, MAX_IMPORT, list);
+  checkBatchSize(raw.length, MAX_IMPORT, [list]);
   const items = raw.map((entry, i) => {
     if (useList) {
-      if (!isObject(entry))
-        throw new TencentFailure('invalid_request', `${list}[${i}]: must be an object`, `${list}[${i}]`);
+      if (!isObject(entry)) throw new TencentFailure('invalid_request', [list, i], 'must be an object');
       return {
         id: entry.UserID as string,
         nick: entry.Nick as string | undefined,
         faceUrl: entry.FaceUrl as string | undefined,
       };
     }
-    if (typeof entry !== 'string')
-      throw new TencentFailure('invalid_request', `${list}[${i}]: must be a string`, `${list}[${i}]`);
+    if (typeof entry !== 'string') throw new TencentFailure('invalid_request', [list, i], 'must be a string');
     return { id: entry };
   });
   const bad = (id: unknown) => typeof id !== 'string' || accountIdIssue(id) !== undefined;
   const good = items.flatMap((it, i) => (bad(it.id) ? [] : [{ it, i }]));
   if (good.length) {
     // Native paths count the imported accounts only; name the entry of the request.
-    const fields: Record<string, string> = { id: 'UserID', nick: 'Nick', faceUrl: 'FaceUrl' };
-    const rules: PathRules = [
-      [
-        /^accounts\[(\d+)\](?:\.(\w+))?/,
-        (_m, k, f) => {
-          const at = `${list}[${good[Number(k)]?.i ?? k}]`;
-          return f ? `${at}.${fields[f] ?? f}` : at;
-        },
-      ],
-      [/^accounts\b/, list],
-    ];
-    await named(rules, () =>
+    const rename: PathRename = (path) => {
+      const [top, k, field, ...rest] = path;
+      if (top !== 'accounts') return path;
+      if (typeof k !== 'number') return [list, ...path.slice(1)];
+      const at = [list, good[k]?.i ?? k];
+      if (field === undefined) return at;
+      return [...at, (typeof field === 'string' && IMPORT_FIELDS[field]) || field, ...rest];
+    };
+    await named(rename, () =>
       importAccounts(
         deps.database.db,
         app.id,

@@ -20,6 +20,7 @@ export function v4Routes(deps: ApiDeps) {
     const what = `${c.req.method} ${c.req.path}`;
     const err = new TencentFailure(
       'unknown_command',
+      [],
       `${what}: not a command Herald speaks; see docs/tencent.md (commands are POST)`,
     );
     return c.json(failBody(err, 'push', deps.log), 200);

@@ -7,6 +7,7 @@
  * TagsOr) live here and nowhere else.
  */
 import type { z } from 'zod';
+import type { FieldPath } from '../../core/errors.ts';
 import { utf8Bytes } from '../../core/messages.ts';
 import {
   type Condition,
@@ -15,7 +16,7 @@ import {
   MAX_TAG_BYTES,
   validateCondition,
 } from '../../db/conditions.ts';
-import { type PushInput, pushInputSchema } from '../push-service.ts';
+import { type PushInput, pushInputSchema } from '../../pushes/service.ts';
 import { TencentFailure } from './errors.ts';
 
 export type Json = Record<string, unknown>;
@@ -30,15 +31,14 @@ function compact<T extends Json>(o: T): T {
 /** A required array field, else `invalid_request` naming it. */
 export function arrayField(body: Json, name: string): unknown[] {
   const v = body[name];
-  if (!Array.isArray(v)) throw new TencentFailure('invalid_request', `${name}: must be an array`, name);
+  if (!Array.isArray(v)) throw new TencentFailure('invalid_request', [name], 'must be an array');
   return v;
 }
 
 /** Each member of an array field must be an object. */
 export function objectItems(body: Json, name: string): Json[] {
   return arrayField(body, name).map((item, i) => {
-    if (!isObject(item))
-      throw new TencentFailure('invalid_request', `${name}[${i}]: must be an object`, `${name}[${i}]`);
+    if (!isObject(item)) throw new TencentFailure('invalid_request', [name, i], 'must be an object');
     return item;
   });
 }
@@ -59,8 +59,8 @@ export const MSG_TYPES = [
 
 interface Translated {
   element: Json;
-  /** Native element field → the Tencent field it came from (for error messages). */
-  fields: Record<string, string>;
+  /** Native element field → the Tencent field it came from, under MsgContent (for error messages). */
+  fields: Record<string, FieldPath>;
 }
 
 /** Tencent sends 0 for an unknown width / height; Herald leaves them out. */
@@ -69,36 +69,36 @@ const positive = (v: unknown) => (typeof v === 'number' && v > 0 ? v : undefined
 function translateElement(type: string, c: Json): Translated | undefined {
   switch (type) {
     case 'TIMTextElem':
-      return { element: { type: 'text', text: c.Text }, fields: { text: 'Text' } };
+      return { element: { type: 'text', text: c.Text }, fields: { text: ['Text'] } };
     case 'TIMCustomElem':
       return {
         element: compact({ type: 'custom', data: c.Data, desc: c.Desc, ext: c.Ext, sound: c.Sound }),
-        fields: { data: 'Data', desc: 'Desc', ext: 'Ext', sound: 'Sound' },
+        fields: { data: ['Data'], desc: ['Desc'], ext: ['Ext'], sound: ['Sound'] },
       };
     case 'TIMLocationElem':
       return {
         element: compact({ type: 'location', latitude: c.Latitude, longitude: c.Longitude, desc: c.Desc }),
-        fields: { latitude: 'Latitude', longitude: 'Longitude', desc: 'Desc' },
+        fields: { latitude: ['Latitude'], longitude: ['Longitude'], desc: ['Desc'] },
       };
     case 'TIMFaceElem':
       return {
         element: compact({ type: 'face', index: c.Index, data: c.Data }),
-        fields: { index: 'Index', data: 'Data' },
+        fields: { index: ['Index'], data: ['Data'] },
       };
     case 'TIMSoundElem':
       return {
         element: compact({ type: 'sound', url: c.Url, seconds: c.Second, size: c.Size }),
-        fields: { url: 'Url', seconds: 'Second', size: 'Size' },
+        fields: { url: ['Url'], seconds: ['Second'], size: ['Size'] },
       };
     case 'TIMFileElem':
       return {
         element: compact({ type: 'file', url: c.Url, name: c.FileName, size: c.FileSize }),
-        fields: { url: 'Url', name: 'FileName', size: 'FileSize' },
+        fields: { url: ['Url'], name: ['FileName'], size: ['FileSize'] },
       };
     case 'TIMVideoFileElem':
       return {
         element: compact({ type: 'video', url: c.VideoUrl, thumbUrl: c.ThumbUrl, seconds: c.VideoSecond }),
-        fields: { url: 'VideoUrl', thumbUrl: 'ThumbUrl', seconds: 'VideoSecond' },
+        fields: { url: ['VideoUrl'], thumbUrl: ['ThumbUrl'], seconds: ['VideoSecond'] },
       };
     case 'TIMImageElem': {
       // ImageInfoArray holds the original (Type 1), the large (2) and the thumbnail (3): the original is the image.
@@ -106,7 +106,7 @@ function translateElement(type: string, c: Json): Translated | undefined {
       let k = infos.findIndex((x) => isObject(x) && x.Type === 1 && x.URL !== undefined);
       if (k < 0) k = infos.findIndex((x) => isObject(x) && x.URL !== undefined);
       const info: Json = k >= 0 && isObject(infos[k]) ? (infos[k] as Json) : {};
-      const at = k >= 0 ? `ImageInfoArray[${k}]` : 'ImageInfoArray';
+      const at: FieldPath = k >= 0 ? ['ImageInfoArray', k] : ['ImageInfoArray'];
       return {
         element: compact({
           type: 'image',
@@ -114,7 +114,7 @@ function translateElement(type: string, c: Json): Translated | undefined {
           width: positive(info.Width),
           height: positive(info.Height),
         }),
-        fields: { url: `${at}.URL`, width: `${at}.Width`, height: `${at}.Height` },
+        fields: { url: [...at, 'URL'], width: [...at, 'Width'], height: [...at, 'Height'] },
       };
     }
     default:
@@ -127,19 +127,19 @@ export function translateMsgBody(msgBody: unknown): Translated[] {
   if (!Array.isArray(msgBody))
     throw new TencentFailure(
       'msg_body_not_array',
-      'MsgBody: must be an array of {"MsgType", "MsgContent"}',
-      'MsgBody',
+      ['MsgBody'],
+      'must be an array of {"MsgType", "MsgContent"}',
     );
   return msgBody.map((item, i) => {
-    const at = `MsgBody[${i}]`;
+    const at = ['MsgBody', i];
     if (!isObject(item) || !isObject(item.MsgContent) || typeof item.MsgType !== 'string')
-      throw new TencentFailure('msg_body_invalid', `${at}: must be {"MsgType": "…", "MsgContent": {…}}`, at);
+      throw new TencentFailure('msg_body_invalid', at, 'must be {"MsgType": "…", "MsgContent": {…}}');
     const translated = translateElement(item.MsgType, item.MsgContent);
     if (!translated)
       throw new TencentFailure(
         'msg_body_invalid',
-        `${at}.MsgType: ${JSON.stringify(item.MsgType)} is not a MsgType im_push takes (${MSG_TYPES.join(', ')})`,
-        `${at}.MsgType`,
+        [...at, 'MsgType'],
+        `${JSON.stringify(item.MsgType)} is not a MsgType im_push takes (${MSG_TYPES.join(', ')})`,
       );
     return translated;
   });
@@ -151,25 +151,25 @@ export function translateMsgBody(msgBody: unknown): Translated[] {
 const absoluteUrl = (v: unknown) =>
   typeof v === 'string' && v !== '' && !/^[a-z][a-z0-9+.-]*:/i.test(v) ? `https://${v}` : v;
 
-const flag = (v: unknown, path: string, what: string): boolean | undefined => {
+const flag = (v: unknown, path: FieldPath, what: string): boolean | undefined => {
   if (v === undefined || v === 0) return undefined;
   if (v === 1) return true;
-  throw new TencentFailure('invalid_request', `${path}: must be 0 or 1 (${what})`, path);
+  throw new TencentFailure('invalid_request', path, `must be 0 or 1 (${what})`);
 };
 
-/** Native offline field path → Tencent's. */
-const OFFLINE_FIELDS: Record<string, string> = {
-  push: 'PushFlag',
-  title: 'Title',
-  body: 'Desc',
-  ext: 'Ext',
-  'apns.title': 'ApnsInfo.Title',
-  'apns.subtitle': 'ApnsInfo.SubTitle',
-  'apns.image': 'ApnsInfo.Image',
-  'apns.mutableContent': 'ApnsInfo.MutableContent',
-  'apns.sound': 'ApnsInfo.Sound',
-  'android.sound': 'AndroidInfo.Sound',
-  'android.channelId': 'AndroidInfo.GoogleChannelID',
+/** Native offline field path (keys joined by dots) → Tencent's, under OfflinePushInfo. */
+const OFFLINE_FIELDS: Record<string, FieldPath> = {
+  push: ['PushFlag'],
+  title: ['Title'],
+  body: ['Desc'],
+  ext: ['Ext'],
+  'apns.title': ['ApnsInfo', 'Title'],
+  'apns.subtitle': ['ApnsInfo', 'SubTitle'],
+  'apns.image': ['ApnsInfo', 'Image'],
+  'apns.mutableContent': ['ApnsInfo', 'MutableContent'],
+  'apns.sound': ['ApnsInfo', 'Sound'],
+  'android.sound': ['AndroidInfo', 'Sound'],
+  'android.channelId': ['AndroidInfo', 'GoogleChannelID'],
 };
 
 /**
@@ -179,33 +179,24 @@ const OFFLINE_FIELDS: Record<string, string> = {
  */
 export function translateOfflinePushInfo(info: unknown): Json | undefined {
   if (info === undefined || info === null) return undefined;
-  if (!isObject(info))
-    throw new TencentFailure('invalid_request', 'OfflinePushInfo: must be an object', 'OfflinePushInfo');
-  const noPush = flag(info.PushFlag, 'OfflinePushInfo.PushFlag', '0 push, 1 no offline push');
+  if (!isObject(info)) throw new TencentFailure('invalid_request', ['OfflinePushInfo'], 'must be an object');
+  const noPush = flag(info.PushFlag, ['OfflinePushInfo', 'PushFlag'], '0 push, 1 no offline push');
   const apnsInfo = info.ApnsInfo;
   const androidInfo = info.AndroidInfo;
   if (apnsInfo !== undefined && !isObject(apnsInfo))
-    throw new TencentFailure(
-      'invalid_request',
-      'OfflinePushInfo.ApnsInfo: must be an object',
-      'OfflinePushInfo.ApnsInfo',
-    );
+    throw new TencentFailure('invalid_request', ['OfflinePushInfo', 'ApnsInfo'], 'must be an object');
   if (androidInfo !== undefined && !isObject(androidInfo))
-    throw new TencentFailure(
-      'invalid_request',
-      'OfflinePushInfo.AndroidInfo: must be an object',
-      'OfflinePushInfo.AndroidInfo',
-    );
+    throw new TencentFailure('invalid_request', ['OfflinePushInfo', 'AndroidInfo'], 'must be an object');
   let apns: Json | undefined;
   if (apnsInfo) {
     flag(
       apnsInfo.BadgeMode,
-      'OfflinePushInfo.ApnsInfo.BadgeMode',
+      ['OfflinePushInfo', 'ApnsInfo', 'BadgeMode'],
       '0 count, 1 do not count toward the badge',
     );
     const mutable = flag(
       apnsInfo.MutableContent,
-      'OfflinePushInfo.ApnsInfo.MutableContent',
+      ['OfflinePushInfo', 'ApnsInfo', 'MutableContent'],
       '1 = notification service extension',
     );
     apns = compact({
@@ -242,41 +233,35 @@ export const MAX_CONDITION_TAGS = 10;
  */
 export function translateCondition(input: unknown): Condition | null {
   if (input === undefined || input === null) return null;
-  if (!isObject(input))
-    throw new TencentFailure('invalid_request', 'Condition: must be an object', 'Condition');
+  if (!isObject(input)) throw new TencentFailure('invalid_request', ['Condition'], 'must be an object');
   for (const key of Object.keys(input))
     if (!(CONDITION_KEYS as readonly string[]).includes(key))
       throw new TencentFailure(
         'invalid_request',
-        `Condition.${key}: not a key of Condition (${CONDITION_KEYS.join(', ')}); Herald's /v1 API has nested conditions`,
-        `Condition.${key}`,
+        ['Condition', key],
+        `not a key of Condition (${CONDITION_KEYS.join(', ')}); Herald's /v1 API has nested conditions`,
       );
   let condition: Condition;
   try {
     condition = validateCondition(input);
   } catch (err) {
     if (!(err instanceof ConditionError)) throw err;
-    throw new TencentFailure(
-      err.code,
-      `Condition.${err.message}`,
-      `Condition.${err.path}`,
-      tagReason(input, err.path),
-    );
+    throw err.at(['Condition']).with({ reason: tagReason(input, err.path) });
   }
   const uses = conditionUsesTagsAndAttrs(condition);
   if (uses.tags && uses.attrs)
     throw new TencentFailure(
       'tags_and_attrs_mixed',
-      'Condition: tags (TagsAnd, TagsOr, TagsNot) and attributes (AttrsAnd, AttrsOr) cannot be used together',
-      'Condition',
+      ['Condition'],
+      'tags (TagsAnd, TagsOr, TagsNot) and attributes (AttrsAnd, AttrsOr) cannot be used together',
     );
   for (const key of ['TagsAnd', 'TagsOr', 'TagsNot'] as const) {
     const tags = condition[key];
     if (tags && tags.length > MAX_CONDITION_TAGS)
       throw new TencentFailure(
         'too_many_tags',
-        `Condition.${key}: at most ${MAX_CONDITION_TAGS} tags, got ${tags.length}`,
-        `Condition.${key}`,
+        ['Condition', key],
+        `at most ${MAX_CONDITION_TAGS} tags, got ${tags.length}`,
       );
   }
   const and = new Set(condition.TagsAnd ?? []);
@@ -284,17 +269,19 @@ export function translateCondition(input: unknown): Condition | null {
   if (both !== undefined)
     throw new TencentFailure(
       'duplicate_condition_tag',
-      `Condition: the tag ${JSON.stringify(both)} is in both TagsAnd and TagsOr`,
-      'Condition.TagsOr',
+      ['Condition'],
+      `the tag ${JSON.stringify(both)} is in both TagsAnd and TagsOr`,
     );
   return condition;
 }
 
-/** Why the native validator refused the tag at `path` (`TagsOr[2]`): empty or too long, if either. */
-function tagReason(input: Json, path: string): 'empty' | 'too_long' | undefined {
-  const m = /^(TagsAnd|TagsOr|TagsNot)\[(\d+)\]$/.exec(path);
-  const list = m?.[1] ? input[m[1]] : undefined;
-  const tag = Array.isArray(list) ? list[Number(m?.[2])] : undefined;
+/** Why the native validator refused the tag at `path` (`['TagsOr', 2]`): empty or too long, if either. */
+function tagReason(input: Json, path: FieldPath): 'empty' | 'too_long' | undefined {
+  const [key, index] = path;
+  if (path.length !== 2 || typeof index !== 'number') return undefined;
+  if (key !== 'TagsAnd' && key !== 'TagsOr' && key !== 'TagsNot') return undefined;
+  const list = input[key];
+  const tag = Array.isArray(list) ? list[index] : undefined;
   if (typeof tag !== 'string') return undefined;
   if (tag === '') return 'empty';
   return utf8Bytes(tag) > MAX_TAG_BYTES ? 'too_long' : undefined;
@@ -321,8 +308,8 @@ export function translatePush(body: Json, identifier: string): TranslatedPush {
   )
     throw new TencentFailure(
       'msg_random_invalid',
-      'MsgRandom: required, an integer from 0 to 4294967295',
-      'MsgRandom',
+      ['MsgRandom'],
+      'required, an integer from 0 to 4294967295',
     );
   const elements = translateMsgBody(body.MsgBody);
   const audience = translateCondition(body.Condition);
@@ -339,26 +326,26 @@ export function translatePush(body: Json, identifier: string): TranslatedPush {
   const parsed = pushInputSchema.safeParse(raw);
   if (parsed.success) return { input: parsed.data, msgRandom };
   const [issue, ...more] = parsed.error.issues;
-  const path = issue ? tencentPushPath(issue.path, elements) : 'MsgBody';
+  const path = issue ? tencentPushPath(issue.path, elements) : ['MsgBody'];
   const others = more.length ? ` (and ${more.length} more problem${more.length > 1 ? 's' : ''})` : '';
-  throw new TencentFailure('invalid_request', `${path}: ${issue?.message ?? 'invalid'}${others}`, path);
+  throw new TencentFailure('invalid_request', path, `${issue?.message ?? 'invalid'}${others}`);
 }
 
 /** A native issue path (`message.elements.0.text`) in Tencent's names (`MsgBody[0].MsgContent.Text`). */
-function tencentPushPath(path: z.core.$ZodIssue['path'], elements: Translated[]): string {
-  const [top, second, index, field] = path.map(String);
-  if (top === 'retentionSeconds') return 'MsgLifeTime';
-  if (top === 'message' && second === 'from') return 'From_Account';
+function tencentPushPath(issuePath: z.core.$ZodIssue['path'], elements: Translated[]): FieldPath {
+  const path = issuePath.map((k) => (typeof k === 'symbol' ? String(k) : k));
+  const [top, second, index, field] = path;
+  if (top === 'retentionSeconds') return ['MsgLifeTime'];
+  if (top === 'message' && second === 'from') return ['From_Account'];
   if (top === 'message' && second === 'elements') {
-    if (index === undefined) return 'MsgBody';
+    if (index === undefined) return ['MsgBody'];
+    const at = ['MsgBody', Number(index)];
+    if (field === undefined) return at;
     const fields = elements[Number(index)]?.fields ?? {};
-    if (field === undefined) return `MsgBody[${index}]`;
-    return `MsgBody[${index}].MsgContent.${fields[field] ?? field}`;
+    return [...at, 'MsgContent', ...(fields[String(field)] ?? [field])];
   }
-  if (top === 'message') return 'MsgBody';
-  if (top === 'offline') {
-    const native = path.slice(1).map(String).join('.');
-    return `OfflinePushInfo.${OFFLINE_FIELDS[native] ?? native}`;
-  }
-  return path.map(String).join('.') || 'body';
+  if (top === 'message') return ['MsgBody'];
+  if (top === 'offline')
+    return ['OfflinePushInfo', ...(OFFLINE_FIELDS[path.slice(1).join('.')] ?? path.slice(1))];
+  return path.length ? path : ['body'];
 }

@@ -1,21 +1,26 @@
+/**
+ * The push service: validate, record and start a push; read it; cancel or recall it. It speaks domain errors
+ * (pushes/errors.ts, core/errors.ts), never HTTP: the REST routes and the v4 layer map them.
+ */
 import { createHash } from 'node:crypto';
 import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/client';
 import { z } from 'zod';
+import type { FieldPath } from '../core/errors.ts';
 import { newId } from '../core/ids.ts';
 import { messageSchema, offlineOptionsSchema } from '../core/messages.ts';
 import { resolveCondition } from '../db/accounts.ts';
 import type { App } from '../db/apps.ts';
 import type { Queryable } from '../db/client.ts';
 import type { Condition } from '../db/conditions.ts';
+import { pgErrorCode, SQLSTATE } from '../db/errors.ts';
 import {
   findPush,
   findPushByIdempotencyKey,
-  markPushFailed,
   type PushRow,
   pushWorkflowId,
   releaseIdempotencyKey,
 } from '../db/pushes.ts';
-import { type QuotaRefusal, reservePushSlots } from '../db/quota.ts';
+import { reservePushSlots } from '../db/quota.ts';
 import { pushes } from '../db/schema.ts';
 import {
   cancelPushUpdate,
@@ -23,13 +28,15 @@ import {
   pushWorkflow,
   recallPushUpdate,
 } from '../workflows/push.ts';
-import { domain } from './accounts.ts';
-import type { ApiDeps } from './context.ts';
-import { ApiError } from './errors.ts';
+import type { PushDeps } from './deps.ts';
+import { PushError, TimeError } from './errors.ts';
+import { markFailed } from './lifecycle.ts';
+import { isClosedWorkflowError } from './temporal.ts';
 
 export const MAX_RETENTION_SECONDS = 604_800;
 const IDEMPOTENCY_WINDOW_MS = 7 * 24 * 3600 * 1000;
 const MAX_SEND_AHEAD_MS = 366 * 24 * 3600 * 1000;
+const RECALL_WINDOW_MS = 24 * 3600 * 1000;
 
 export const pushInputSchema = z.strictObject({
   audience: z.union([z.literal('all'), z.record(z.string(), z.unknown())]).default('all'),
@@ -47,20 +54,21 @@ export const pushInputSchema = z.strictObject({
 });
 export type PushInput = z.infer<typeof pushInputSchema>;
 
-/** A scheduled time must be ahead of now and within a year. */
-export function checkFutureTime(iso: string, field: string): void {
+/** A scheduled time (at request field `at`) must be ahead of now and within a year. */
+export function checkFutureTime(iso: string, at: FieldPath): void {
   const ahead = Date.parse(iso) - Date.now();
-  if (ahead <= 0) throw new ApiError(400, 'time_in_past', `${field} must be in the future`);
-  if (ahead > MAX_SEND_AHEAD_MS) throw new ApiError(400, 'time_too_far', `${field} must be within one year`);
+  if (ahead <= 0) throw new TimeError('time_in_past', at, 'must be in the future');
+  if (ahead > MAX_SEND_AHEAD_MS) throw new TimeError('time_too_far', at, 'must be within one year');
 }
 
-/** Checks a condition and that every attribute it names exists, as a 400 the caller can act on. */
+/** Checks a condition and that every attribute it names exists; a refusal names the field (`at`) it came from. */
 export async function checkAudience(
-  deps: ApiDeps,
+  deps: PushDeps,
   appId: string,
   audience: unknown,
+  at: FieldPath = ['audience'],
 ): Promise<Condition | null> {
-  return domain(() => resolveCondition(deps.database.db, appId, audience), { conditionField: 'audience' });
+  return resolveCondition(deps.database.db, appId, audience, at);
 }
 
 export interface CreatePushOptions {
@@ -96,61 +104,38 @@ export function newPushRow(
   };
 }
 
-/** Takes pushes from the daily quota inside the caller's transaction, or refuses with a 429 that says when. */
+/** Takes pushes from the daily quota inside the caller's transaction, or refuses (too_many) saying when. */
 export async function takeQuota(tx: Queryable, appId: string, count: number): Promise<void> {
-  const refusal: QuotaRefusal | undefined = await reservePushSlots(tx, appId, count);
+  const refusal = await reservePushSlots(tx, appId, count);
   if (!refusal) return;
-  const message =
-    refusal.reason === 'too_frequent'
-      ? `Pushes must be at least ${refusal.limit} ms apart; retry in ${refusal.retryAfterSeconds} s`
-      : `The daily quota of ${refusal.limit} pushes is used up; it resets at 00:00 UTC`;
-  throw new ApiError(
-    429,
-    refusal.reason,
-    message,
-    { retryAfterSeconds: refusal.retryAfterSeconds },
-    {
-      'retry-after': String(refusal.retryAfterSeconds),
-    },
-  );
+  const { reason, limit, retryAfterSeconds } = refusal;
+  const problem =
+    reason === 'too_frequent'
+      ? `Pushes must be at least ${limit} ms apart; retry in ${retryAfterSeconds} s`
+      : `The daily quota of ${limit} pushes is used up; it resets at 00:00 UTC`;
+  throw new PushError(reason, 'too_many', problem, { details: { limit, retryAfterSeconds } });
 }
 
 /**
  * Validates, records and starts a push. The idempotency key makes a retry the same push: the same body
- * returns it (created = false), another body is a 409. The workflow is started with USE_EXISTING, so a
- * retry after a crash between the insert and the start simply starts it.
+ * returns it (created = false), another body is refused (idempotency_key_reused). The workflow is started with
+ * USE_EXISTING, so a retry after a crash between the insert and the start simply starts it.
  */
 export async function createPush(
-  deps: ApiDeps,
+  deps: PushDeps,
   app: App,
   input: PushInput,
   opts: CreatePushOptions = {},
 ): Promise<{ push: PushRow; created: boolean }> {
-  const { db } = deps.database;
   const condition = await checkAudience(deps, app.id, input.audience);
-  if (input.sendAt) checkFutureTime(input.sendAt, 'sendAt');
+  if (input.sendAt) checkFutureTime(input.sendAt, ['sendAt']);
   const requestHash = createHash('sha256').update(JSON.stringify(input)).digest('hex');
-
-  if (opts.idempotencyKey) {
-    const existing = await findPushByIdempotencyKey(db, app.id, opts.idempotencyKey);
-    if (existing && Date.now() - existing.createdAt.getTime() > IDEMPOTENCY_WINDOW_MS) {
-      await releaseIdempotencyKey(db, app.id, existing.id);
-    } else if (existing) {
-      if (existing.requestHash !== requestHash) {
-        throw new ApiError(
-          409,
-          'idempotency_key_reused',
-          'This Idempotency-Key was used for a different push in the last 7 days',
-        );
-      }
-      await startPushWorkflow(deps, existing);
-      return { push: existing, created: false };
-    }
-  }
+  const earlier = await sameRequest(deps, app.id, requestHash, opts.idempotencyKey);
+  if (earlier) return earlier;
 
   let row: PushRow;
   try {
-    row = await db.transaction(async (tx) => {
+    row = await deps.database.db.transaction(async (tx) => {
       await takeQuota(tx, app.id, 1);
       const [inserted] = await tx
         .insert(pushes)
@@ -160,9 +145,13 @@ export async function createPush(
       return inserted;
     });
   } catch (err) {
-    // Two requests with one new key raced: the loser returns the winner's push.
-    if (opts.idempotencyKey && (err as { code?: string }).code === '23505') {
-      return createPush(deps, app, input, opts);
+    // Two requests with one new key raced: the loser answers with the winner's push. It waited for the
+    // winner's quota lock, so it fails on the key or, with a minimum interval, on the interval.
+    const raced =
+      pgErrorCode(err) === SQLSTATE.uniqueViolation || (err instanceof PushError && err.kind === 'too_many');
+    if (opts.idempotencyKey && raced) {
+      const winner = await sameRequest(deps, app.id, requestHash, opts.idempotencyKey);
+      if (winner) return winner;
     }
     throw err;
   }
@@ -170,7 +159,33 @@ export async function createPush(
   return { push: row, created: true };
 }
 
-export async function startPushWorkflow(deps: ApiDeps, push: PushRow): Promise<void> {
+/** The push an earlier request with this key made (started, in case it was not), or undefined. */
+async function sameRequest(
+  deps: PushDeps,
+  appId: string,
+  requestHash: string,
+  key: string | undefined,
+): Promise<{ push: PushRow; created: false } | undefined> {
+  if (!key) return undefined;
+  const { db } = deps.database;
+  const existing = await findPushByIdempotencyKey(db, appId, key);
+  if (!existing) return undefined;
+  if (Date.now() - existing.createdAt.getTime() > IDEMPOTENCY_WINDOW_MS) {
+    await releaseIdempotencyKey(db, appId, existing.id);
+    return undefined;
+  }
+  if (existing.requestHash !== requestHash) {
+    throw new PushError(
+      'idempotency_key_reused',
+      'conflict',
+      'This Idempotency-Key was used for a different push in the last 7 days',
+    );
+  }
+  await startPushWorkflow(deps, existing);
+  return { push: existing, created: false };
+}
+
+export async function startPushWorkflow(deps: PushDeps, push: PushRow): Promise<void> {
   const args: PushWorkflowInput = {
     appId: push.appId,
     pushId: push.id,
@@ -189,31 +204,29 @@ export async function startPushWorkflow(deps: ApiDeps, push: PushRow): Promise<v
     });
   } catch (err) {
     if ((err as Error).name === 'WorkflowExecutionAlreadyStartedError') return;
-    await markPushFailed(
+    await markFailed(
       deps.database.db,
-      push.appId,
-      push.id,
+      { appId: push.appId, pushId: push.id },
       `could not start workflow: ${(err as Error).message}`,
     );
     throw err;
   }
 }
 
-export async function getPushOr404(deps: ApiDeps, appId: string, pushId: string): Promise<PushRow> {
+/** The push, or not_found (an id that is not a UUID names no push either). */
+export async function getPush(deps: PushDeps, appId: string, pushId: string): Promise<PushRow> {
   const push = z.uuid().safeParse(pushId).success
     ? await findPush(deps.database.db, appId, pushId)
     : undefined;
-  if (!push) throw new ApiError(404, 'not_found', `Push ${pushId} does not exist in this app`);
+  if (!push) throw new PushError('not_found', 'not_found', `Push ${pushId} does not exist in this app`);
   return push;
 }
-
-const RECALL_WINDOW_MS = 24 * 3600 * 1000;
 
 /**
  * Sends the cancel or recall update to the push's workflow. Both are idempotent: a push that already ended
  * answers with its current state. The workflow's history records each request.
  */
-async function stopPush(deps: ApiDeps, push: PushRow, how: 'cancel' | 'recall'): Promise<void> {
+async function stopPush(deps: PushDeps, push: PushRow, how: 'cancel' | 'recall'): Promise<void> {
   const handle = deps.temporal.workflow.getHandle(push.workflowId);
   try {
     await handle.executeUpdate(how === 'cancel' ? cancelPushUpdate : recallPushUpdate);
@@ -224,26 +237,17 @@ async function stopPush(deps: ApiDeps, push: PushRow, how: 'cancel' | 'recall'):
   }
 }
 
-/** The error an update gets when its workflow has already closed. */
-export function isClosedWorkflowError(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  return (
-    err.name === 'WorkflowNotFoundError' ||
-    /already completed|workflow execution.*(closed|completed)/i.test(err.message)
-  );
-}
-
-export async function cancelPush(deps: ApiDeps, push: PushRow): Promise<void> {
+export async function cancelPush(deps: PushDeps, push: PushRow): Promise<void> {
   if (push.status === 'scheduled' || push.status === 'running') await stopPush(deps, push, 'cancel');
 }
 
-export async function recallPush(deps: ApiDeps, push: PushRow): Promise<void> {
+export async function recallPush(deps: PushDeps, push: PushRow): Promise<void> {
   if (push.recalledAt) return;
   const since = Date.now() - (push.startedAt ?? push.createdAt).getTime();
   if (push.startedAt && since > RECALL_WINDOW_MS) {
-    throw new ApiError(
-      409,
+    throw new PushError(
       'recall_window_passed',
+      'conflict',
       'A push can be recalled only within 24 hours of its start',
     );
   }

@@ -1,10 +1,14 @@
+/**
+ * The campaign service: a named series of scheduled pushes, created in one transaction and driven by the
+ * campaign workflow; rescheduled and canceled through its updates. Refusals are domain errors (pushes/errors.ts).
+ */
 import { createHash } from 'node:crypto';
-import { WorkflowIdReusePolicy, WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure, WorkflowIdReusePolicy, WorkflowUpdateFailedError } from '@temporalio/client';
 import { z } from 'zod';
 import { newId } from '../core/ids.ts';
 import { messageSchema, offlineOptionsSchema } from '../core/messages.ts';
 import type { App } from '../db/apps.ts';
-import { type CampaignRow, campaignWorkflowId, findCampaign } from '../db/campaigns.ts';
+import { type CampaignRow, type CampaignStep, campaignWorkflowId, findCampaign } from '../db/campaigns.ts';
 import type { Condition } from '../db/conditions.ts';
 import { listCampaignPushes, type PushRow } from '../db/pushes.ts';
 import { campaigns, pushes } from '../db/schema.ts';
@@ -15,17 +19,17 @@ import {
   cancelCampaignUpdate,
   rescheduleCampaignUpdate,
 } from '../workflows/campaign.ts';
-import type { ApiDeps } from './context.ts';
-import { ApiError } from './errors.ts';
+import type { PushDeps } from './deps.ts';
+import { PushError } from './errors.ts';
 import {
   cancelPush,
   checkAudience,
   checkFutureTime,
-  isClosedWorkflowError,
   MAX_RETENTION_SECONDS,
   newPushRow,
   takeQuota,
-} from './push-service.ts';
+} from './service.ts';
+import { isClosedWorkflowError } from './temporal.ts';
 
 export const MAX_STEPS = 20;
 
@@ -47,24 +51,20 @@ export type CampaignInput = z.infer<typeof campaignInputSchema>;
  * Writes the campaign and one scheduled push per step in one transaction (every step counts against today's
  * quota, as scheduled pushes do), then starts the campaign workflow. A step whose time has passed is refused.
  */
-export async function createCampaign(deps: ApiDeps, app: App, input: CampaignInput): Promise<CampaignRow> {
-  for (const [i, s] of input.steps.entries()) checkFutureTime(s.at, `steps.${i}.at`);
+export async function createCampaign(deps: PushDeps, app: App, input: CampaignInput): Promise<CampaignRow> {
+  for (const [i, s] of input.steps.entries()) checkFutureTime(s.at, ['steps', i, 'at']);
   const conditions: (Condition | null)[] = [];
   for (const [i, s] of input.steps.entries()) {
-    try {
-      conditions.push(await checkAudience(deps, app.id, s.audience));
-    } catch (err) {
-      if (err instanceof ApiError) throw new ApiError(err.status, err.code, `steps.${i}.${err.message}`);
-      throw err;
-    }
+    conditions.push(await checkAudience(deps, app.id, s.audience, ['steps', i, 'audience']));
   }
+  const steps: CampaignStep[] = input.steps;
   const id = newId();
   const workflowId = campaignWorkflowId(app.id, id);
   const { campaign, stepRows } = await deps.database.db.transaction(async (tx) => {
     await takeQuota(tx, app.id, input.steps.length);
     const [campaign] = await tx
       .insert(campaigns)
-      .values({ appId: app.id, id, name: input.name, steps: input.steps, workflowId })
+      .values({ appId: app.id, id, name: input.name, steps, workflowId })
       .returning();
     const values = input.steps.map((s, i) =>
       newPushRow(
@@ -106,53 +106,57 @@ export async function createCampaign(deps: ApiDeps, app: App, input: CampaignInp
   return campaign;
 }
 
-export async function getCampaignOr404(deps: ApiDeps, appId: string, id: string): Promise<CampaignRow> {
+/** The campaign, or not_found (an id that is not a UUID names no campaign either). */
+export async function getCampaign(deps: PushDeps, appId: string, id: string): Promise<CampaignRow> {
   const row = z.uuid().safeParse(id).success ? await findCampaign(deps.database.db, appId, id) : undefined;
-  if (!row) throw new ApiError(404, 'not_found', `Campaign ${id} does not exist in this app`);
+  if (!row) throw new PushError('not_found', 'not_found', `Campaign ${id} does not exist in this app`);
   return row;
 }
 
-export async function campaignPushes(deps: ApiDeps, campaign: CampaignRow): Promise<PushRow[]> {
+export async function campaignPushes(deps: PushDeps, campaign: CampaignRow): Promise<PushRow[]> {
   return listCampaignPushes(deps.database.db, campaign.appId, campaign.id);
 }
 
-/** Runs a campaign update; a refusal by its validator is a 409 with the workflow's reason code. */
+const notActive = (problem: string) => new PushError('campaign_not_active', 'conflict', problem);
+
+/** Runs a campaign update; a refusal by its validator is a conflict with the workflow's reason code. */
 async function updateCampaign(
-  deps: ApiDeps,
+  deps: PushDeps,
   campaign: CampaignRow,
-  run: (handle: ReturnType<ApiDeps['temporal']['workflow']['getHandle']>) => Promise<CampaignStepState[]>,
+  run: (handle: ReturnType<PushDeps['temporal']['workflow']['getHandle']>) => Promise<CampaignStepState[]>,
 ): Promise<void> {
-  if (campaign.status !== 'active') {
-    throw new ApiError(409, 'campaign_not_active', `The campaign is ${campaign.status}; it cannot change`);
-  }
+  if (campaign.status !== 'active') throw notActive(`The campaign is ${campaign.status}; it cannot change`);
   try {
     await run(deps.temporal.workflow.getHandle(campaign.workflowId));
   } catch (err) {
     if (err instanceof WorkflowUpdateFailedError) {
-      const cause = err.cause as { type?: string; message?: string } | undefined;
-      throw new ApiError(409, cause?.type ?? 'campaign_update_refused', cause?.message ?? err.message);
+      const cause = err.cause instanceof ApplicationFailure ? err.cause : undefined;
+      throw new PushError(
+        cause?.type ?? 'campaign_update_refused',
+        'conflict',
+        cause?.message ?? err.message,
+      );
     }
     // The campaign closed between reading its row and the update: its last step started meanwhile.
-    if (isClosedWorkflowError(err)) {
-      throw new ApiError(409, 'campaign_not_active', 'The campaign has just finished; it cannot change');
-    }
+    if (isClosedWorkflowError(err)) throw notActive('The campaign has just finished; it cannot change');
     throw err;
   }
 }
 
+/** Moves steps that have not started; `steps[k].at` is the new time of the step numbered `steps[k].index`. */
 export async function rescheduleCampaign(
-  deps: ApiDeps,
+  deps: PushDeps,
   campaign: CampaignRow,
   steps: { index: number; at: string }[],
 ) {
-  for (const s of steps) checkFutureTime(s.at, `steps[index=${s.index}].at`);
+  for (const [k, s] of steps.entries()) checkFutureTime(s.at, ['steps', k, 'at']);
   await updateCampaign(deps, campaign, (h) =>
     h.executeUpdate(rescheduleCampaignUpdate, { args: [{ steps }] }),
   );
 }
 
 /** Idempotent: a canceled campaign stays so; a finished one can still stop its running pushes. */
-export async function cancelCampaign(deps: ApiDeps, campaign: CampaignRow, includeRunning: boolean) {
+export async function cancelCampaign(deps: PushDeps, campaign: CampaignRow, includeRunning: boolean) {
   if (campaign.status === 'canceled') return;
   if (campaign.status === 'completed') {
     if (includeRunning) for (const p of await campaignPushes(deps, campaign)) await cancelPush(deps, p);
@@ -165,7 +169,7 @@ export async function cancelCampaign(deps: ApiDeps, campaign: CampaignRow, inclu
   } catch (err) {
     // It finished while we asked: cancel answers for a finished campaign as above.
     const now =
-      err instanceof ApiError &&
+      err instanceof PushError &&
       err.code === 'campaign_not_active' &&
       (await findCampaign(deps.database.db, campaign.appId, campaign.id));
     if (now && now.status !== 'active') return cancelCampaign(deps, now, includeRunning);

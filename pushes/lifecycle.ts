@@ -1,0 +1,173 @@
+/**
+ * A push's state transitions, each in one place, each a function of (db, …): the workflow's activities and the
+ * services call these and nothing else writes a push's status. Recipient transitions (claim a page, mark
+ * delivered online, sync, ack) join them here as they move out of the gateway and activities.
+ */
+import { and, eq, or, sql } from 'drizzle-orm';
+import { eligibleAccount } from '../db/accounts.ts';
+import { attributeSlots } from '../db/attribute-slots.ts';
+import type { Queryable } from '../db/client.ts';
+import { compileCondition } from '../db/conditions.ts';
+import { connectedNow, dropRecipientPartition, snapshotRecipients } from '../db/recipients.ts';
+import { pushes, RecipientState } from '../db/schema.ts';
+
+export type PushRef = { appId: string; pushId: string };
+
+/** Recipients whose copy is still stored: the ones that expire or are withdrawn. */
+const STILL_WAITING = [RecipientState.pending];
+
+/**
+ * scheduled → running: copies the matching accounts into the push's own recipient partition in one
+ * INSERT … SELECT inside PostgreSQL (never through Node), and counts them. Idempotent: a push whose snapshot
+ * committed is never snapshotted again.
+ */
+export async function snapshot(db: Queryable, { appId, pushId }: PushRef): Promise<{ audience: number }> {
+  return db.transaction(async (tx) => {
+    const [push] = await tx
+      .select({
+        audience: pushes.audience,
+        snapshotAt: pushes.snapshotAt,
+        count: pushes.audienceCount,
+        retentionSeconds: pushes.retentionSeconds,
+      })
+      .from(pushes)
+      .where(and(eq(pushes.appId, appId), eq(pushes.id, pushId)))
+      .for('update');
+    if (!push) throw new Error(`push ${pushId} not found`);
+    if (push.snapshotAt) return { audience: push.count };
+    const slots = await attributeSlots(tx, appId);
+    const predicate = compileCondition(push.audience, (n) => slots.get(n), 'a');
+    const audience = await snapshotRecipients(
+      tx,
+      pushId,
+      sql`select a.seq, a.account_id from accounts a
+          where a.app_id = ${appId} and ${eligibleAccount('a')} and ${predicate}`,
+    );
+    // The stored copies are the recipients not connected to a live gateway now: they exist from this
+    // commit on, whatever the provider notifications that follow do.
+    const [stored] = push.retentionSeconds
+      ? await tx.execute<{ n: number }>(sql`
+          select count(*)::int as n from push_recipients r
+          where r.push_id = ${pushId} and not ${connectedNow(appId, sql`r.account_id`)}`)
+      : [{ n: 0 }];
+    // started_at is when the snapshot began (the transaction's now()), snapshot_at when it ended.
+    await tx.execute(sql`
+      update pushes set snapshot_at = clock_timestamp(), audience_count = ${audience}, status = 'running',
+        stored_offline = ${stored?.n ?? 0},
+        started_at = coalesce(started_at, now()),
+        expires_at = clock_timestamp() + make_interval(secs => retention_seconds)
+      where app_id = ${appId} and id = ${pushId}`);
+    return { audience };
+  });
+}
+
+/** running → completed: final counters are in place; the copies wait until `expiresAt`. */
+export async function complete(db: Queryable, { appId, pushId }: PushRef): Promise<{ expiresAt: string }> {
+  const rows = await db.execute<{ expires_at: Date }>(sql`
+    update pushes set status = case when status = 'running' then 'completed' else status end,
+      completed_at = coalesce(completed_at, now())
+    where app_id = ${appId} and id = ${pushId}
+    returning expires_at`);
+  const expiresAt = rows[0]?.expires_at;
+  if (!expiresAt) throw new Error(`push ${pushId} has no expiry: was it snapshotted?`);
+  return { expiresAt: new Date(expiresAt).toISOString() };
+}
+
+/**
+ * scheduled / running → canceled. Copies already stored keep their retention (`expiresAt`; the caller waits it
+ * out); with none, the recipient partition goes at once.
+ */
+export async function markCanceled(
+  db: Queryable,
+  { appId, pushId }: PushRef,
+): Promise<{ expiresAt: string | null }> {
+  const rows = await db.execute<{ expires_at: Date | null; retention_seconds: number }>(sql`
+    update pushes set status = case when status in ('scheduled', 'running') then 'canceled' else status end,
+      canceled_at = coalesce(canceled_at, now())
+    where app_id = ${appId} and id = ${pushId}
+    returning expires_at, retention_seconds`);
+  const row = rows[0];
+  if (!row?.expires_at || row.retention_seconds === 0) {
+    await dropRecipientPartition(db, pushId);
+    return { expiresAt: null };
+  }
+  return { expiresAt: new Date(row.expires_at).toISOString() };
+}
+
+/** scheduled / running → failed, with the reason (a push that already ended keeps its state). */
+export async function markFailed(db: Queryable, { appId, pushId }: PushRef, reason: string): Promise<void> {
+  await db
+    .update(pushes)
+    .set({ status: 'failed', failureReason: reason })
+    .where(
+      and(
+        eq(pushes.appId, appId),
+        eq(pushes.id, pushId),
+        or(eq(pushes.status, 'scheduled'), eq(pushes.status, 'running')),
+      ),
+    );
+}
+
+/** Stored copies left when retention ends (none with retention 0: the partition only held the snapshot). */
+async function waitingCopies(
+  tx: Queryable,
+  pushId: string,
+  locked: { snapshot_at: Date | null; retention_seconds: number },
+) {
+  if (!locked.snapshot_at || locked.retention_seconds === 0) return 0;
+  const [c] = await tx.execute<{ n: number }>(sql`
+    select count(*)::int as n from push_recipients
+    where push_id = ${pushId} and state in ${STILL_WAITING}`);
+  return c?.n ?? 0;
+}
+
+/**
+ * Retention is over: copies nobody fetched are counted as expired and the push's recipient partition is
+ * dropped whole. Idempotent: the count is taken only once.
+ */
+export async function expire(db: Queryable, { appId, pushId }: PushRef): Promise<{ expired: number }> {
+  const result = await db.transaction(async (tx) => {
+    const [locked] = await tx.execute<{
+      expired_at: Date | null;
+      snapshot_at: Date | null;
+      retention_seconds: number;
+    }>(sql`
+      select expired_at, snapshot_at, retention_seconds from pushes where app_id = ${appId} and id = ${pushId} for update`);
+    if (!locked || locked.expired_at) return { expired: 0 };
+    const expired = await waitingCopies(tx, pushId, locked);
+    await tx.execute(sql`
+      update pushes set expired_at = now(), expired = ${expired} where app_id = ${appId} and id = ${pushId}`);
+    return { expired };
+  });
+  // Also on a retry whose first attempt committed the count but died before the drop.
+  await dropRecipientPartition(db, pushId);
+  return result;
+}
+
+/**
+ * Withdraws every copy not yet delivered and stops the push (scheduled / running → canceled). Once recalled_at
+ * is committed no sync or live delivery offers the push; the caller then tells connected clients to remove it.
+ */
+export async function recall(db: Queryable, { appId, pushId }: PushRef): Promise<{ withdrawn: number }> {
+  const result = await db.transaction(async (tx) => {
+    const [locked] = await tx.execute<{
+      recalled_at: Date | null;
+      expired_at: Date | null;
+      snapshot_at: Date | null;
+      retention_seconds: number;
+    }>(sql`
+      select recalled_at, expired_at, snapshot_at, retention_seconds from pushes where app_id = ${appId} and id = ${pushId} for update`);
+    if (!locked) return { withdrawn: 0 };
+    const withdrawn = locked.expired_at ? 0 : await waitingCopies(tx, pushId, locked);
+    await tx.execute(sql`
+      update pushes set recalled_at = coalesce(recalled_at, now()),
+        withdrawn = case when recalled_at is null then ${withdrawn} else withdrawn end,
+        status = case when status in ('scheduled', 'running') then 'canceled' else status end,
+        canceled_at = case when status in ('scheduled', 'running') then now() else canceled_at end
+      where app_id = ${appId} and id = ${pushId}`);
+    return { withdrawn: locked.recalled_at ? 0 : withdrawn };
+  });
+  // The rows can go once recalled_at is committed.
+  await dropRecipientPartition(db, pushId);
+  return result;
+}
