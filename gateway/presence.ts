@@ -1,4 +1,5 @@
 import type { Logger } from '../core/log.ts';
+import { pgErrorCode, SQLSTATE } from '../db/errors.ts';
 import type { Connection, PresenceHooks } from './connection.ts';
 import type { GatewayStore } from './store.ts';
 
@@ -49,7 +50,7 @@ export function createPresence(deps: PresenceDeps): Presence {
       await store.setPresence(appId, accountId, n);
     } catch (err) {
       // The gateway row vanished (another gateway reaped it after a long stall): register again, retry.
-      if ((err as { code?: string }).code !== '23503' || isStopping()) throw err;
+      if (pgErrorCode(err) !== SQLSTATE.foreignKeyViolation || isStopping()) throw err;
       await ensureGatewayRow();
       await store.setPresence(appId, accountId, localCount(appId, accountId));
     }

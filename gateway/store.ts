@@ -1,4 +1,5 @@
 import type { Sql } from '../db/client.ts';
+import { pgErrorCode, SQLSTATE } from '../db/errors.ts';
 import { RecipientState as S } from '../db/schema.ts';
 import type { PushForFrame } from './protocol.ts';
 
@@ -22,8 +23,9 @@ async function retryingDeadlocks<T>(run: () => Promise<T>, attempts = 4): Promis
     try {
       return await run();
     } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (i >= attempts || (code !== '40P01' && code !== '40001')) throw err;
+      const code = pgErrorCode(err);
+      if (i >= attempts || (code !== SQLSTATE.deadlockDetected && code !== SQLSTATE.serializationFailure))
+        throw err;
       await new Promise((r) => setTimeout(r, 5 + Math.random() * 20 * i));
     }
   }
