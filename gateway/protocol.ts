@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { PushForDelivery } from '../pushes/recipients.ts';
 
 /**
  * The wire protocol of the WebSocket gateway, version 1 (docs/protocol.md is its reference). Frames are
@@ -51,14 +52,8 @@ export interface MessageFrame {
   expiresAt: string | null;
 }
 
-export interface PushForFrame {
-  id: string;
-  message: unknown;
-  from_account: string | null;
-  snapshot_at: Date | string | null;
-  expires_at: Date | string | null;
-  retention_seconds: number;
-}
+/** The push columns a message frame is made of. */
+export type PushForFrame = PushForDelivery;
 
 const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
 
