@@ -6,6 +6,7 @@ import { WebSocket } from 'ws';
 import { mintUserToken } from '../core/user-token.ts';
 import type { CreatedApp } from '../db/apps.ts';
 import { connectDatabase } from '../db/client.ts';
+import { type CloseInfo, HeraldClient } from '../sdk/src/index.ts';
 import { client, startTestStack, type TestStack, waitFor } from './support/stack.ts';
 import { type Frame, TestSocket } from './support/ws.ts';
 
@@ -177,6 +178,36 @@ describe('connection limits', () => {
     );
     const d = await connect(app, 'many');
     await d.synced();
+
+    // The SDK does not storm back: after 4409 its next attempt waits from the sixth backoff step.
+    let attempts = 0;
+    class Counting extends WebSocket {
+      constructor(url: string, protocols?: string | string[]) {
+        super(url, protocols);
+        attempts++;
+      }
+    }
+    const sdk = new HeraldClient({
+      url: stack.url,
+      token: await mint(app, 'many'),
+      WebSocket: Counting as unknown as ConstructorParameters<typeof HeraldClient>[0]['WebSocket'],
+      reconnect: { initialDelayMs: 100 },
+    });
+    try {
+      const closes: CloseInfo[] = [];
+      sdk.on('close', (c) => closes.push(c));
+      await waitFor(
+        async () => closes.length,
+        (n) => n > 0,
+        5000,
+        'the 4409 close',
+      );
+      expect(closes[0]).toMatchObject({ code: 4409, willReconnect: true });
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(attempts).toBe(1);
+    } finally {
+      sdk.close();
+    }
   });
 
   it('refuses upgrades beyond the limit per client address with HTTP 429 (the proxy’s last hop)', async () => {
