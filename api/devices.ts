@@ -126,13 +126,18 @@ export function devicesRoutes(deps: ApiDeps) {
     const { id, platform, token } = c.req.valid('param');
     const body = (c.req.valid('json') as { environment?: 'sandbox' | 'production'; topic?: string }) ?? {};
     try {
-      const result = await registerDevice(db, c.get('app').id, {
-        accountId: id,
-        platform,
-        token,
-        environment: body.environment,
-        topic: body.topic,
-      });
+      const result = await registerDevice(
+        db,
+        c.get('app').id,
+        {
+          accountId: id,
+          platform,
+          token,
+          environment: body.environment,
+          topic: body.topic,
+        },
+        { maxDevices: deps.config.HERALD_MAX_DEVICES_PER_ACCOUNT },
+      );
       const view = { device: deviceView(result.device), movedFrom: result.movedFrom };
       return result.created ? c.json({ ...view, movedFrom: null }, 201) : c.json(view, 200);
     } catch (err) {

@@ -5,6 +5,9 @@ import { z } from 'zod';
 const emptyToUndefined = (v: unknown) => (v === '' ? undefined : v);
 const optionalString = z.preprocess(emptyToUndefined, z.string().optional());
 
+const intSetting = (min: number, max: number, def: number) =>
+  z.preprocess(emptyToUndefined, z.coerce.number().int().min(min).max(max).default(def));
+
 export const configSchema = z.object({
   PORT: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(65535).default(8080)),
   HOST: z.preprocess(emptyToUndefined, z.string().default('127.0.0.1')),
@@ -45,6 +48,29 @@ export const configSchema = z.object({
   APNS_URL: optionalString,
   APNS_SANDBOX_URL: optionalString,
   FCM_URL: z.preprocess(emptyToUndefined, z.url().default('https://fcm.googleapis.com')),
+  /** Per-statement ceiling on every database pool, in ms (0 = none); long snapshots raise it locally. */
+  HERALD_STATEMENT_TIMEOUT_MS: intSetting(0, 3_600_000, 30_000),
+  /** WebSocket frames a connection may send per second (token bucket), and the bucket's size. */
+  HERALD_WS_FRAMES_PER_SECOND: intSetting(1, 100_000, 50),
+  HERALD_WS_FRAME_BURST: intSetting(1, 100_000, 100),
+  /** Database statements one connection may have running, and frames waiting behind them. */
+  HERALD_WS_MAX_INFLIGHT: intSetting(1, 1000, 4),
+  HERALD_WS_MAX_QUEUED: intSetting(0, 10_000, 32),
+  /** `rate_limited` answers within 10 s after which the connection is closed (4429). */
+  HERALD_WS_MAX_RATE_LIMITED: intSetting(1, 100_000, 100),
+  /** Open WebSockets per account and per client IP, counted per api process. */
+  HERALD_MAX_CONNECTIONS_PER_ACCOUNT: intSetting(1, 100_000, 20),
+  HERALD_MAX_CONNECTIONS_PER_IP: intSetting(1, 10_000_000, 1000),
+  /** Device tokens per account; registering one more evicts the least recently updated. */
+  HERALD_MAX_DEVICES_PER_ACCOUNT: intSetting(1, 10_000, 20),
+  /** Take the client IP from X-Forwarded-For's last hop (only behind a proxy that sets it). */
+  HERALD_TRUST_PROXY: z.preprocess(
+    emptyToUndefined,
+    z
+      .enum(['true', 'false', '1', '0'], 'must be true or false')
+      .default('false')
+      .transform((v) => v === 'true' || v === '1'),
+  ),
   LOG_LEVEL: z.preprocess(
     emptyToUndefined,
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -64,43 +64,74 @@ export interface RegisteredDevice {
   created: boolean;
   /** The account the token belonged to before, when it moved from another account. */
   movedFrom: string | null;
+  /** Devices of the account removed to keep it within `maxDevices` (least recently updated first). */
+  evicted: { platform: Platform; token: string }[];
 }
 
+/** Advisory lock class of device registration (one per account at a time; db/attributes.ts uses 7262532). */
+const DEVICE_LOCK_CLASS = 7262533;
+
 /**
- * Registers (or re-registers) a device token for an account in one statement: new tokens are inserted,
- * a token of another account moves, a disabled token is enabled again. Throws `DeviceTokenError` on a
+ * Registers (or re-registers) a device token for an account: new tokens are inserted, a token of another
+ * account moves, a disabled token is enabled again. With `maxDevices`, the account keeps at most that many
+ * devices: the ones beyond it are evicted in the same transaction, disabled ones first, then the least recently
+ * updated (never the token just registered). Registrations of one account take a transaction-scoped advisory
+ * lock, so two at once cannot both see room and together exceed the cap. Throws `DeviceTokenError` on a
  * malformed token.
  */
 export async function registerDevice(
   db: Queryable,
   appId: string,
   input: DeviceRegistration,
+  limits: { maxDevices?: number | undefined } = {},
 ): Promise<RegisteredDevice> {
   const token = normalizeDeviceToken(input.platform, input.token);
   const topic = checkTopic(input.topic);
   const environment = input.environment ?? 'production';
-  const rows = await db.execute<{
-    created: boolean;
-    previous_account: string | null;
-    created_at: Date;
-    updated_at: Date;
-  }>(sql`
-    with prev as (
-      select account_id from devices where app_id = ${appId} and platform = ${input.platform} and token = ${token}
-    )
-    insert into devices (app_id, platform, token, account_id, environment, topic)
-    values (${appId}, ${input.platform}, ${token}, ${input.accountId}, ${environment}, ${topic})
-    on conflict (app_id, platform, token) do update set
-      account_id = excluded.account_id, environment = excluded.environment, topic = excluded.topic,
-      updated_at = now(), disabled_at = null, disabled_reason = null
-    returning (xmax = 0) as created, (select account_id from prev) as previous_account,
-      created_at, updated_at`);
-  const row = rows[0];
+  const { maxDevices } = limits;
+  const { row, evicted } = await db.transaction(async (tx) => {
+    if (maxDevices !== undefined)
+      await tx.execute(
+        sql`select pg_advisory_xact_lock(${DEVICE_LOCK_CLASS}, hashtext(${appId} || '/' || ${input.accountId}))`,
+      );
+    const rows = await tx.execute<{
+      created: boolean;
+      previous_account: string | null;
+      created_at: Date;
+      updated_at: Date;
+    }>(sql`
+      with prev as (
+        select account_id from devices where app_id = ${appId} and platform = ${input.platform} and token = ${token}
+      )
+      insert into devices (app_id, platform, token, account_id, environment, topic)
+      values (${appId}, ${input.platform}, ${token}, ${input.accountId}, ${environment}, ${topic})
+      on conflict (app_id, platform, token) do update set
+        account_id = excluded.account_id, environment = excluded.environment, topic = excluded.topic,
+        updated_at = now(), disabled_at = null, disabled_reason = null
+      returning (xmax = 0) as created, (select account_id from prev) as previous_account,
+        created_at, updated_at`);
+    const evicted =
+      maxDevices === undefined
+        ? []
+        : await tx.execute<{ platform: Platform; token: string }>(sql`
+            delete from devices d using (
+              select platform, token from devices
+              where app_id = ${appId} and account_id = ${input.accountId}
+              order by (platform = ${input.platform} and token = ${token}) desc, (disabled_at is null) desc,
+                updated_at desc, created_at desc, platform, token
+              offset ${maxDevices}
+            ) x
+            where d.app_id = ${appId} and d.account_id = ${input.accountId}
+              and d.platform = x.platform and d.token = x.token
+            returning d.platform, d.token`);
+    return { row: rows[0], evicted: [...evicted] };
+  });
   if (!row) throw new Error('device upsert returned nothing');
   const previous = row.previous_account;
   return {
     created: row.created,
     movedFrom: previous && previous !== input.accountId ? previous : null,
+    evicted: evicted.map((e) => ({ platform: e.platform, token: e.token })),
     device: {
       appId,
       platform: input.platform,

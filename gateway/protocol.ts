@@ -8,12 +8,21 @@ import type { PushForDelivery } from '../pushes/recipients.ts';
 // The constants both ends must agree on live in the SDK; the server re-exports them.
 export { CloseCode, PROTOCOL, TOKEN_PROTOCOL_PREFIX } from '../sdk/src/protocol.ts';
 
-const ref = z.string().max(64).optional();
-const pushId = z.string().min(1).max(64);
+/**
+ * NUL or a UTF-16 surrogate without its pair: JSON can carry them, PostgreSQL text cannot store them (and
+ * would fail the statement). Refused in the frame, as `invalid_frame`.
+ */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+export const isCleanText = (s: string): boolean => !s.includes('\u0000') && !LONE_SURROGATE.test(s);
+/** A string field of a frame: no NUL, no unpaired surrogate. */
+const text = () => z.string().refine(isCleanText, 'must not contain NUL or unpaired surrogate characters');
+
+const ref = text().max(64).optional();
+const pushId = text().min(1).max(64);
 export const MAX_ACK_IDS = 500;
 
 export const clientFrameSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('auth'), token: z.string().min(1).max(8192), ref }),
+  z.object({ type: z.literal('auth'), token: text().min(1).max(8192), ref }),
   z
     .object({
       type: z.literal('ack'),
@@ -26,15 +35,15 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('registerDevice'),
     platform: z.enum(['apns', 'fcm']),
-    token: z.string().min(1).max(4096),
+    token: text().min(1).max(4096),
     environment: z.enum(['sandbox', 'production']).optional(),
-    topic: z.string().min(1).max(255).optional(),
+    topic: text().min(1).max(255).optional(),
     ref,
   }),
   z.object({
     type: z.literal('unregisterDevice'),
     platform: z.enum(['apns', 'fcm']),
-    token: z.string().min(1).max(4096),
+    token: text().min(1).max(4096),
     ref,
   }),
 ]);
