@@ -1,11 +1,9 @@
 import { z } from 'zod';
+// The one upward import of core: each channel's options schema lives with its channel (delivery/channels/*).
+import { channelOptionsShape } from '../delivery/registry.ts';
+import { bytesMax, absoluteUrl as url, utf8Bytes } from './text.ts';
 
-/** Byte length in UTF-8: Tencent's limits and ours are in bytes, not characters. */
-export const utf8Bytes = (s: string): number => Buffer.byteLength(s, 'utf8');
-export const bytesMax = (max: number, what: string) =>
-  z.string().refine((s) => utf8Bytes(s) <= max, `${what} must be at most ${max} bytes of UTF-8`);
-
-const url = z.url('must be an absolute URL');
+export { bytesMax, utf8Bytes };
 
 /** The element kinds of Tencent's MsgBody, in Herald's own spelling. */
 export const elementSchema = z.discriminatedUnion('type', [
@@ -70,9 +68,8 @@ export const messageSchema = z
   });
 export type Message = z.infer<typeof messageSchema>;
 
-const priority = z.enum(['high', 'normal']);
-
-export const offlineOptionsSchema = z.strictObject({
+/** The offline options every channel gets (title, body, sound, badge, ext…). */
+export const commonOfflineOptionsSchema = z.strictObject({
   /** false = no APNs/FCM notification (Tencent's PushFlag 1); stored copies still wait for the user. */
   push: z.boolean().default(true),
   title: bytesMax(200, 'title').optional(),
@@ -82,26 +79,10 @@ export const offlineOptionsSchema = z.strictObject({
   sound: z.string().max(200).optional(),
   /** The badge number to show; absent leaves the badge alone (Tencent's BadgeMode 1). */
   badge: z.number().int().min(0).max(99_999).optional(),
-  apns: z
-    .strictObject({
-      title: bytesMax(200, 'apns.title').optional(),
-      subtitle: bytesMax(200, 'apns.subtitle').optional(),
-      image: url.optional(),
-      mutableContent: z.boolean().optional(),
-      collapseId: bytesMax(64, 'apns.collapseId').optional(),
-      priority: priority.optional(),
-      sound: z.string().max(200).optional(),
-    })
-    .optional(),
-  android: z
-    .strictObject({
-      channelId: z.string().max(200).optional(),
-      collapseKey: z.string().max(200).optional(),
-      priority: priority.optional(),
-      sound: z.string().max(200).optional(),
-    })
-    .optional(),
 });
+
+/** The common options plus each registered channel's own, under its key (`apns`, `android`). */
+export const offlineOptionsSchema = commonOfflineOptionsSchema.extend(channelOptionsShape());
 export type OfflineOptions = z.infer<typeof offlineOptionsSchema>;
 
 /** Tencent's rule for the notification text: Desc, else each element's push text; none means no notification. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CHANNEL_NAMES, channelOf } from '../../delivery/registry.ts';
 
 /**
  * The wire protocol of the WebSocket gateway, version 1 (docs/protocol.md is its reference). Frames are
@@ -8,6 +9,8 @@ import { z } from 'zod';
 export { CloseCode, PROTOCOL, TOKEN_PROTOCOL_PREFIX } from '../../sdk/src/protocol.ts';
 
 const ref = z.string().max(64).optional();
+/** A registered channel's name, parsed to the channel itself: the device queries take its token rules. */
+const platform = z.enum(CHANNEL_NAMES).transform(channelOf);
 const pushId = z.string().min(1).max(64);
 export const MAX_ACK_IDS = 500;
 
@@ -24,7 +27,7 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ping'), ref }),
   z.object({
     type: z.literal('registerDevice'),
-    platform: z.enum(['apns', 'fcm']),
+    platform,
     token: z.string().min(1).max(4096),
     environment: z.enum(['sandbox', 'production']).optional(),
     topic: z.string().min(1).max(255).optional(),
@@ -32,7 +35,7 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
   }),
   z.object({
     type: z.literal('unregisterDevice'),
-    platform: z.enum(['apns', 'fcm']),
+    platform,
     token: z.string().min(1).max(4096),
     ref,
   }),

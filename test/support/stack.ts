@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { inject } from 'vitest';
-import type { ProviderRegistry } from '../../activities/deps.ts';
 import type { GatewayOptions } from '../../api/gateway/index.ts';
 import { type ApiHandle, startApi } from '../../cli/api.ts';
 import { connectTemporal } from '../../cli/services.ts';
@@ -11,7 +10,7 @@ import { createLogger } from '../../core/log.ts';
 import { type CreatedApp, createApp } from '../../db/apps.ts';
 import { connectDatabase, type Database } from '../../db/client.ts';
 import type { FanoutBus } from '../../delivery/bus.ts';
-import { providerRegistry } from '../../delivery/registry.ts';
+import { type ProviderRegistry, providerRegistry } from '../../delivery/registry.ts';
 
 export interface TestStack {
   url: string;
