@@ -38,7 +38,7 @@ export function asChannelName(name: string): ChannelName {
 }
 
 /** One entry per channel, in registry order: for schemas and views keyed by channel name. */
-export function perChannel<T>(make: (channel: Channel) => T): Record<ChannelName, T> {
+export function perChannel<T>(make: (channel: Channel<ChannelName>) => T): Record<ChannelName, T> {
   return Object.fromEntries(CHANNELS.map((c) => [c.name, make(c)])) as Record<ChannelName, T>;
 }
 
