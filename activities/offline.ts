@@ -33,7 +33,7 @@ export function buildNotification(push: Push): CommonNotification | undefined {
 function renderForChannels(push: Push): Map<ChannelName, unknown> | undefined {
   const common = buildNotification(push);
   if (!common) return undefined;
-  const offline: Record<string, unknown> = push.offline as OfflineOptions;
+  const offline = push.offline as OfflineOptions;
   return new Map(CHANNELS.map((c) => [c.name, c.render(common, offline[c.optionsKey])]));
 }
 

@@ -1,6 +1,4 @@
 import { z } from 'zod';
-// The one upward import of core: each channel's options schema lives with its channel (delivery/channels/*).
-import { channelOptionsShape } from '../delivery/registry.ts';
 import { bytesMax, absoluteUrl as url, utf8Bytes } from './text.ts';
 
 export { bytesMax, utf8Bytes };
@@ -68,25 +66,16 @@ export const messageSchema = z
   });
 export type Message = z.infer<typeof messageSchema>;
 
-/** The offline options every channel gets (title, body, sound, badge, ext…). */
-export const commonOfflineOptionsSchema = z.strictObject({
-  /** false = no APNs/FCM notification (Tencent's PushFlag 1); stored copies still wait for the user. */
-  push: z.boolean().default(true),
-  title: bytesMax(200, 'title').optional(),
-  /** Notification text; by default derived from the elements as Tencent does. */
-  body: bytesMax(1_000, 'body').optional(),
-  ext: bytesMax(3_000, 'ext').optional(),
-  sound: z.string().max(200).optional(),
-  /** The badge number to show; absent leaves the badge alone (Tencent's BadgeMode 1). */
-  badge: z.number().int().min(0).max(99_999).optional(),
-});
-
-/** The common options plus each registered channel's own, under its key (`apns`, `android`). */
-export const offlineOptionsSchema = commonOfflineOptionsSchema.extend(channelOptionsShape());
-export type OfflineOptions = z.infer<typeof offlineOptionsSchema>;
+// Transitional: the push and campaign services still import the composed schema from here. It lives in
+// delivery/offline-options.ts (it is made from the channel registry); point them there and drop this line.
+export { offlineOptionsSchema } from '../delivery/offline-options.ts';
+export { commonOfflineOptionsSchema, type OfflineOptions } from './offline-options.ts';
 
 /** Tencent's rule for the notification text: Desc, else each element's push text; none means no notification. */
-export function notificationBody(message: Message, offline: OfflineOptions): string | undefined {
+export function notificationBody(
+  message: Message,
+  offline: { body?: string | undefined },
+): string | undefined {
   if (offline.body) return offline.body;
   const parts = message.elements
     .map((e) => {
