@@ -263,7 +263,9 @@ describe('APNs client', () => {
   });
 
   it('fails a queue of 20,000 on close without overflowing the stack', async () => {
-    const { client } = await setup({ latencyMs: 100 }, { concurrency: 1 });
+    // One session, connected by the first send: the page's first request must not wait for a second session's
+    // TLS handshake, which on a loaded machine outlasts the 20 ms before close() and turns it into a retry.
+    const { client } = await setup({ latencyMs: 100 }, { concurrency: 1, connections: 1 });
     await client.send([prod(fakeApnsToken())], full);
     const targets = Array.from({ length: 20_000 }, () => prod(fakeApnsToken()));
     const page = client.send(targets, full);
