@@ -4,7 +4,8 @@ import type { ActivityDeps } from './deps.ts';
 import { lifecycleActivities } from './lifecycle.ts';
 import { offlineActivities } from './offline.ts';
 
-export type { ActivityDeps, ProviderRegistry } from './deps.ts';
+export type { ProviderRegistry } from '../delivery/registry.ts';
+export type { ActivityDeps } from './deps.ts';
 
 /** Every activity the workflows call, bound to the worker's connections. */
 export function createActivities(deps: ActivityDeps) {

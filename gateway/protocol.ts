@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CHANNEL_NAMES, channelOf } from '../delivery/registry.ts';
 import type { PushForDelivery } from '../pushes/recipients.ts';
 
 /**
@@ -18,6 +19,8 @@ export const isCleanText = (s: string): boolean => !s.includes('\u0000') && !LON
 const text = () => z.string().refine(isCleanText, 'must not contain NUL or unpaired surrogate characters');
 
 const ref = text().max(64).optional();
+/** A registered channel's name, parsed to the channel itself: the device queries take its token rules. */
+const platform = z.enum(CHANNEL_NAMES).transform(channelOf);
 const pushId = text().min(1).max(64);
 export const MAX_ACK_IDS = 500;
 
@@ -34,7 +37,7 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ping'), ref }),
   z.object({
     type: z.literal('registerDevice'),
-    platform: z.enum(['apns', 'fcm']),
+    platform,
     token: text().min(1).max(4096),
     environment: z.enum(['sandbox', 'production']).optional(),
     topic: text().min(1).max(255).optional(),
@@ -42,7 +45,7 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
   }),
   z.object({
     type: z.literal('unregisterDevice'),
-    platform: z.enum(['apns', 'fcm']),
+    platform,
     token: text().min(1).max(4096),
     ref,
   }),

@@ -7,6 +7,6 @@ import type { Sql } from '../db/client.ts';
  */
 export async function allowedApnsTopics(sql: Sql, appId: string): Promise<string[]> {
   const rows = await sql<{ topic: string | null }[]>`
-    select apns_credentials->>'topic' as topic from apps where id = ${appId}`;
+    select channel_credentials->'apns'->>'topic' as topic from apps where id = ${appId}`;
   return rows.flatMap((r) => (r.topic ? [r.topic] : []));
 }

@@ -6,12 +6,13 @@ import { createHash } from 'node:crypto';
 import { ApplicationFailure, WorkflowIdReusePolicy, WorkflowUpdateFailedError } from '@temporalio/client';
 import { z } from 'zod';
 import { newId } from '../core/ids.ts';
-import { messageSchema, offlineOptionsSchema } from '../core/messages.ts';
+import { messageSchema } from '../core/messages.ts';
 import type { App } from '../db/apps.ts';
 import { type CampaignRow, type CampaignStep, campaignWorkflowId, findCampaign } from '../db/campaigns.ts';
 import type { Condition } from '../db/conditions.ts';
 import { listCampaignPushes, type PushRow } from '../db/pushes.ts';
 import { campaigns, pushes } from '../db/schema.ts';
+import { offlineOptionsSchema } from '../delivery/offline-options.ts';
 import {
   type CampaignStepState,
   type CampaignWorkflowInput,

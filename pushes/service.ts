@@ -7,7 +7,7 @@ import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/cli
 import { z } from 'zod';
 import type { FieldPath } from '../core/errors.ts';
 import { newId } from '../core/ids.ts';
-import { messageSchema, offlineOptionsSchema } from '../core/messages.ts';
+import { messageSchema } from '../core/messages.ts';
 import { resolveCondition } from '../db/accounts.ts';
 import type { App } from '../db/apps.ts';
 import type { Queryable } from '../db/client.ts';
@@ -22,6 +22,7 @@ import {
 } from '../db/pushes.ts';
 import { reservePushSlots } from '../db/quota.ts';
 import { pushes } from '../db/schema.ts';
+import { offlineOptionsSchema } from '../delivery/offline-options.ts';
 import {
   cancelPushUpdate,
   type PushWorkflowInput,

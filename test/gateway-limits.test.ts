@@ -327,11 +327,13 @@ describe('device topics and moved tokens over the WebSocket', () => {
   it('allows only the app’s APNs topic over the WebSocket, any topic over REST, and never says who had a token', async () => {
     const app = await stack.newApp();
     await stack.database.sql`
-      update apps set apns_credentials = ${JSON.stringify({
-        keyId: 'KEY1234567',
-        teamId: 'TEAM123456',
-        topic: 'com.example.app',
-        privateKey: 'not-a-real-key',
+      update apps set channel_credentials = ${JSON.stringify({
+        apns: {
+          keyId: 'KEY1234567',
+          teamId: 'TEAM123456',
+          topic: 'com.example.app',
+          privateKey: 'not-a-real-key',
+        },
       })}::jsonb where id = ${app.id}`;
     const api = client(stack.url, app.apiKey);
     const token = 'ab'.repeat(32);

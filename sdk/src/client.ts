@@ -1,3 +1,4 @@
+import type { Platform } from './platforms.ts';
 import {
   CloseCode,
   type HeraldMessage,
@@ -9,7 +10,7 @@ import {
 } from './protocol.ts';
 import { resolveWebSocket, type WebSocketConstructor, type WebSocketLike } from './socket.ts';
 
-export type Platform = 'apns' | 'fcm';
+export type { Platform };
 export type ClientState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
 
 export interface ReconnectOptions {

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { inject } from 'vitest';
-import type { ProviderRegistry } from '../../activities/deps.ts';
 import { type ApiHandle, startApi } from '../../cli/api.ts';
 import { connectTemporal } from '../../cli/services.ts';
 import { startWorker, type WorkerHandle } from '../../cli/worker.ts';
@@ -10,7 +9,7 @@ import { createLogger, type Logger } from '../../core/log.ts';
 import { type CreatedApp, createApp } from '../../db/apps.ts';
 import { connectDatabase, type Database } from '../../db/client.ts';
 import type { FanoutBus } from '../../delivery/bus.ts';
-import { providerRegistry } from '../../delivery/registry.ts';
+import { type ProviderRegistry, providerRegistry } from '../../delivery/registry.ts';
 import type { GatewayOptions } from '../../gateway/index.ts';
 
 export interface TestStack {
