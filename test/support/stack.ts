@@ -6,7 +6,7 @@ import { type ApiHandle, startApi } from '../../cli/api.ts';
 import { connectTemporal } from '../../cli/services.ts';
 import { startWorker, type WorkerHandle } from '../../cli/worker.ts';
 import { type Config, loadConfig } from '../../core/config.ts';
-import { createLogger } from '../../core/log.ts';
+import { createLogger, type Logger } from '../../core/log.ts';
 import { type CreatedApp, createApp } from '../../db/apps.ts';
 import { connectDatabase, type Database } from '../../db/client.ts';
 import type { FanoutBus } from '../../delivery/bus.ts';
@@ -39,6 +39,8 @@ export interface TestStackOptions {
   gateway?: Partial<GatewayOptions>;
   /** The gateway's fan-out bus, made from the stack's database (default: LISTEN/NOTIFY on it). */
   bus?: (database: Database) => FanoutBus;
+  /** The logger of the API and worker (default: one at LOG_LEVEL, silent in tests). */
+  log?: Logger;
 }
 
 /** The real API and worker against the run's PostgreSQL and Temporal, on a task queue of its own. */
@@ -52,7 +54,7 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
     HERALD_ROOT_KEY: 'test-root-key-0123456789',
     ...opts.env,
   });
-  const log = createLogger(config.LOG_LEVEL, 'test');
+  const log = opts.log ?? createLogger(config.LOG_LEVEL, 'test');
   const database = connectDatabase(inject('databaseUrl'), 5);
   const temporal = await connectTemporal(config, inject('temporalAddress'));
   const providers = opts.providers ?? providerRegistry({});
