@@ -5,6 +5,7 @@ import { type App, updateAppSettings } from '../db/apps.ts';
 import { apps } from '../db/schema.ts';
 import { type ApiDeps, router } from './context.ts';
 import { ApiError } from './errors.ts';
+import { checkCeilings } from './limits.ts';
 import { commonErrors, jsonBodyOf, jsonContent, security } from './schemas.ts';
 
 const tags = ['App'];
@@ -83,7 +84,8 @@ const patch = createRoute({
   path: '/',
   tags,
   security,
-  summary: 'Change the app’s name, quota, minimum push interval or Tencent admin identifier',
+  summary:
+    'Change the app’s name, quota, minimum push interval or Tencent admin identifier (within the operator’s ceilings)',
   request: {
     body: jsonBodyOf(
       z.strictObject({
@@ -130,7 +132,7 @@ async function checkKey(pem: string, alg: 'ES256' | 'RS256', what: string): Prom
   }
 }
 
-export function appSettingsRoutes({ database }: ApiDeps) {
+export function appSettingsRoutes({ config, database }: ApiDeps) {
   const r = router();
   const save = async (appId: string, set: Partial<typeof apps.$inferInsert>) => {
     const [row] = await database.db.update(apps).set(set).where(eq(apps.id, appId)).returning();
@@ -138,9 +140,12 @@ export function appSettingsRoutes({ database }: ApiDeps) {
     return appView(row);
   };
   r.openapi(get, (c) => c.json(appView(c.get('app')), 200));
-  r.openapi(patch, async (c) =>
-    c.json(appView(await updateAppSettings(database.db, c.get('app').id, c.req.valid('json'))), 200),
-  );
+  r.openapi(patch, async (c) => {
+    const body = c.req.valid('json');
+    // The operator's ceilings (HERALD_MAX_DAILY_PUSH_QUOTA, HERALD_MIN_PUSH_INTERVAL_MS): api/limits.ts.
+    checkCeilings(config, body, c.get('app'));
+    return c.json(appView(await updateAppSettings(database.db, c.get('app').id, body)), 200);
+  });
   r.openapi(putCredentials('apns'), async (c) => {
     const body = c.req.valid('json') as z.infer<typeof apnsBody>;
     await checkKey(body.privateKey, 'ES256', 'privateKey');

@@ -60,12 +60,16 @@ export function errorHandler(log: Logger) {
       for (const [k, v] of Object.entries(err.headers ?? {})) c.header(k, v);
       return c.json(errorBody(err.code, err.message, err.details), err.status);
     }
+    // The JSON validator's own parse failure: only an empty body gets that far (jsonBody parses the rest).
+    if (err instanceof HTTPException && err.status === 400 && /JSON/.test(err.message))
+      return c.json(errorBody('invalid_json', 'The request body is not valid JSON (it is empty)'), 400);
     if (err instanceof HTTPException && err.status < 500) {
       const code =
         err.status === 401 ? 'unauthorized' : err.status === 413 ? 'payload_too_large' : 'bad_request';
       return c.json(errorBody(code, err.message || 'bad request'), err.status);
     }
     const id = randomUUID();
+    // `err` goes through core/log.ts's loggableError: a database error's bound parameters are not logged.
     log.error({ err, errorId: id, method: c.req.method, path: c.req.path }, 'unhandled error');
     return c.json(errorBody('internal', `Internal error; quote id ${id} when reporting it`, { id }), 500);
   };

@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import type { Logger } from '../../core/log.ts';
+import { type Logger, loggerOptions } from '../../core/log.ts';
 
 export interface LogCapture {
   logger: Logger;
@@ -13,19 +13,19 @@ export interface LogCapture {
   clear(): void;
 }
 
-/** A real pino logger whose lines are kept in memory, so a test can assert what was (not) logged. */
+/**
+ * A real pino logger, with the settings of the processes' own (redaction, error serializers), whose lines are
+ * kept in memory, so a test can assert what was (not) logged.
+ */
 export function captureLogs(level = 'info'): LogCapture {
   const raw: string[] = [];
   const lines: Record<string, unknown>[] = [];
-  const logger = pino(
-    { name: 'test', level },
-    {
-      write(line: string) {
-        raw.push(line);
-        lines.push(JSON.parse(line) as Record<string, unknown>);
-      },
+  const logger = pino(loggerOptions(level, 'test'), {
+    write(line: string) {
+      raw.push(line);
+      lines.push(JSON.parse(line) as Record<string, unknown>);
     },
-  );
+  });
   return {
     logger,
     lines,
