@@ -5,6 +5,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { z } from 'zod';
 import { type ErrorKind, HeraldError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
+import { rememberedUnstorableText, unstorableTextError } from './text-check.ts';
 
 /** A failure the caller can fix: a stable machine code and a message that says what to do. */
 export class ApiError extends Error {
@@ -67,6 +68,12 @@ export function errorHandler(log: Logger) {
       const code =
         err.status === 401 ? 'unauthorized' : err.status === 413 ? 'payload_too_large' : 'bad_request';
       return c.json(errorBody(code, err.message || 'bad request'), err.status);
+    }
+    // A database failure on a body whose unstorable text was left to the route's own checks: that text.
+    const unstorable = rememberedUnstorableText(c);
+    if (unstorable) {
+      const refused = unstorableTextError(unstorable);
+      return c.json(errorBody(refused.code, refused.message), refused.status);
     }
     const id = randomUUID();
     // `err` goes through core/log.ts's loggableError: a database error's bound parameters are not logged.

@@ -2,11 +2,12 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { UNSTORABLE_PROBLEM, unstorableTextAt } from '../core/text.ts';
+import { unstorableTextAt } from '../core/text.ts';
 import { findAppByApiKey } from '../db/apps.ts';
 import type { Database } from '../db/client.ts';
 import type { AppEnv } from './context.ts';
 import { ApiError } from './errors.ts';
+import { DOMAIN_CHECKED_TEXT, rememberUnstorableText, unstorableTextError } from './text-check.ts';
 
 const bearer = (header: string | undefined): string | undefined => {
   const m = header?.match(/^Bearer\s+(\S+)\s*$/i);
@@ -96,7 +97,7 @@ export function limitBody(maxBytes: (c: Context) => number): MiddlewareHandler {
 /**
  * Requests with a body must be JSON and must parse: a wrong content type or broken JSON is a 400 that says
  * so, before any validator sees it. Text PostgreSQL cannot store (NUL, a lone surrogate) is refused here too,
- * once for every route, with the path of the field as zod's messages give it (`message.elements.0.text`).
+ * with the path of the field as zod's messages give it (`message.elements.0.text`): api/text-check.ts.
  */
 export function jsonBody(): MiddlewareHandler {
   return async (c, next) => {
@@ -121,8 +122,8 @@ export function jsonBody(): MiddlewareHandler {
     }
     const bad = unstorableTextAt(body);
     if (bad) {
-      const where = bad.length ? bad.map(String).join('.') : 'body';
-      throw new ApiError(400, 'invalid_request', `${where}: ${UNSTORABLE_PROBLEM}`);
+      if (!DOMAIN_CHECKED_TEXT.test(c.req.path)) throw unstorableTextError(bad);
+      rememberUnstorableText(c, bad);
     }
     await next();
   };

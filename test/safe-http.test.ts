@@ -162,12 +162,11 @@ describe('text PostgreSQL cannot store', () => {
     ],
     ['PATCH', '/v1/apps/current', { adminIdentifier: 'ad\u0000min' }, 'adminIdentifier: '],
     ['PATCH', '/v1/apps/current', { name: '\ud83d' }, 'name: '],
-    ['PATCH', '/v1/attributes', { names: { '0': 'ci\u0000ty' } }, 'names.0: '],
     [
       'POST',
-      '/v1/attributes/set',
-      { accounts: [{ id: 'alice', attributes: { 'a\u0000': 'x' } }] },
-      'accounts.0.attributes.a\ufffd: ',
+      '/v1/pushes',
+      { message: text('hi'), audience: { 'Tags\u0000Or': ['x'] } },
+      'audience.Tags\ufffdOr: ',
     ],
   ];
   it.each(cases)('%s %s: 400 invalid_request at the field', async (method, path, body, start) => {
@@ -179,6 +178,31 @@ describe('text PostgreSQL cannot store', () => {
     expect(res.status, JSON.stringify(res.body)).toBe(400);
     expect(res.body.error.code).toBe('invalid_request');
     expect(res.body.error.message).toBe(`${start}must not contain NUL or unpaired surrogate characters`);
+  });
+
+  // The audience data's own rules refuse such text field by field, with their documented codes.
+  const audience: [string, string, unknown, string, string][] = [
+    ['PATCH', '/v1/attributes', { names: { '0': 'ci\u0000ty' } }, 'invalid_attribute_name', 'names'],
+    [
+      'POST',
+      '/v1/attributes/set',
+      { accounts: [{ id: 'alice', attributes: { 'a\u0000': 'x' } }] },
+      'invalid_attribute_name',
+      'accounts[0].attributes',
+    ],
+    ['POST', '/v1/tags/add', { accounts: [{ id: 'alice', tags: ['\ud800'] }] }, 'invalid_tag', 'accounts[0]'],
+    ['POST', '/v1/accounts', { accounts: [{ id: 'bob', nick: 'b\u0000' }] }, 'invalid_request', 'accounts'],
+  ];
+  it.each(audience)('%s %s: the audience rules’ own code', async (method, path, body, code, start) => {
+    const res = await client(stack.url, app.apiKey)<{ error: { code: string; message: string } }>(
+      method,
+      path,
+      body,
+    );
+    expect(res.status, JSON.stringify(res.body)).toBe(400);
+    expect(res.body.error.code).toBe(code);
+    expect(res.body.error.message.startsWith(start), res.body.error.message).toBe(true);
+    expect(res.body.error.message).toMatch(/NUL|unpaired surrogate/);
   });
 
   it('keeps a well-formed surrogate pair (an emoji)', async () => {
