@@ -7,6 +7,7 @@ import { type Channel, InvalidCredentialsError } from '../delivery/channel.ts';
 import { CHANNEL_NAMES, CHANNELS, perChannel } from '../delivery/registry.ts';
 import { type ApiDeps, router } from './context.ts';
 import { ApiError } from './errors.ts';
+import { checkCeilings } from './limits.ts';
 import { commonErrors, jsonBodyOf, jsonContent, security } from './schemas.ts';
 
 const tags = ['App'];
@@ -55,7 +56,8 @@ const patch = createRoute({
   path: '/',
   tags,
   security,
-  summary: 'Change the app’s name, quota, minimum push interval or Tencent admin identifier',
+  summary:
+    'Change the app’s name, quota, minimum push interval or Tencent admin identifier (within the operator’s ceilings)',
   request: {
     body: jsonBodyOf(
       z.strictObject({
@@ -90,7 +92,7 @@ const deleteCredentials = createRoute({
   responses: { 200: jsonContent(AppSchema, 'The app'), ...commonErrors },
 });
 
-export function appSettingsRoutes({ database }: ApiDeps) {
+export function appSettingsRoutes({ config, database }: ApiDeps) {
   const r = router();
   const save = async (appId: string, set: PgUpdateSetSource<typeof apps>) => {
     const [row] = await database.db.update(apps).set(set).where(eq(apps.id, appId)).returning();
@@ -98,9 +100,12 @@ export function appSettingsRoutes({ database }: ApiDeps) {
     return appView(row);
   };
   r.openapi(get, (c) => c.json(appView(c.get('app')), 200));
-  r.openapi(patch, async (c) =>
-    c.json(appView(await updateAppSettings(database.db, c.get('app').id, c.req.valid('json'))), 200),
-  );
+  r.openapi(patch, async (c) => {
+    const body = c.req.valid('json');
+    // The operator's ceilings (HERALD_MAX_DAILY_PUSH_QUOTA, HERALD_MIN_PUSH_INTERVAL_MS): api/limits.ts.
+    checkCeilings(config, body, c.get('app'));
+    return c.json(appView(await updateAppSettings(database.db, c.get('app').id, body)), 200);
+  });
   for (const channel of CHANNELS) {
     r.openapi(putCredentials(channel), async (c) => {
       let stored: unknown;

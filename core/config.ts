@@ -43,7 +43,37 @@ export const configSchema = z.object({
   HERALD_DATA_DIR: z.preprocess(emptyToUndefined, z.string().default('./.herald')),
   HERALD_ROOT_KEY: z.preprocess(
     emptyToUndefined,
-    z.string().min(16, 'must be at least 16 characters (it guards app creation)').optional(),
+    z.string().min(32, 'must be at least 32 characters (it guards app creation and app limits)').optional(),
+  ),
+  /** Largest request body of any route, in bytes (refused with 413 while it streams in). */
+  HERALD_MAX_BODY_BYTES: z.preprocess(
+    emptyToUndefined,
+    z.coerce
+      .number()
+      .int()
+      .min(64 * 1024)
+      .max(1024 ** 3)
+      .default(1024 ** 2),
+  ),
+  /** Largest body of the batch imports (accounts, tag and attribute batches of 1,000 accounts). */
+  HERALD_MAX_IMPORT_BODY_BYTES: z.preprocess(
+    emptyToUndefined,
+    z.coerce
+      .number()
+      .int()
+      .min(64 * 1024)
+      .max(1024 ** 3)
+      .default(16 * 1024 ** 2),
+  ),
+  /** The largest daily push quota an app may give itself (the root API may set more). */
+  HERALD_MAX_DAILY_PUSH_QUOTA: z.preprocess(
+    emptyToUndefined,
+    z.coerce.number().int().min(1).max(1_000_000).default(10_000),
+  ),
+  /** The smallest interval between pushes an app may give itself (the root API may set less). */
+  HERALD_MIN_PUSH_INTERVAL_MS: z.preprocess(
+    emptyToUndefined,
+    z.coerce.number().int().min(0).max(3_600_000).default(1000),
   ),
   APNS_URL: optionalString,
   APNS_SANDBOX_URL: optionalString,
@@ -83,16 +113,16 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-/** Parses the environment; a bad value throws one line naming the variable and what is wrong with it. */
+/**
+ * Parses the environment; a bad value throws one line naming the variable and what is wrong with it, never
+ * the value itself (a DATABASE_URL carries a password, HERALD_ROOT_KEY is a secret).
+ */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = configSchema.safeParse(env);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    const name = issue?.path.join('.') ?? 'environment';
-    const value = typeof issue?.path[0] === 'string' ? env[issue.path[0]] : undefined;
-    throw new ConfigError(
-      `Invalid configuration: ${name}${value === undefined ? '' : `=${JSON.stringify(value)}`}: ${issue?.message ?? 'invalid'}`,
-    );
+    const name = issue?.path.join('.') || 'environment';
+    throw new ConfigError(`Invalid configuration: ${name}: ${issue?.message ?? 'invalid'}`);
   }
   return { ...parsed.data, dataDir: path.resolve(parsed.data.HERALD_DATA_DIR) };
 }

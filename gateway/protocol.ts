@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { hasUnstorableText, UNSTORABLE_PROBLEM } from '../core/text.ts';
 import { CHANNEL_NAMES, channelOf } from '../delivery/registry.ts';
 import type { PushForDelivery } from '../pushes/recipients.ts';
 
@@ -9,14 +10,8 @@ import type { PushForDelivery } from '../pushes/recipients.ts';
 // The constants both ends must agree on live in the SDK; the server re-exports them.
 export { CloseCode, PROTOCOL, TOKEN_PROTOCOL_PREFIX } from '../sdk/src/protocol.ts';
 
-/**
- * NUL or a UTF-16 surrogate without its pair: JSON can carry them, PostgreSQL text cannot store them (and
- * would fail the statement). Refused in the frame, as `invalid_frame`.
- */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-export const isCleanText = (s: string): boolean => !s.includes('\u0000') && !LONE_SURROGATE.test(s);
 /** A string field of a frame: no NUL, no unpaired surrogate. */
-const text = () => z.string().refine(isCleanText, 'must not contain NUL or unpaired surrogate characters');
+const text = () => z.string().refine((s) => !hasUnstorableText(s), UNSTORABLE_PROBLEM);
 
 const ref = text().max(64).optional();
 /** A registered channel's name, parsed to the channel itself: the device queries take its token rules. */

@@ -50,7 +50,7 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
     TEMPORAL_ADDRESS: inject('temporalAddress'),
     TEMPORAL_TASK_QUEUE: `test-${randomBytes(4).toString('hex')}`,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
-    HERALD_ROOT_KEY: 'test-root-key-0123456789',
+    HERALD_ROOT_KEY: 'test-root-key-0123456789abcdefghijklmn',
     ...opts.env,
   });
   const log = opts.log ?? createLogger(config.LOG_LEVEL, 'test');
