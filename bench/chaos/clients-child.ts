@@ -30,6 +30,8 @@ interface Conn {
 
 const conns: Conn[] = [];
 const sockets = new Set<WebSocket>();
+/** Synced connections still open, by socket. */
+const live = new Map<WebSocket, Conn>();
 let shuttingDown = false;
 let frames = 0;
 let spec: ChaosClientsStart;
@@ -72,12 +74,14 @@ function connect(i: number, api: number): Promise<boolean> {
         if (spec.ack) ws.send(JSON.stringify({ type: 'ack', id: f.id ?? f.pushId }));
       } else if (f.type === 'synced') {
         conn.syncedAt = now();
+        live.set(ws, conn);
         done(true);
       }
     });
     ws.on('error', () => {});
     ws.on('close', (code) => {
       sockets.delete(ws);
+      live.delete(ws);
       conn.closedAt = now();
       conn.closeCode = code;
       const wasSynced = settled;
@@ -157,6 +161,15 @@ process.on('message', (m: ChaosClientsStart | { cmd: 'collect'; pushId: string }
       }),
     };
     send(msg);
+  } else if (m.cmd === 'rebalance') {
+    // Connections not on their account's own api (i % urls) close; they reconnect to the next api, theirs.
+    let moved = 0;
+    for (const [ws, c] of live) {
+      if (c.api === c.account % spec.urls.length) continue;
+      moved++;
+      ws.close(1000);
+    }
+    send({ type: 'rebalanced', moved });
   } else if (m.cmd === 'close') {
     shuttingDown = true;
     for (const ws of sockets) ws.terminate();

@@ -248,6 +248,17 @@ async function main(): Promise<void> {
       const r = await api('GET', `/v1/pushes/${id}`);
       return r.status === 200 ? (r.json as PushView) : undefined;
     };
+    const waitForClients = async (moved: number) => {
+      const until = Date.now() + 120_000;
+      for (;;) {
+        const s = await ask<{ open: number }>(clients.child, { cmd: 'status' }, 'status');
+        if (s.open >= conn.connected || Date.now() > until) {
+          say(`rebalanced ${moved} clients; ${s.open} connected`);
+          return;
+        }
+        await sleep(500);
+      }
+    };
     const message = (label: string) => ({
       elements: [{ type: 'text', text: `chaos ${label} ${new Date().toISOString()}` }],
     });
@@ -261,7 +272,7 @@ async function main(): Promise<void> {
       inject: (ctx: FaultContext) => Promise<FaultRecord>,
     ): Promise<void> => {
       await ask(fakes.child, { cmd: 'reset' }, 'reset');
-      const status = await ask<{ open: number }>(clients.child, { cmd: 'status' }, 'status');
+      const status = await ask<{ open: number; frames: number }>(clients.child, { cmd: 'status' }, 'status');
       const t0 = now();
       const pushId = await create();
       const tPost = now();
@@ -274,6 +285,8 @@ async function main(): Promise<void> {
         db,
         database,
         temporal,
+        clients: clients.child,
+        framesAtPost: status.frames,
         opts: {
           kills: opts.kills,
           downMs: opts.downMs,
@@ -381,6 +394,9 @@ async function main(): Promise<void> {
             apiKill(ctx, 1),
           );
           await herald.restartApi(1);
+          // Its clients moved to api 1: send every second one back, as a load balancer would spread them.
+          const moved = await ask<{ moved: number }>(clients.child, { cmd: 'rebalance' }, 'rebalanced');
+          await waitForClients(moved.moved);
         }
       } else if (fault === 'bus-drop') {
         for (const [label, retention] of [

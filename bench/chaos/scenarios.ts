@@ -4,10 +4,11 @@
  * the recovery time of each (fault → the push moving again).
  */
 
+import type { ChildProcess } from 'node:child_process';
 import type { Database } from '../../db/client.ts';
 import { now } from '../ipc.ts';
 import type { DatabaseHandle } from '../stack.ts';
-import type { PushObserver } from './observe.ts';
+import { ask, type PushObserver } from './observe.ts';
 import {
   type HeraldProcesses,
   listenBackends,
@@ -33,6 +34,9 @@ export interface FaultContext {
   db: DatabaseHandle;
   database: Database;
   temporal: TemporalProcess;
+  /** The clients' child, and its frame count (all pushes) when the push was created. */
+  clients: ChildProcess;
+  framesAtPost: number;
   opts: { kills: number; downMs: number; busDropMs: number; recoveryTimeoutMs: number };
 }
 
@@ -90,7 +94,8 @@ export async function workerKills(ctx: FaultContext): Promise<FaultRecord> {
     rec.crashes++;
     await ctx.herald.startWorker();
     readyAt = now();
-    await recovery(ctx, faultAt, faultAt, rec, 'worker');
+    // Nothing the worker drives can move before its replacement runs: earlier movements are stale readings.
+    await recovery(ctx, faultAt, readyAt, rec, 'worker');
   }
   if (rec.events < ctx.opts.kills)
     rec.notes.push(`the push completed after ${rec.events} of ${ctx.opts.kills} kills`);
@@ -140,17 +145,19 @@ export async function temporalRestart(ctx: FaultContext): Promise<FaultRecord> {
 /** 4. One of two api processes SIGKILLed during the live fan-out; its clients reconnect to the other. */
 export async function apiKill(ctx: FaultContext, victim: number): Promise<FaultRecord> {
   const rec: FaultRecord = { events: 0, crashes: 0, recoveriesMs: [], notes: [] };
-  // The live fan-out has begun when the first frame reaches a client.
-  const framesBefore = ctx.observer.clientFrames;
+  // The live fan-out has begun when the first frame of this push reaches a client: ask the clients directly
+  // (the observer's 200 ms would miss a fan-out to a few thousand sockets).
+  const frames = async () => (await ask<{ frames: number }>(ctx.clients, { cmd: 'status' }, 'status')).frames;
   const deadline = Date.now() + 120_000;
-  while (ctx.observer.clientFrames === framesBefore && !ctx.observer.terminal && Date.now() < deadline)
-    await sleep(10);
+  let seen = await frames();
+  while (seen === ctx.framesAtPost && !ctx.observer.terminal && Date.now() < deadline) {
+    await sleep(2);
+    seen = await frames();
+  }
   const faultAt = now();
   await ctx.herald.killApi(victim);
   rec.events++;
-  rec.notes.push(
-    `api${victim + 1} killed ${ctx.observer.clientFrames - framesBefore} frames into the fan-out`,
-  );
+  rec.notes.push(`api${victim + 1} killed ${seen - ctx.framesAtPost} frames into the fan-out`);
   await recovery(ctx, faultAt, faultAt, rec, 'any');
   return rec;
 }
