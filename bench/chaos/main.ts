@@ -250,6 +250,8 @@ async function main(): Promise<void> {
     };
     const waitForClients = async (moved: number) => {
       const until = Date.now() + 120_000;
+      // The closed sockets count as open until their close completes: give them a moment first.
+      await sleep(3000);
       for (;;) {
         const s = await ask<{ open: number }>(clients.child, { cmd: 'status' }, 'status');
         if (s.open >= conn.connected || Date.now() > until) {
