@@ -6,6 +6,7 @@ export default defineConfig({
     pool: 'forks',
     maxWorkers: 2,
     globalSetup: ['./test/global-setup.ts'],
+    setupFiles: ['./test/support/encryption.ts'],
     include: ['test/**/*.test.ts', 'sdk/test/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,

@@ -1,10 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { eq, sql } from 'drizzle-orm';
-import type { PgUpdateSetSource } from 'drizzle-orm/pg-core';
-import { type App, updateAppSettings } from '../db/apps.ts';
-import { apps } from '../db/schema.ts';
+import { type App, removeChannelCredentials, setChannelCredentials, updateAppSettings } from '../db/apps.ts';
 import { type Channel, InvalidCredentialsError } from '../delivery/channel.ts';
-import { CHANNEL_NAMES, CHANNELS, perChannel } from '../delivery/registry.ts';
+import { CHANNEL_NAMES, CHANNELS, perChannel, providerSettings } from '../delivery/registry.ts';
 import { type ApiDeps, router } from './context.ts';
 import { ApiError } from './errors.ts';
 import { checkCeilings } from './limits.ts';
@@ -94,11 +91,11 @@ const deleteCredentials = createRoute({
 
 export function appSettingsRoutes({ config, database }: ApiDeps) {
   const r = router();
-  const save = async (appId: string, set: PgUpdateSetSource<typeof apps>) => {
-    const [row] = await database.db.update(apps).set(set).where(eq(apps.id, appId)).returning();
+  const saved = (row: App | undefined) => {
     if (!row) throw new ApiError(404, 'not_found', 'The app no longer exists');
     return appView(row);
   };
+  const settings = providerSettings(config);
   r.openapi(get, (c) => c.json(appView(c.get('app')), 200));
   r.openapi(patch, async (c) => {
     const body = c.req.valid('json');
@@ -110,29 +107,22 @@ export function appSettingsRoutes({ config, database }: ApiDeps) {
     r.openapi(putCredentials(channel), async (c) => {
       let stored: unknown;
       try {
-        stored = await channel.storeCredentials(c.req.valid('json'));
+        stored = await channel.storeCredentials(c.req.valid('json'), settings);
       } catch (err) {
         if (err instanceof InvalidCredentialsError)
           throw new ApiError(400, 'invalid_credentials', err.message);
         throw err;
       }
-      const entry = JSON.stringify({ [channel.name]: stored });
+      // Sealed under the encryption key (db/apps.ts → core/secrets.ts) before it reaches the row.
       return c.json(
-        await save(c.get('app').id, {
-          channelCredentials: sql`${apps.channelCredentials} || ${entry}::jsonb`,
-        }),
+        saved(await setChannelCredentials(database.db, c.get('app').id, channel.name, stored)),
         200,
       );
     });
   }
   r.openapi(deleteCredentials, async (c) => {
     const { provider } = c.req.valid('param');
-    return c.json(
-      await save(c.get('app').id, {
-        channelCredentials: sql`${apps.channelCredentials} - ${provider}::text`,
-      }),
-      200,
-    );
+    return c.json(saved(await removeChannelCredentials(database.db, c.get('app').id, provider)), 200);
   });
   return r;
 }

@@ -3,6 +3,7 @@ import { createApp, SdkAppIdTakenError } from '../db/apps.ts';
 import type { ApiDeps } from './context.ts';
 import { router } from './context.ts';
 import { ApiError } from './errors.ts';
+import { keysAuth, keysRoutes } from './keys.ts';
 import { checkCeilings, limitsRoutes, MAX_DAILY_PUSH_QUOTA, MAX_PUSH_INTERVAL_MS } from './limits.ts';
 import { jsonBody, limitBody, rootAuth } from './middleware.ts';
 import { commonErrors, conflictError, jsonBodyOf, jsonContent } from './schemas.ts';
@@ -53,7 +54,10 @@ const createAppRoute = createRoute({
   },
 });
 
-/** The operator's endpoints: the root key first, then the body (at most HERALD_MAX_BODY_BYTES). */
+/**
+ * The operator's endpoints: the root key first, then the body (at most HERALD_MAX_BODY_BYTES); key rotation
+ * also for an app itself (`/v1/apps/current/keys/…`).
+ */
 export function appsRoutes(deps: ApiDeps) {
   const { config, database } = deps;
   const r = router();
@@ -75,5 +79,13 @@ export function appsRoutes(deps: ApiDeps) {
     }
   });
   r.route('/', limitsRoutes(deps));
+  // Key rotation: `current` with the app's API key, any app id with the root key.
+  r.use(
+    '/:id/keys/*',
+    keysAuth(deps),
+    limitBody(() => config.HERALD_MAX_BODY_BYTES),
+    jsonBody(),
+  );
+  r.route('/', keysRoutes(deps));
   return r;
 }

@@ -43,7 +43,7 @@ import {
 } from './measure.ts';
 import { clusterCpu, cpuSeconds, resetPeakRss, statusBytes } from './procstat.ts';
 import { type CpuProfile, summarizeProfile } from './profile-summary.ts';
-import { dropBenchApp, onlineAccounts, type Seeded, seedBenchApp } from './seed.ts';
+import { BENCH_ENCRYPTION_KEY, dropBenchApp, onlineAccounts, type Seeded, seedBenchApp } from './seed.ts';
 import {
   type DatabaseHandle,
   nextMessage,
@@ -740,6 +740,8 @@ async function main(): Promise<void> {
       APNS_URL: addresses.apnsUrl,
       APNS_SANDBOX_URL: addresses.apnsSandboxUrl,
       FCM_URL: addresses.fcmUrl,
+      HERALD_ALLOWED_TOKEN_URIS: addresses.tokenUri,
+      HERALD_ENCRYPTION_KEY: BENCH_ENCRYPTION_KEY,
       NODE_EXTRA_CA_CERTS: caFile,
       ...(opts.pageSize ? { HERALD_PAGE_SIZE: String(opts.pageSize) } : {}),
       ...(opts.poolSize ? { DATABASE_POOL_SIZE: String(opts.poolSize) } : {}),

@@ -74,7 +74,11 @@ async function measure(mode: 'plain' | 'als', setup: Setup): Promise<void> {
     ],
     [
       'FCM',
-      createFcmClient({ credentials: account.credentials, baseUrl: setup.addresses.fcmUrl }),
+      createFcmClient({
+        credentials: account.credentials,
+        baseUrl: setup.addresses.fcmUrl,
+        allowedTokenUris: [setup.addresses.tokenUri],
+      }),
       fakeFcmToken,
     ],
   ];

@@ -82,6 +82,7 @@ async function main(): Promise<void> {
       credentials: account.credentials(fakes.tokenUri),
       baseUrl: fakes.fcmUrl,
       ca: fakes.ca,
+      allowedTokenUris: [fakes.tokenUri],
     });
     const rows = [];
     for (const [name, client, makeToken] of [

@@ -9,8 +9,13 @@
  * Then VACUUM (ANALYZE), what autovacuum would do to freshly loaded tables.
  */
 import { sql } from 'drizzle-orm';
+import { generateEncryptionKey, makeKeyring, parseEncryptionKey, useKeyring } from '../core/secrets.ts';
 import { type CreatedApp, createApp } from '../db/apps.ts';
 import type { Database } from '../db/client.ts';
+
+/** The bench's herald processes get this key (HERALD_ENCRYPTION_KEY); the seeding here seals with it too. */
+export const BENCH_ENCRYPTION_KEY = process.env.HERALD_ENCRYPTION_KEY || generateEncryptionKey();
+useKeyring(makeKeyring(parseEncryptionKey(BENCH_ENCRYPTION_KEY) ?? Buffer.alloc(0)));
 
 export interface SeedOptions {
   accounts: number;

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../core/config.ts';
 import { createLogger } from '../core/log.ts';
+import { installEncryptionKey } from './encryption-key.ts';
 
 const USAGE = `Usage: herald <command>
 
@@ -12,10 +13,23 @@ Commands:
   migrate               apply database migrations (needs DATABASE_URL)
   apps create --name N [--json] [--sdk-app-id N --secret-key K]
                         create an app and print its keys (needs DATABASE_URL); the last two
-                        keep a Tencent SDKAppID and secret key
+                        keep a Tencent SDKAppID and secret key (32–128 characters)
+  apps rotate-key --app ID --kind api|secret [--overlap SECONDS] [--json]
+                        give an app a new API key or secret key; the old one keeps working
+                        SECONDS more (default 86400, 0 = stops now)
+  apps revoke-previous --app ID --kind api|secret
+                        end a rotation's overlap now: only the newest key works
+  keys reencrypt        rewrite every app's secrets under HERALD_ENCRYPTION_KEY (after a key change)
+
+Secrets are encrypted with HERALD_ENCRYPTION_KEY (or the key file herald start writes in HERALD_DATA_DIR).
 `;
 
-const APPS_USAGE = 'herald apps create --name <name> [--json] [--sdk-app-id <number> --secret-key <key>]';
+const APPS_USAGE = `herald apps create --name <name> [--json] [--sdk-app-id <number> --secret-key <key>]
+herald apps rotate-key --app <id> --kind api|secret [--overlap <seconds>] [--json]
+herald apps revoke-previous --app <id> --kind api|secret`;
+
+/** The longest overlap a rotation may give the replaced key: 30 days. */
+const MAX_OVERLAP_SECONDS = 30 * 24 * 3600;
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
@@ -28,12 +42,20 @@ async function main(argv: string[]): Promise<void> {
   switch (command) {
     case 'start': {
       const { runStart } = await import('./start.ts');
+      await installEncryptionKey(config, command, { generate: true });
       return runStart(config, log);
     }
     case 'api':
     case 'worker': {
       const { runProcess } = await import('./start.ts');
+      await installEncryptionKey(config, command);
       return runProcess(config, log, command);
+    }
+    case 'keys': {
+      if (rest[0] !== 'reencrypt' || rest.length > 1) throw new UsageError('herald keys reencrypt');
+      await installEncryptionKey(config, 'keys reencrypt');
+      const { runKeysReencrypt } = await import('./commands.ts');
+      return runKeysReencrypt(config, log);
     }
     case 'bundle': {
       // The worker runs this in a child process; operators may use it to bundle ahead of time.
@@ -54,16 +76,37 @@ async function main(argv: string[]): Promise<void> {
           json: { type: 'boolean', default: false },
           'sdk-app-id': { type: 'string' },
           'secret-key': { type: 'string' },
+          app: { type: 'string' },
+          kind: { type: 'string' },
+          overlap: { type: 'string' },
         },
       });
+      const sub = positionals[0];
+      if (sub === 'rotate-key' || sub === 'revoke-previous') {
+        const overlap = Number(values.overlap ?? 86_400);
+        const kind = values.kind;
+        if (
+          !values.app ||
+          (kind !== 'api' && kind !== 'secret') ||
+          !Number.isSafeInteger(overlap) ||
+          overlap < 0 ||
+          overlap > MAX_OVERLAP_SECONDS
+        )
+          throw new UsageError(`${APPS_USAGE}\n(--overlap: 0–${MAX_OVERLAP_SECONDS} seconds)`);
+        await installEncryptionKey(config, `apps ${sub}`);
+        const { runAppsRotateKey, runAppsRevokePrevious } = await import('./commands.ts');
+        if (sub === 'revoke-previous') return runAppsRevokePrevious(config, { appId: values.app, kind });
+        return runAppsRotateKey(config, { appId: values.app, kind, overlap, json: values.json ?? false });
+      }
       const sdkAppId = values['sdk-app-id'] === undefined ? undefined : Number(values['sdk-app-id']);
-      if (
-        positionals[0] !== 'create' ||
-        !values.name ||
-        (sdkAppId !== undefined && !Number.isSafeInteger(sdkAppId))
-      ) {
+      if (sub !== 'create' || !values.name || (sdkAppId !== undefined && !Number.isSafeInteger(sdkAppId))) {
         throw new UsageError(APPS_USAGE);
       }
+      const secretKey = values['secret-key'];
+      // As POST /v1/apps: a short secret key makes every user token of the app guessable offline.
+      if (secretKey !== undefined && (secretKey.length < 32 || secretKey.length > 128))
+        throw new UsageError('--secret-key must be 32–128 characters');
+      await installEncryptionKey(config, 'apps create');
       const { runAppsCreate } = await import('./commands.ts');
       return runAppsCreate(config, log, {
         name: values.name,

@@ -5,7 +5,7 @@ import type { Config } from '../core/config.ts';
 import type { Logger } from '../core/log.ts';
 import { type CreatedApp, createApp, findDefaultApp } from '../db/apps.ts';
 import type { Database } from '../db/client.ts';
-import { providerRegistry } from '../delivery/registry.ts';
+import { providerRegistry, providerSettings } from '../delivery/registry.ts';
 import { startApi } from './api.ts';
 import { type BackingServices, connectTemporal, openDatabase, resolveBackingServices } from './services.ts';
 import { startWorker } from './worker.ts';
@@ -69,12 +69,7 @@ function shutdownSteps(log: Logger) {
   };
 }
 
-const providersFor = (config: Config) =>
-  providerRegistry({
-    apnsProductionUrl: config.APNS_URL,
-    apnsSandboxUrl: config.APNS_SANDBOX_URL,
-    fcmUrl: config.FCM_URL,
-  });
+const providersFor = (config: Config) => providerRegistry(providerSettings(config));
 
 export async function runStart(config: Config, log: Logger): Promise<void> {
   let services: BackingServices | undefined;

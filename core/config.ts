@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { parseEncryptionKey } from './secrets.ts';
 
 /** Every setting Herald reads, from the environment, checked once at start-up. */
 const emptyToUndefined = (v: unknown) => (v === '' ? undefined : v);
@@ -7,6 +8,13 @@ const optionalString = z.preprocess(emptyToUndefined, z.string().optional());
 
 const intSetting = (min: number, max: number, def: number) =>
   z.preprocess(emptyToUndefined, z.coerce.number().int().min(min).max(max).default(def));
+
+const ENCRYPTION_KEY_FORMAT = 'must be 32 bytes as base64 or 64 hex digits (openssl rand -base64 32)';
+const splitList = (v: string) =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 export const configSchema = z.object({
   PORT: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(65535).default(8080)),
@@ -74,6 +82,41 @@ export const configSchema = z.object({
   HERALD_MIN_PUSH_INTERVAL_MS: z.preprocess(
     emptyToUndefined,
     z.coerce.number().int().min(0).max(3_600_000).default(1000),
+  ),
+  /** Encrypts app secret keys and provider credentials at rest: 32 bytes, base64 or hex (core/secrets.ts). */
+  HERALD_ENCRYPTION_KEY: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .refine((v) => parseEncryptionKey(v) !== undefined, ENCRYPTION_KEY_FORMAT)
+      .optional(),
+  ),
+  /** Earlier encryption keys, comma-separated: still read, never written (until `herald keys reencrypt`). */
+  HERALD_ENCRYPTION_KEYS_OLD: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .refine(
+        (v) => splitList(v).every((k) => parseEncryptionKey(k) !== undefined),
+        `each ${ENCRYPTION_KEY_FORMAT}`,
+      )
+      .transform(splitList)
+      .default([]),
+  ),
+  /**
+   * Token endpoints an FCM service account may name besides Google's, comma-separated: an origin
+   * (`https://host:port`, any path) or an exact URL. The only way to allow plain http:// (tests' fakes).
+   */
+  HERALD_ALLOWED_TOKEN_URIS: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .refine(
+        (v) => splitList(v).every((u) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol)),
+        'must be comma-separated http(s) URLs or origins',
+      )
+      .transform(splitList)
+      .default([]),
   ),
   APNS_URL: optionalString,
   APNS_SANDBOX_URL: optionalString,

@@ -32,10 +32,24 @@ export class UserTokenError extends Error {
   }
 }
 
-/** What a verifier may look up: the secret key of an app, by Herald app id or by Tencent sdkAppId. */
+/**
+ * An app's secret keys: the newest, and during a rotation's overlap the one it replaced, which still verifies
+ * (tokens are minted with the newest only).
+ */
+export interface AppSecret {
+  id: string;
+  secretKey: string;
+  previousSecretKey?: string;
+}
+
+/** Every key a token of the app may be signed with, newest first. */
+export const secretKeysOf = (app: AppSecret): string[] =>
+  app.previousSecretKey === undefined ? [app.secretKey] : [app.secretKey, app.previousSecretKey];
+
+/** What a verifier may look up: the secret keys of an app, by Herald app id or by Tencent sdkAppId. */
 export interface AppSecrets {
-  byId(appId: string): Promise<{ id: string; secretKey: string } | undefined>;
-  bySdkAppId(sdkAppId: number): Promise<{ id: string; secretKey: string } | undefined>;
+  byId(appId: string): Promise<AppSecret | undefined>;
+  bySdkAppId(sdkAppId: number): Promise<AppSecret | undefined>;
 }
 
 /**
@@ -86,12 +100,7 @@ export const jwtVerifier: UserTokenVerifier = async (token, secrets) => {
   const app = await secrets.byId(iss);
   if (!app) throw new UserTokenError('forbidden', 'unknown_app: iss names no app');
   try {
-    const { payload } = await jwtVerify(token, keyOf(app.secretKey), {
-      algorithms: ['HS256'],
-      issuer: app.id,
-      requiredClaims: ['sub', 'exp'],
-      clockTolerance: USER_TOKEN_CLOCK_TOLERANCE_SECONDS,
-    });
+    const payload = await verifyWithAny(token, app);
     if (typeof payload.sub !== 'string' || !payload.sub)
       throw new UserTokenError('invalid', 'token_invalid: no sub (account id)');
     // `exp: 1e300` is a valid JSON number and a valid JWT; it is no date a connection can be timed by.
@@ -111,6 +120,24 @@ export const jwtVerifier: UserTokenVerifier = async (token, secrets) => {
     throw new UserTokenError('invalid', `token_invalid: ${(err as Error).message}`.slice(0, 100));
   }
 };
+
+/** Verifies with each of the app's keys in turn: only a bad signature moves on to the next key. */
+async function verifyWithAny(token: string, app: AppSecret) {
+  const keys = secretKeysOf(app);
+  for (let i = 0; ; i++) {
+    try {
+      const { payload } = await jwtVerify(token, keyOf(keys[i] as string), {
+        algorithms: ['HS256'],
+        issuer: app.id,
+        requiredClaims: ['sub', 'exp'],
+        clockTolerance: USER_TOKEN_CLOCK_TOLERANCE_SECONDS,
+      });
+      return payload;
+    } catch (err) {
+      if (!(err instanceof errors.JWSSignatureVerificationFailed) || i === keys.length - 1) throw err;
+    }
+  }
+}
 
 /** Tries each verifier in turn; a token no verifier recognises is invalid. */
 export async function verifyUserToken(

@@ -89,3 +89,17 @@ export function verifyUserSig(
   if (expiresAt.getTime() <= now) return { ok: false, reason: 'expired' };
   return { ok: true, identifier, sdkAppId: expect.sdkAppId, expiresAt };
 }
+
+/** Verifies with each of an app's secret keys (newest first, during a rotation's overlap): the first that signed it. */
+export function verifyUserSigWithAny(
+  userSig: string,
+  secretKeys: readonly string[],
+  expect: { sdkAppId: number; identifier?: string; now?: number },
+): UserSigCheck {
+  let check: UserSigCheck = { ok: false, reason: 'bad_signature' };
+  for (const secretKey of secretKeys) {
+    check = verifyUserSig(userSig, { ...expect, secretKey });
+    if (check.ok || check.reason !== 'bad_signature') return check;
+  }
+  return check;
+}

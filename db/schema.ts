@@ -25,12 +25,22 @@ export const apps = pgTable('apps', {
   name: text('name').notNull(),
   sdkAppId: bigint('sdk_app_id', { mode: 'number' }).notNull().unique(),
   apiKeyHash: text('api_key_hash').notNull().unique(),
+  /** After a rotation: the replaced API key's hash, valid until its overlap ends or it is revoked. */
+  previousApiKeyHash: text('previous_api_key_hash').unique(),
+  previousApiKeyExpiresAt: ts('previous_api_key_expires_at'),
+  /** Sealed by core/secrets.ts (a row from before encryption at rest holds plaintext until rewritten). */
   secretKey: text('secret_key').notNull(),
+  /** After a rotation: the replaced secret key (sealed), still verifying until its overlap ends. */
+  previousSecretKey: text('previous_secret_key'),
+  previousSecretKeyExpiresAt: ts('previous_secret_key_expires_at'),
   adminIdentifier: text('admin_identifier').notNull().default('administrator'),
   attrSlots: smallint('attr_slots').notNull().default(10),
   dailyPushQuota: integer('daily_push_quota').notNull().default(100),
   minPushIntervalMs: integer('min_push_interval_ms').notNull().default(1000),
-  /** Channel name → that channel's stored credentials (delivery/channels/<name>/credentials.ts). */
+  /**
+   * Channel name → that channel's stored credentials (delivery/channels/<name>/credentials.ts), each sealed
+   * as one string by core/secrets.ts (an object: written before encryption at rest).
+   */
   channelCredentials: jsonb('channel_credentials').$type<Record<string, unknown>>().notNull().default({}),
   isDefault: boolean('is_default').notNull().default(false),
   lastPushAt: ts('last_push_at'),

@@ -79,8 +79,11 @@ export interface Channel<
   readonly credentialsSummary: string;
   /** What the app view shows of stored credentials: never the key. */
   readonly credentialsViewSchema: z.ZodType;
-  /** Turns a valid PUT body into stored credentials; throws InvalidCredentialsError when the key is unusable. */
-  storeCredentials(body: unknown): Promise<Stored>;
+  /**
+   * Turns a valid PUT body into stored credentials; throws InvalidCredentialsError when the key is unusable or
+   * names an endpoint the operator's settings do not allow.
+   */
+  storeCredentials(body: unknown, settings: Settings): Promise<Stored>;
   viewCredentials(stored: Stored): unknown;
   /** A device token in its stored spelling; throws DeviceTokenError (db/devices.ts) when it is malformed. */
   normalizeToken(token: string): string;

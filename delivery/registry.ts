@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { Config } from '../core/config.ts';
 import type { App } from '../db/apps.ts';
 import type { Channel, ChannelClient } from './channel.ts';
 import { apns } from './channels/apns/index.ts';
@@ -56,6 +57,16 @@ type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) exten
   ? I
   : never;
 export type ProviderUrls = UnionToIntersection<Parameters<Registered['createClient']>[1]>;
+
+/** The channels' settings from the operator's configuration (the worker's clients, the API's credential checks). */
+export function providerSettings(config: Config): ProviderUrls {
+  return {
+    apnsProductionUrl: config.APNS_URL,
+    apnsSandboxUrl: config.APNS_SANDBOX_URL,
+    fcmUrl: config.FCM_URL,
+    fcmAllowedTokenUris: config.HERALD_ALLOWED_TOKEN_URIS,
+  };
+}
 
 export type ChannelClients = Partial<Record<ChannelName, ChannelClient>>;
 

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import {
+  type AppSecret,
   type AppSecrets,
   USER_TOKEN_CLOCK_TOLERANCE_SECONDS,
   type UserIdentity,
@@ -9,12 +10,12 @@ import {
 } from '../core/user-token.ts';
 import { MAX_USERSIG_LIFETIME_SECONDS } from '../core/usersig.ts';
 import { accountIdProblem } from '../db/accounts.ts';
-import { findAppById, findAppBySdkAppId } from '../db/apps.ts';
+import { type App, findAppById, findAppBySdkAppId, validSecretKeys } from '../db/apps.ts';
 import type { Database } from '../db/client.ts';
 import { Lru } from './limits.ts';
 import { TOKEN_PROTOCOL_PREFIX } from './protocol.ts';
 
-type AppKey = { id: string; secretKey: string };
+type AppKey = AppSecret;
 
 /** Where the cache reads an app from (the database, or a test's counter). */
 export interface AppLoaders {
@@ -25,7 +26,8 @@ export interface AppLoaders {
 /**
  * App secrets for token checks, cached: a reconnect storm must not become one app lookup per socket, and a
  * flood of tokens naming made-up apps must not become one lookup per token. Answers, found or not, are kept
- * `ttlMs` (a rotated secret key takes effect within it); known and unknown apps are kept apart, each at most
+ * `ttlMs`: a new secret key verifies at once (it is looked up on a miss), a revoked or expired previous key
+ * stops verifying within `ttlMs` (30 s by default, docs/security.md); known and unknown apps are kept apart, each at most
  * `size` entries, least recently used dropped first, so made-up issuers can never push real apps out.
  */
 export function appSecretsCache(loaders: AppLoaders, opts: { ttlMs: number; size: number }): AppSecrets {
@@ -51,17 +53,29 @@ export function appSecretsCache(loaders: AppLoaders, opts: { ttlMs: number; size
       return entry.value;
     };
   };
-  const pick = (a: AppKey | undefined) => (a ? { id: a.id, secretKey: a.secretKey } : undefined);
+  const pick = (a: AppKey | undefined): AppKey | undefined =>
+    a && {
+      id: a.id,
+      secretKey: a.secretKey,
+      ...(a.previousSecretKey !== undefined ? { previousSecretKey: a.previousSecretKey } : {}),
+    };
   const byId = cache<string>(async (k) => pick(await loaders.byId(k)));
   const bySdk = cache<number>(async (k) => pick(await loaders.bySdkAppId(k)));
   return { byId, bySdkAppId: bySdk };
 }
 
+/** The keys that verify now: the previous one only while its overlap lasts. */
+function secretsOf(app: App | undefined): AppSecret | undefined {
+  if (!app) return undefined;
+  const [secretKey, previousSecretKey] = validSecretKeys(app) as [string, string | undefined];
+  return { id: app.id, secretKey, ...(previousSecretKey !== undefined ? { previousSecretKey } : {}) };
+}
+
 export function cachedAppSecrets(database: Database, opts = { ttlMs: 30_000, size: 10_000 }): AppSecrets {
   return appSecretsCache(
     {
-      byId: (appId) => findAppById(database.db, appId),
-      bySdkAppId: (sdkAppId) => findAppBySdkAppId(database.db, sdkAppId),
+      byId: async (appId) => secretsOf(await findAppById(database.db, appId)),
+      bySdkAppId: async (sdkAppId) => secretsOf(await findAppBySdkAppId(database.db, sdkAppId)),
     },
     opts,
   );

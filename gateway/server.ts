@@ -91,7 +91,7 @@ export function createGateway(deps: GatewayDeps, options: Partial<GatewayOptions
     store,
     log,
     opts,
-    allowedTopics: (appId) => allowedApnsTopics(database.sql, appId),
+    allowedTopics: (appId) => allowedApnsTopics(database.db, appId),
     track,
   });
   /** Open sockets (and upgrades under way) per client IP on this process. */

@@ -1,6 +1,6 @@
 import { inflateSync } from 'node:zlib';
-import { UserTokenError, type UserTokenVerifier } from '../core/user-token.ts';
-import { verifyUserSig } from '../core/usersig.ts';
+import { secretKeysOf, UserTokenError, type UserTokenVerifier } from '../core/user-token.ts';
+import { verifyUserSigWithAny } from '../core/usersig.ts';
 
 /** UserSigs are base64 of deflated JSON with `+/=` written as `*-_`: no dots, so never a JWT. */
 const USERSIG_SHAPE = /^[A-Za-z0-9*_-]{16,}$/;
@@ -37,7 +37,7 @@ export const userSigVerifier: UserTokenVerifier = async (token, secrets) => {
     throw new UserTokenError('invalid', 'token_invalid: the UserSig has no sdkappid');
   const app = await secrets.bySdkAppId(sdkAppId);
   if (!app) throw new UserTokenError('forbidden', 'unknown_app: no app has the UserSig’s sdkappid');
-  const check = verifyUserSig(token, { sdkAppId, secretKey: app.secretKey });
+  const check = verifyUserSigWithAny(token, secretKeysOf(app), { sdkAppId });
   if (!check.ok) {
     if (check.reason === 'expired') throw new UserTokenError('expired', 'token_expired');
     throw new UserTokenError('invalid', `token_invalid: UserSig ${check.reason.replaceAll('_', ' ')}`);

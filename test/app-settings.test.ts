@@ -7,7 +7,10 @@ let stack: TestStack;
 let app: CreatedApp;
 beforeAll(async () => {
   // This installation lets tenants set any interval (the default floor, 1000 ms, is tested in safe-http).
-  stack = await startTestStack({ worker: false, env: { HERALD_MIN_PUSH_INTERVAL_MS: '0' } });
+  stack = await startTestStack({
+    worker: false,
+    env: { HERALD_MIN_PUSH_INTERVAL_MS: '0', HERALD_ALLOWED_TOKEN_URIS: 'https://oauth2.example' },
+  });
   app = await stack.newApp();
 });
 afterAll(() => stack?.stop());

@@ -40,7 +40,9 @@ beforeAll(async () => {
       apnsCa: apns.ca,
       fcmUrl: fcm.url,
       fcmCa: fcm.ca,
+      fcmAllowedTokenUris: [fcm.tokenUri],
     }),
+    env: { HERALD_ALLOWED_TOKEN_URIS: fcm.tokenUri },
   });
   const app = await stack.newApp({ minPushIntervalMs: 0 });
   api = client(stack.url, app.apiKey);

@@ -36,6 +36,7 @@ function spawnWorker(): Promise<ChildProcess> {
       HERALD_WORKFLOW_BUNDLE: inject('workflowBundlePath'),
       HERALD_PAGE_SIZE: '100',
       FCM_URL: fcm.url,
+      HERALD_ALLOWED_TOKEN_URIS: fcm.tokenUri,
       NODE_EXTRA_CA_CERTS: caFile,
       LOG_LEVEL: 'warn',
     },

@@ -59,7 +59,9 @@ beforeAll(async () => {
       apnsCa: apns.ca,
       fcmUrl: fcm.url,
       fcmCa: fcm.ca,
+      fcmAllowedTokenUris: [fcm.tokenUri],
     }),
+    env: { HERALD_ALLOWED_TOKEN_URIS: fcm.tokenUri },
   });
   app = await stack.newApp();
   api = client(stack.url, app.apiKey);

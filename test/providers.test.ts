@@ -300,6 +300,8 @@ describe('FCM client', () => {
       credentials: account.credentials(fake.tokenUri),
       baseUrl: fake.url,
       ca: fake.ca,
+      // The fake's token endpoint is a local https origin: allowed as HERALD_ALLOWED_TOKEN_URIS would.
+      allowedTokenUris: [fake.tokenUri],
       ...clientOpts,
     });
     cleanup.push(

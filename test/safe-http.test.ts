@@ -26,7 +26,11 @@ let app: CreatedApp;
 
 beforeAll(async () => {
   logs = captureLogs('debug');
-  stack = await startTestStack({ log: logs.logger });
+  stack = await startTestStack({
+    log: logs.logger,
+    // The FCM fixture's token endpoint, allowed as an operator would (docs/security.md).
+    env: { HERALD_ALLOWED_TOKEN_URIS: 'https://oauth2.example' },
+  });
   app = await stack.newApp();
 }, 120_000);
 afterAll(() => stack?.stop());

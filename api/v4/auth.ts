@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from 'hono';
-import { verifyUserSig } from '../../core/usersig.ts';
-import { type App, findAppBySdkAppId } from '../../db/apps.ts';
+import { verifyUserSigWithAny } from '../../core/usersig.ts';
+import { type App, findAppBySdkAppId, validSecretKeys } from '../../db/apps.ts';
 import type { ApiDeps } from '../context.ts';
 import { type Family, failBody, TencentFailure } from './errors.ts';
 
@@ -35,7 +35,11 @@ export function tencentAuth(deps: ApiDeps, family: Family): MiddlewareHandler<V4
       const usersig = c.req.query('usersig');
       if (!usersig) throw new TencentFailure('malformed', ['usersig'], 'missing from the URL');
       const identifier = c.req.query('identifier') ?? '';
-      const check = verifyUserSig(usersig, { sdkAppId: app.sdkAppId, secretKey: app.secretKey, identifier });
+      // During a secret key rotation's overlap, a UserSig signed with the previous key still verifies.
+      const check = verifyUserSigWithAny(usersig, validSecretKeys(app), {
+        sdkAppId: app.sdkAppId,
+        identifier,
+      });
       if (!check.ok) throw new TencentFailure(check.reason, ['usersig'], REASONS[check.reason]);
       if (identifier !== app.adminIdentifier)
         throw new TencentFailure(

@@ -16,7 +16,7 @@ import { runMigrations } from '../../db/migrate.ts';
 import { generateApnsKey, generateServiceAccount } from '../../fakes/keys.ts';
 import type { FakesAddresses } from '../ipc.ts';
 import { now } from '../ipc.ts';
-import { onlineAccounts, seedBenchApp } from '../seed.ts';
+import { BENCH_ENCRYPTION_KEY, onlineAccounts, seedBenchApp } from '../seed.ts';
 import { nextMessage, type Proc, root, spawnNode } from '../stack.ts';
 import { type Check, checkPush, readTruth, type Tallies } from './checks.ts';
 import type { ChaosClientsCollect, ChaosFakesReport, ChaosFakesSpec } from './ipc.ts';
@@ -166,6 +166,8 @@ async function main(): Promise<void> {
         APNS_URL: addresses.apnsUrl,
         APNS_SANDBOX_URL: addresses.apnsSandboxUrl,
         FCM_URL: addresses.fcmUrl,
+        HERALD_ALLOWED_TOKEN_URIS: addresses.tokenUri,
+        HERALD_ENCRYPTION_KEY: BENCH_ENCRYPTION_KEY,
         NODE_EXTRA_CA_CERTS: caFile,
         HERALD_PAGE_SIZE: String(opts.pageSize),
       },

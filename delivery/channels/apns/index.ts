@@ -30,7 +30,7 @@ export const apns: Channel<'apns', 'apns', ApnsCredentials, ApnsOptions, ApnsNot
   credentialsSchema: apnsCredentialsSchema,
   credentialsSummary: 'Set the APNs token-auth key (.p8)',
   credentialsViewSchema: apnsCredentialsViewSchema,
-  storeCredentials: storeApnsCredentials,
+  storeCredentials: (body) => storeApnsCredentials(body),
   viewCredentials: viewApnsCredentials,
   /**
    * Hex, 64 digits today and up to 200 for longer future tokens, stored lower-case so one token is never two

@@ -4,16 +4,20 @@ import { rootCertificates } from 'node:tls';
 import { importPKCS8, SignJWT } from 'jose';
 import { createBearerCache } from '../../bearer.ts';
 import type { FcmCredentials } from './credentials.ts';
+import { GOOGLE_TOKEN_URI, tokenUriProblem } from './token-uri.ts';
 
 const SCOPE = 'https://www.googleapis.com/auth/firebase.messaging';
-const GOOGLE_TOKEN_URI = 'https://oauth2.googleapis.com/token';
 const REQUEST_TIMEOUT_MS = 15_000;
 
 /**
  * OAuth2 access tokens for the service account (JWT bearer grant, RFC 7523), fetched from the key's own
- * `token_uri`, shared by all sends and renewed shortly before they expire.
+ * `token_uri` (when it is allowed: token-uri.ts), shared by all sends and renewed shortly before they expire.
  */
-export function createAccessTokenSource(credentials: FcmCredentials, ca: string | Buffer | undefined) {
+export function createAccessTokenSource(
+  credentials: FcmCredentials,
+  ca: string | Buffer | undefined,
+  allowedTokenUris: readonly string[] = [],
+) {
   const account = credentials.serviceAccount;
   const privateKey = stringField(account, 'private_key');
   const clientEmail = stringField(account, 'client_email') ?? credentials.clientEmail;
@@ -22,7 +26,11 @@ export function createAccessTokenSource(credentials: FcmCredentials, ca: string 
   const trusted = ca ? [...rootCertificates, ca.toString()] : undefined;
   let key: ReturnType<typeof importPKCS8> | undefined;
 
+  // Checked again here: credentials stored before the rule, or an operator who since narrowed the list.
+  const refused = tokenUriProblem(tokenUri, allowedTokenUris);
+
   return createBearerCache('Bearer', async () => {
+    if (refused) throw new Error(`service account token_uri ${refused}`);
     if (!privateKey) throw new Error('service account has no private_key');
     key ??= importPKCS8(privateKey, 'RS256');
     const now = Math.floor(Date.now() / 1000);

@@ -20,6 +20,8 @@ export interface FcmClientOptions {
   maxRetries?: number;
   /** Extra trusted CA, for messages:send and the token endpoint (tests). */
   ca?: string | Buffer;
+  /** Token endpoints allowed besides Google's (HERALD_ALLOWED_TOKEN_URIS). */
+  allowedTokenUris?: readonly string[];
 }
 
 const REQUEST_TIMEOUT_MS = 15_000;
@@ -36,7 +38,7 @@ export function createFcmClient(opts: FcmClientOptions): ChannelClient<FcmNotifi
   const base = new URL(opts.baseUrl ?? 'https://fcm.googleapis.com');
   const origin = base.origin;
   const path = `${base.pathname.replace(/\/+$/, '')}/v1/projects/${encodeURIComponent(credentials.projectId)}/messages:send`;
-  const accessToken = createAccessTokenSource(credentials, opts.ca);
+  const accessToken = createAccessTokenSource(credentials, opts.ca, opts.allowedTokenUris);
   const gate = createGate(opts.concurrency ?? 200);
   const pool = createSessionPool(opts.connections ?? 2, opts.ca);
   let closed = false;

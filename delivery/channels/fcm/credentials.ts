@@ -1,5 +1,7 @@
 import { z } from 'zod';
+import { InvalidCredentialsError } from '../../channel.ts';
 import { checkPrivateKey } from '../keys.ts';
+import { tokenUriProblem } from './token-uri.ts';
 
 /** A Firebase service account, as stored for an app. */
 export interface FcmCredentials {
@@ -22,8 +24,17 @@ export const fcmCredentialsSchema = z.strictObject({
 
 export const fcmCredentialsViewSchema = z.object({ projectId: z.string(), clientEmail: z.string() });
 
-export async function storeFcmCredentials(body: unknown): Promise<FcmCredentials> {
+/** `allowedTokenUris`: the operator's HERALD_ALLOWED_TOKEN_URIS (delivery/channels/fcm/token-uri.ts). */
+export async function storeFcmCredentials(
+  body: unknown,
+  allowedTokenUris: readonly string[] = [],
+): Promise<FcmCredentials> {
   const { serviceAccount } = fcmCredentialsSchema.parse(body);
+  const problem =
+    serviceAccount.token_uri === undefined
+      ? undefined
+      : tokenUriProblem(serviceAccount.token_uri, allowedTokenUris);
+  if (problem) throw new InvalidCredentialsError(`serviceAccount.token_uri ${problem}`);
   await checkPrivateKey(serviceAccount.private_key, 'RS256', 'serviceAccount.private_key');
   return { projectId: serviceAccount.project_id, clientEmail: serviceAccount.client_email, serviceAccount };
 }

@@ -16,6 +16,8 @@ export interface FcmSettings {
   fcmUrl?: string | undefined;
   /** Extra CA trusted for FCM and its token endpoint (tests and private gateways). */
   fcmCa?: string | undefined;
+  /** Token endpoints allowed besides Google's (HERALD_ALLOWED_TOKEN_URIS; tests' fakes). */
+  fcmAllowedTokenUris?: readonly string[] | undefined;
 }
 
 const TOKEN_MAX = 4096;
@@ -31,7 +33,7 @@ export const fcm: Channel<'fcm', 'android', FcmCredentials, FcmOptions, FcmNotif
   credentialsSchema: fcmCredentialsSchema,
   credentialsSummary: 'Set the FCM service account',
   credentialsViewSchema: fcmCredentialsViewSchema,
-  storeCredentials: storeFcmCredentials,
+  storeCredentials: (body, settings) => storeFcmCredentials(body, settings.fcmAllowedTokenUris),
   viewCredentials: viewFcmCredentials,
   /** Opaque, 1–4096 characters without spaces or control characters. */
   normalizeToken(token) {
@@ -47,5 +49,6 @@ export const fcm: Channel<'fcm', 'android', FcmCredentials, FcmOptions, FcmNotif
       credentials,
       ...(settings.fcmUrl ? { baseUrl: settings.fcmUrl } : {}),
       ...(settings.fcmCa ? { ca: settings.fcmCa } : {}),
+      ...(settings.fcmAllowedTokenUris ? { allowedTokenUris: settings.fcmAllowedTokenUris } : {}),
     }),
 };
