@@ -6,7 +6,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   bundleWorkflowCode,
-  DefaultLogger,
   NativeConnection,
   Runtime,
   Worker,
@@ -17,6 +16,7 @@ import type { Config } from '../core/config.ts';
 import type { Logger } from '../core/log.ts';
 import type { Database } from '../db/client.ts';
 import { postgresBus } from '../delivery/bus.ts';
+import { scrubActivityErrors, temporalLogger } from './temporal-log.ts';
 
 const require = createRequire(import.meta.url);
 export const workflowsPath = require.resolve('../workflows/index.ts');
@@ -38,13 +38,13 @@ export async function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
 
 let runtimeInstalled = false;
 
-/** The SDK's own log goes through at warn level: its per-state-change info lines drown ours. */
-function installRuntime(): void {
+/** The SDK's own log goes through ours (redacted, errors without query parameters): cli/temporal-log.ts. */
+function installRuntime(log: Logger): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   try {
     // Signals are ours: the start command drains the worker itself, after the API stops taking requests.
-    Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
+    Runtime.install({ logger: temporalLogger(log), shutdownSignals: [] });
   } catch {
     // Already installed by the embedding process (tests may start several workers).
   }
@@ -83,7 +83,7 @@ export async function startWorker(opts: {
   batchSize?: number;
 }): Promise<WorkerHandle> {
   const { config, database, log } = opts;
-  installRuntime();
+  installRuntime(log);
   const tmpBundle = path.join(os.tmpdir(), `herald-workflows-${process.pid}-${Date.now()}.js`);
   const connection = await NativeConnection.connect({ address: opts.temporalAddress });
   const activities = createActivities({
@@ -99,6 +99,7 @@ export async function startWorker(opts: {
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     activities,
+    interceptors: { activity: [scrubActivityErrors] },
     workflowBundle: opts.workflowBundle ?? (await bundleInChildProcess(tmpBundle)),
     shutdownGraceTime: '10 seconds',
     // Heartbeats carry cancellation: send them often enough that a cancel stops a fan-out within a second.

@@ -31,6 +31,27 @@ function sqlState(err: unknown): { code: string; message: string } | undefined {
   return undefined;
 }
 
+/** A message with drizzle's `\nparams: …` (every bound value of the failed query) cut off. */
+export function withoutQueryParameters(message: string): string {
+  const at = message.indexOf('\nparams: ');
+  return at < 0 ? message : `${message.slice(0, at)}\nparams: [not logged]`;
+}
+
+/**
+ * The same error without the data of its statement, for where it leaves the process whole (an activity's
+ * failure lands in Temporal's workflow history): the message and stack without bound parameters, and no
+ * cause (the driver's error carries `detail`, which quotes values). Other errors are returned as they are.
+ */
+export function scrubbedError(err: unknown): unknown {
+  if (!(err instanceof Error) || !err.message.includes('\nparams: ')) return err;
+  const clean = new Error(withoutQueryParameters(err.message));
+  clean.name = err.name;
+  clean.stack = (err.stack ?? '').split(err.message).join(clean.message);
+  const pg = sqlState(err);
+  if (pg) Object.assign(clean, { code: pg.code });
+  return clean;
+}
+
 /**
  * An error as it may be logged: drizzle's query errors read `Failed query: <sql>\nparams: <every bound
  * value>` (a credential, a secret key), so the parameters are cut from the message and the stack, and the
@@ -40,10 +61,7 @@ export function loggableError(err: unknown): unknown {
   if (!(err instanceof Error)) return err;
   const std = pino.stdSerializers.err(err) as unknown as Record<string, unknown>;
   const full = typeof std.message === 'string' ? std.message : err.message;
-  const cut = (s: string) => {
-    const at = s.indexOf('\nparams: ');
-    return at < 0 ? s : `${s.slice(0, at)}\nparams: [not logged]`;
-  };
+  const cut = withoutQueryParameters;
   const safeMessage = cut(full);
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(std)) {

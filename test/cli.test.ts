@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -69,6 +70,8 @@ describe('herald start', () => {
         HERALD_TEMPORAL_PORT: String(await freePort()),
         TEMPORAL_UI_PORT: String(await freePort()),
         TEMPORAL_ADDRESS: '',
+        // No encryption key either: herald start generates one into the data folder.
+        HERALD_ENCRYPTION_KEY: '',
         LOG_LEVEL: 'warn',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -94,6 +97,8 @@ describe('herald start', () => {
     expect(out).toMatch(/API\s+http:\/\/127\.0\.0\.1:\d+/);
     expect(out).toMatch(/Temporal UI\s+http:\/\/127\.0\.0\.1:\d+/);
     expect(out).toMatch(/API key\s+hk_/);
+    const keyFile = statSync(path.join(dataDir, 'encryption.key'));
+    expect(keyFile.mode & 0o777).toBe(0o600);
 
     const exited = new Promise<number | null>((resolve) => child?.once('exit', (code) => resolve(code)));
     child.kill('SIGINT');
