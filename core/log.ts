@@ -42,8 +42,13 @@ export function withoutQueryParameters(message: string): string {
  * failure lands in Temporal's workflow history): the message and stack without bound parameters, and no
  * cause (the driver's error carries `detail`, which quotes values). Other errors are returned as they are.
  */
-export function scrubbedError(err: unknown): unknown {
-  if (!(err instanceof Error) || !err.message.includes('\nparams: ')) return err;
+export function scrubbedError(err: unknown, depth = 0): unknown {
+  if (!(err instanceof Error) || depth > 4) return err;
+  if (!err.message.includes('\nparams: ')) {
+    // A failure wrapping a query error (ApplicationFailure's cause) is serialized with its cause chain.
+    if (err.cause instanceof Error) err.cause = scrubbedError(err.cause, depth + 1);
+    return err;
+  }
   const clean = new Error(withoutQueryParameters(err.message));
   clean.name = err.name;
   clean.stack = (err.stack ?? '').split(err.message).join(clean.message);

@@ -1,5 +1,5 @@
 import { createHash, randomBytes, randomInt } from 'node:crypto';
-import { and, eq, gt, or, sql } from 'drizzle-orm';
+import { and, eq, gt, inArray, or, sql } from 'drizzle-orm';
 import { newId, newSecret } from '../core/ids.ts';
 import { seal, sealedUnderCurrentKey, unseal } from '../core/secrets.ts';
 import type { Db } from './client.ts';
@@ -264,12 +264,20 @@ export async function revokePreviousKey(db: Db, appId: string, kind: KeyKind): P
 /**
  * Rewrites every app's secret keys and credentials sealed under the current encryption key: rows sealed under
  * an older key (HERALD_ENCRYPTION_KEYS_OLD) and rows from before encryption at rest. Each row is updated only
- * if it did not change meanwhile (a concurrent write seals under the current key anyway).
+ * if it did not change meanwhile (a concurrent write seals under the current key anyway). `onlyAppIds`: those
+ * apps only (tests, which share one database with other processes that hold other keys).
  */
 export async function reencryptApps(
   db: Db,
+  opts: { onlyAppIds?: readonly string[] } = {},
 ): Promise<{ apps: number; rewritten: number; changedMeanwhile: number }> {
-  const rows = await db.select().from(apps);
+  const only = opts.onlyAppIds;
+  const rows = await (only
+    ? db
+        .select()
+        .from(apps)
+        .where(inArray(apps.id, [...only]))
+    : db.select().from(apps));
   let rewritten = 0;
   let changedMeanwhile = 0;
   for (const row of rows) {

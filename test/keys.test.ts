@@ -364,7 +364,7 @@ describe('encryption at rest', () => {
       topic: 'com.example.legacy',
     });
 
-    const result = await reencryptApps(stack.database.db);
+    const result = await reencryptApps(stack.database.db, { onlyAppIds: [app.id] });
     expect(result.rewritten).toBeGreaterThanOrEqual(1);
     const raw = await rawRow(app.id);
     expect(raw.secret_key).toMatch(/^hsec1:/);
@@ -373,7 +373,7 @@ describe('encryption at rest', () => {
     await expect(verify(token)).resolves.toMatchObject({ accountId: 'l' });
     expect((await api('GET', '/v1/apps/current')).body).toEqual(shown.body);
     // Nothing left to rewrite.
-    expect((await reencryptApps(stack.database.db)).rewritten).toBe(0);
+    expect((await reencryptApps(stack.database.db, { onlyAppIds: [app.id] })).rewritten).toBe(0);
   });
 
   it('rotates the encryption key: old rows open with the old key listed, reencrypt moves them, then it can go', async () => {
@@ -390,7 +390,7 @@ describe('encryption at rest', () => {
       // New key plus the old one listed (HERALD_ENCRYPTION_KEYS_OLD): everything works, then reencrypt.
       useKeyring(makeKeyring(newKey, [oldKey]));
       expect((await api('GET', '/v1/apps/current')).status).toBe(200);
-      await reencryptApps(stack.database.db);
+      await reencryptApps(stack.database.db, { onlyAppIds: [app.id] });
       const after = await rawRow(app.id);
       expect(after.secret_key.split(':')[1]).not.toBe(before.secret_key.split(':')[1]);
       expect(after.previous?.split(':')[1]).toBe(after.secret_key.split(':')[1]);
@@ -407,7 +407,7 @@ describe('encryption at rest', () => {
       await expect(verify(token)).resolves.toMatchObject({ accountId: 'r' });
     } finally {
       useKeyring(makeKeyring(oldKey, [newKey]));
-      await reencryptApps(stack.database.db);
+      await reencryptApps(stack.database.db, { onlyAppIds: [app.id] });
       useKeyring(makeKeyring(oldKey));
     }
   });
@@ -452,6 +452,23 @@ describe('encryption at rest', () => {
     const lines = run.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain('HERALD_ENCRYPTION_KEY is not set');
+  });
+
+  it('herald keys reencrypt rewrites what is not sealed under the current key', async () => {
+    const app = await stack.newApp();
+    await stack.database
+      .sql`update apps set secret_key = 'plaintext-from-before-0123456789abcdef' where id = ${app.id}`;
+    // Same key as every test process: resealing other files' rows under it changes nothing for them.
+    const run = spawnSync(process.execPath, [herald, 'keys', 'reencrypt'], {
+      env: { ...process.env, DATABASE_URL: stack.config.DATABASE_URL, LOG_LEVEL: 'silent' },
+      encoding: 'utf8',
+    });
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/^\d+ of \d+ apps rewritten under the current key/);
+    expect((await rawRow(app.id)).secret_key).toMatch(/^hsec1:/);
+    expect((await findAppById(stack.database.db, app.id))?.secretKey).toBe(
+      'plaintext-from-before-0123456789abcdef',
+    );
   });
 
   it('herald apps rotate-key prints the new key once; both keys work during the overlap', async () => {
@@ -521,6 +538,13 @@ describe('database parameters stay out of Temporal', () => {
     expect(err.stack ?? '').not.toContain('SECRET');
     expect(err.cause).toBeUndefined();
     expect(err.code).toBe('P0001');
+    // A failure that wraps one keeps its own message; its cause loses the parameters.
+    const wrapped = new Error('offline page failed', { cause: failedQuery() });
+    const rethrown = (await inbound
+      ?.execute?.({ args: [], headers: {} }, async () => Promise.reject(wrapped))
+      .catch((e: unknown) => e)) as Error;
+    expect(rethrown.message).toBe('offline page failed');
+    expect(String((rethrown.cause as Error).message)).not.toContain('SECRET');
     // Other errors pass unchanged.
     const plain = new Error('provider down');
     expect(
