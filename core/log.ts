@@ -8,6 +8,7 @@ const SECRET_FIELDS = [
   'privateKey',
   'private_key',
   'secretKey',
+  'previousSecretKey',
   'apiKey',
   'rootKey',
   'serviceAccount',
