@@ -3,8 +3,9 @@ import { campaignActivities } from './campaign.ts';
 import type { ActivityDeps } from './deps.ts';
 import { lifecycleActivities } from './lifecycle.ts';
 import { offlineActivities } from './offline.ts';
+import { reconcileActivities } from './reconcile.ts';
 
-export type { ActivityDeps, ProviderRegistry } from './deps.ts';
+export type { ActivityDeps, ActivityTesting, ProviderRegistry } from './deps.ts';
 
 /** Every activity the workflows call, bound to the worker's connections. */
 export function createActivities(deps: ActivityDeps) {
@@ -13,6 +14,7 @@ export function createActivities(deps: ActivityDeps) {
     ...campaignActivities(deps),
     ...lifecycleActivities(deps),
     ...offlineActivities(deps),
+    ...reconcileActivities(deps),
   };
 }
 

@@ -37,6 +37,11 @@ export const configSchema = z.object({
   ),
   /** Recipients per offline page (keyset batch) of a push. */
   HERALD_PAGE_SIZE: z.preprocess(emptyToUndefined, z.coerce.number().int().min(10).max(10_000).default(1000)),
+  /** Seconds between reconciler sweeps for rows without a workflow (pushes/reconcile.ts); 0 = no sweeps. */
+  HERALD_RECONCILE_SECONDS: z.preprocess(
+    emptyToUndefined,
+    z.coerce.number().int().min(0).max(3600).default(60),
+  ),
   HERALD_DATA_DIR: z.preprocess(emptyToUndefined, z.string().default('./.herald')),
   HERALD_ROOT_KEY: z.preprocess(
     emptyToUndefined,

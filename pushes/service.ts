@@ -10,12 +10,19 @@ import { newId } from '../core/ids.ts';
 import { messageSchema, offlineOptionsSchema } from '../core/messages.ts';
 import { resolveCondition } from '../db/accounts.ts';
 import type { App } from '../db/apps.ts';
+import { lockedSlotsOf } from '../db/attributes.ts';
 import type { Queryable } from '../db/client.ts';
-import type { Condition } from '../db/conditions.ts';
+import {
+  type Condition,
+  ConditionError,
+  compileCondition,
+  conditionAttributeNames,
+} from '../db/conditions.ts';
 import { pgErrorCode, SQLSTATE } from '../db/errors.ts';
 import {
   findPush,
   findPushByIdempotencyKey,
+  markWorkflowStarted,
   type PushRow,
   pushWorkflowId,
   releaseIdempotencyKey,
@@ -77,6 +84,27 @@ export interface CreatePushOptions {
   campaign?: { id: string; step: number } | undefined;
 }
 
+/**
+ * The slots of the attributes a condition names, resolved inside the transaction that stores the push (under
+ * the lock attribute removals take), or unknown_attribute at `at` for a name removed since it was checked.
+ */
+export async function resolveAudienceSlots(
+  tx: Queryable,
+  appId: string,
+  condition: Condition | null,
+  at: FieldPath = ['audience'],
+): Promise<Record<string, number> | null> {
+  const names = conditionAttributeNames(condition);
+  if (names.length === 0) return null;
+  const slots = await lockedSlotsOf(tx, appId, names);
+  try {
+    compileCondition(condition, (n) => slots[n]);
+  } catch (err) {
+    throw err instanceof ConditionError ? err.at(at) : err;
+  }
+  return slots;
+}
+
 /** The row of a new push; its id is time-ordered and its workflow id derived from it. */
 export function newPushRow(
   appId: string,
@@ -84,6 +112,7 @@ export function newPushRow(
   condition: Condition | null,
   requestHash: string | null,
   opts: CreatePushOptions,
+  audienceSlots: Record<string, number> | null = null,
 ): typeof pushes.$inferInsert {
   const id = newId();
   return {
@@ -92,6 +121,7 @@ export function newPushRow(
     campaignId: opts.campaign?.id,
     campaignStep: opts.campaign?.step,
     audience: condition,
+    audienceSlots,
     message: input.message,
     offline: input.offline,
     fromAccount: input.message.from,
@@ -137,9 +167,10 @@ export async function createPush(
   try {
     row = await deps.database.db.transaction(async (tx) => {
       await takeQuota(tx, app.id, 1);
+      const slots = await resolveAudienceSlots(tx, app.id, condition);
       const [inserted] = await tx
         .insert(pushes)
-        .values(newPushRow(app.id, input, condition, requestHash, opts))
+        .values(newPushRow(app.id, input, condition, requestHash, opts, slots))
         .returning();
       if (!inserted) throw new Error('push insert returned nothing');
       return inserted;
@@ -185,6 +216,10 @@ async function sameRequest(
   return { push: existing, created: false };
 }
 
+/**
+ * Starts the push's workflow (USE_EXISTING: a second start is the first one) and records that it exists. A row
+ * whose start never happened (a crash between the insert and here) is the reconciler's (pushes/reconcile.ts).
+ */
 export async function startPushWorkflow(deps: PushDeps, push: PushRow): Promise<void> {
   const args: PushWorkflowInput = {
     appId: push.appId,
@@ -203,14 +238,16 @@ export async function startPushWorkflow(deps: PushDeps, push: PushRow): Promise<
       memo: { app: push.appId, push: push.id, campaign: push.campaignId ?? '' },
     });
   } catch (err) {
-    if ((err as Error).name === 'WorkflowExecutionAlreadyStartedError') return;
-    await markFailed(
-      deps.database.db,
-      { appId: push.appId, pushId: push.id },
-      `could not start workflow: ${(err as Error).message}`,
-    );
-    throw err;
+    if ((err as Error).name !== 'WorkflowExecutionAlreadyStartedError') {
+      await markFailed(
+        deps.database.db,
+        { appId: push.appId, pushId: push.id },
+        `could not start workflow: ${(err as Error).message}`,
+      );
+      throw err;
+    }
   }
+  await markWorkflowStarted(deps.database.db, push.appId, push.id);
 }
 
 /** The push, or not_found (an id that is not a UUID names no push either). */
