@@ -169,43 +169,9 @@ async function sameCampaignRequest(
   return { campaign: existing, created: false };
 }
 
-/**
- * Starts the campaign's workflow over its step pushes (a second start is the first one) and records that it
- * exists. Steps whose push already ended (canceled meanwhile) start as canceled.
- */
-export async function startCampaignWorkflow(
-  deps: PushDeps,
-  campaign: CampaignRow,
-  stepRows: PushRow[],
-): Promise<void> {
-  const args: CampaignWorkflowInput = {
-    appId: campaign.appId,
-    campaignId: campaign.id,
-    steps: [...stepRows]
-      .sort((a, b) => (a.campaignStep ?? 0) - (b.campaignStep ?? 0))
-      .map((p) => ({
-        index: p.campaignStep ?? 0,
-        pushId: p.id,
-        workflowId: p.workflowId,
-        at: p.sendAt?.toISOString() ?? new Date().toISOString(),
-        retentionSeconds: p.retentionSeconds,
-        state: p.status === 'scheduled' ? ('waiting' as const) : ('canceled' as const),
-      })),
-  };
-  try {
-    await deps.temporal.workflow.start(campaignWorkflow, {
-      workflowId: campaign.workflowId,
-      taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
-      args: [args],
-      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-      memo: { app: campaign.appId, campaign: campaign.id },
-    });
-  } catch (err) {
-    if ((err as Error).name !== 'WorkflowExecutionAlreadyStartedError') throw err;
-  }
-  await markCampaignWorkflowStarted(deps.database.db, campaign.appId, campaign.id);
-}
+import { startCampaignWorkflow } from './start.ts';
+
+export { startCampaignWorkflow };
 
 /** The campaign, or not_found (an id that is not a UUID names no campaign either). */
 export async function getCampaign(deps: PushDeps, appId: string, id: string): Promise<CampaignRow> {

@@ -10,10 +10,9 @@ import { and, asc, eq, isNull, lt, type SQL, sql } from 'drizzle-orm';
 import { type CampaignRow, markCampaignWorkflowStarted } from '../db/campaigns.ts';
 import { listCampaignPushes, markWorkflowStarted, type PushRow } from '../db/pushes.ts';
 import { campaigns, pushes } from '../db/schema.ts';
-import { startCampaignWorkflow } from './campaigns.ts';
 import type { PushDeps } from './deps.ts';
 import { markFailed } from './lifecycle.ts';
-import { startPushWorkflow } from './service.ts';
+import { startCampaignWorkflow, startPushWorkflow } from './start.ts';
 
 /** A row younger than this may still be between its commit and its workflow start: leave it be. */
 export const STRANDED_AFTER_MS = 60_000;

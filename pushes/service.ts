@@ -216,39 +216,9 @@ async function sameRequest(
   return { push: existing, created: false };
 }
 
-/**
- * Starts the push's workflow (USE_EXISTING: a second start is the first one) and records that it exists. A row
- * whose start never happened (a crash between the insert and here) is the reconciler's (pushes/reconcile.ts).
- */
-export async function startPushWorkflow(deps: PushDeps, push: PushRow): Promise<void> {
-  const args: PushWorkflowInput = {
-    appId: push.appId,
-    pushId: push.id,
-    sendAt: push.sendAt?.toISOString(),
-    retentionSeconds: push.retentionSeconds,
-  };
-  try {
-    await deps.temporal.workflow.start(pushWorkflow, {
-      workflowId: push.workflowId,
-      taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
-      args: [args],
-      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-      // A finished push is never run twice, whatever retries arrive later.
-      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-      memo: { app: push.appId, push: push.id, campaign: push.campaignId ?? '' },
-    });
-  } catch (err) {
-    if ((err as Error).name !== 'WorkflowExecutionAlreadyStartedError') {
-      await markFailed(
-        deps.database.db,
-        { appId: push.appId, pushId: push.id },
-        `could not start workflow: ${(err as Error).message}`,
-      );
-      throw err;
-    }
-  }
-  await markWorkflowStarted(deps.database.db, push.appId, push.id);
-}
+import { startPushWorkflow } from './start.ts';
+
+export { startPushWorkflow };
 
 /** The push, or not_found (an id that is not a UUID names no push either). */
 export async function getPush(deps: PushDeps, appId: string, pushId: string): Promise<PushRow> {
