@@ -139,7 +139,7 @@ export async function startWorker(opts: {
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     activities,
     workflowBundle: opts.workflowBundle ?? (await bundleInChildProcess(tmpBundle)),
-    shutdownGraceTime: '10 seconds',
+    shutdownGraceTime: config.HERALD_SHUTDOWN_GRACE_SECONDS * 1000,
     // Heartbeats carry cancellation: send them often enough that a cancel stops a fan-out within a second.
     maxHeartbeatThrottleInterval: '1 second',
   }).finally(() => rm(tmpBundle, { force: true }));

@@ -42,6 +42,14 @@ export const configSchema = z.object({
     emptyToUndefined,
     z.coerce.number().int().min(0).max(3600).default(60),
   ),
+  /**
+   * Seconds a stopping worker lets running activities finish; then they are canceled: a page activity ends
+   * its pages in flight and hands its cursor over to the next worker.
+   */
+  HERALD_SHUTDOWN_GRACE_SECONDS: z.preprocess(
+    emptyToUndefined,
+    z.coerce.number().min(0).max(3600).default(10),
+  ),
   HERALD_DATA_DIR: z.preprocess(emptyToUndefined, z.string().default('./.herald')),
   HERALD_ROOT_KEY: z.preprocess(
     emptyToUndefined,
