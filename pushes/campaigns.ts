@@ -3,12 +3,7 @@
  * campaign workflow; rescheduled and canceled through its updates. Refusals are domain errors (pushes/errors.ts).
  */
 import { createHash } from 'node:crypto';
-import {
-  ApplicationFailure,
-  WorkflowIdConflictPolicy,
-  WorkflowIdReusePolicy,
-  WorkflowUpdateFailedError,
-} from '@temporalio/client';
+import { ApplicationFailure, WorkflowUpdateFailedError } from '@temporalio/client';
 import { z } from 'zod';
 import { newId } from '../core/ids.ts';
 import { messageSchema, offlineOptionsSchema } from '../core/messages.ts';
@@ -19,7 +14,6 @@ import {
   campaignWorkflowId,
   findCampaign,
   findCampaignByIdempotencyKey,
-  markCampaignWorkflowStarted,
   releaseCampaignIdempotencyKey,
 } from '../db/campaigns.ts';
 import type { Condition } from '../db/conditions.ts';
@@ -28,8 +22,6 @@ import { listCampaignPushes, type PushRow } from '../db/pushes.ts';
 import { campaigns, pushes } from '../db/schema.ts';
 import {
   type CampaignStepState,
-  type CampaignWorkflowInput,
-  campaignWorkflow,
   cancelCampaignUpdate,
   rescheduleCampaignUpdate,
 } from '../workflows/campaign.ts';

@@ -3,7 +3,6 @@
  * (pushes/errors.ts, core/errors.ts), never HTTP: the REST routes and the v4 layer map them.
  */
 import { createHash } from 'node:crypto';
-import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/client';
 import { z } from 'zod';
 import type { FieldPath } from '../core/errors.ts';
 import { newId } from '../core/ids.ts';
@@ -22,22 +21,15 @@ import { pgErrorCode, SQLSTATE } from '../db/errors.ts';
 import {
   findPush,
   findPushByIdempotencyKey,
-  markWorkflowStarted,
   type PushRow,
   pushWorkflowId,
   releaseIdempotencyKey,
 } from '../db/pushes.ts';
 import { reservePushSlots } from '../db/quota.ts';
 import { pushes } from '../db/schema.ts';
-import {
-  cancelPushUpdate,
-  type PushWorkflowInput,
-  pushWorkflow,
-  recallPushUpdate,
-} from '../workflows/push.ts';
+import { cancelPushUpdate, recallPushUpdate } from '../workflows/push.ts';
 import type { PushDeps } from './deps.ts';
 import { PushError, TimeError } from './errors.ts';
-import { markFailed } from './lifecycle.ts';
 import { isClosedWorkflowError } from './temporal.ts';
 
 export const MAX_RETENTION_SECONDS = 604_800;

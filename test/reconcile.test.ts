@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureReconcileSchedule, reconcileScheduleId } from '../cli/worker.ts';
 import { newId } from '../core/ids.ts';
 import { createLogger } from '../core/log.ts';
