@@ -41,11 +41,8 @@ export interface FakeApns {
   deadTokens: Set<string>;
   /** Tokens that belong to another app: 400 DeviceTokenNotForTopic. */
   foreignTokens: Set<string>;
-  /**
-   * sessions: opened in all; openSessions: open now; arrived: requests that reached the fake (counted on
-   * arrival, before any latency or hold).
-   */
-  stats: { sessions: number; openSessions: number; maxConcurrentStreams: number; arrived: number };
+  /** arrived: requests that reached the fake (counted on arrival, before any latency or hold). */
+  stats: { sessions: number; maxConcurrentStreams: number; arrived: number };
   /** Answers nothing until the returned release() is called (a request held in flight as long as a test needs). */
   hold(): () => void;
   /** The next `n` requests get `status` with `reason`, before any other check. */
@@ -98,7 +95,7 @@ export async function startFakeApns(opts: FakeApnsOptions): Promise<FakeApns> {
     exchanges: [],
     deadTokens: new Set(),
     foreignTokens: new Set(),
-    stats: { sessions: 0, openSessions: 0, maxConcurrentStreams: 0, arrived: 0 },
+    stats: { sessions: 0, maxConcurrentStreams: 0, arrived: 0 },
     hold() {
       let release = () => {};
       held = new Promise<void>((r) => {
@@ -221,12 +218,8 @@ export async function startFakeApns(opts: FakeApnsOptions): Promise<FakeApns> {
   });
   server.on('session', (session) => {
     fake.stats.sessions++;
-    fake.stats.openSessions++;
     sessions.add(session);
-    session.on('close', () => {
-      sessions.delete(session);
-      fake.stats.openSessions--;
-    });
+    session.on('close', () => sessions.delete(session));
     session.on('error', () => {});
   });
   server.on('stream', (stream, headers) => void handle(stream, headers));
