@@ -15,6 +15,7 @@ import {
 import { createActivities, type ProviderRegistry } from '../activities/index.ts';
 import type { Config } from '../core/config.ts';
 import type { Logger } from '../core/log.ts';
+import { PAGES_PER_ACTIVITY } from '../core/tunables.ts';
 import type { Database } from '../db/client.ts';
 import { postgresBus } from '../delivery/bus.ts';
 
@@ -92,7 +93,7 @@ export async function startWorker(opts: {
     providers: opts.providers,
     log: log.child({ component: 'activities' }),
     batchSize: opts.batchSize ?? config.HERALD_PAGE_SIZE,
-    pagesPerActivity: 50,
+    pagesPerActivity: PAGES_PER_ACTIVITY,
   });
   const worker = await Worker.create({
     connection,
