@@ -1,14 +1,7 @@
 import type { Logger } from '../core/log.ts';
-import type { App } from '../db/apps.ts';
 import type { Database } from '../db/client.ts';
 import type { FanoutBus } from '../delivery/bus.ts';
-import type { ProviderClient } from '../delivery/provider.ts';
-
-/** Gives the APNs / FCM client for an app, or undefined when the app has no credentials for it. */
-export interface ProviderRegistry {
-  forApp(app: App): { apns?: ProviderClient | undefined; fcm?: ProviderClient | undefined };
-  close(): Promise<void>;
-}
+import type { ProviderRegistry } from '../delivery/registry.ts';
 
 export interface ActivityDeps {
   database: Database;

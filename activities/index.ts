@@ -5,7 +5,8 @@ import { lifecycleActivities } from './lifecycle.ts';
 import { offlineActivities } from './offline.ts';
 import { reconcileActivities } from './reconcile.ts';
 
-export type { ActivityDeps, ActivityTesting, ProviderRegistry } from './deps.ts';
+export type { ProviderRegistry } from '../delivery/registry.ts';
+export type { ActivityDeps, ActivityTesting } from './deps.ts';
 
 /** Every activity the workflows call, bound to the worker's connections. */
 export function createActivities(deps: ActivityDeps) {

@@ -1,47 +1,45 @@
 import { CancelledFailure, Context } from '@temporalio/activity';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { type Message, notificationBody, type OfflineOptions } from '../core/messages.ts';
+import { PAGES_IN_FLIGHT } from '../core/tunables.ts';
 import { type App, findAppById } from '../db/apps.ts';
 import { connectedNow } from '../db/recipients.ts';
-import { devices, pushes, RecipientState } from '../db/schema.ts';
-import type { DeviceTarget, Notification, ProviderClient, SendOutcome } from '../delivery/provider.ts';
+import { type ChannelCount, devices, pushes, RecipientState } from '../db/schema.ts';
+import type { CommonNotification, DeviceTarget, SendOutcome } from '../delivery/channel.ts';
+import { CHANNELS, type ChannelName } from '../delivery/registry.ts';
 import type { ActivityDeps } from './deps.ts';
 
 type Push = typeof pushes.$inferSelect;
 
-/** What APNs / FCM show for this push, expiring when its retention ends. */
-export function buildNotification(push: Push): Notification | undefined {
+/** What every channel shows for this push (its common offline options), expiring when its retention ends. */
+export function buildNotification(push: Push): CommonNotification | undefined {
   const offline = push.offline as OfflineOptions;
   const message = push.message as Message;
   if (!offline.push) return undefined;
   const body = notificationBody(message, offline);
   if (!body) return undefined;
-  const n: Notification = {
+  const n: CommonNotification = {
     pushId: push.id,
     body,
     expiresAt: push.retentionSeconds > 0 && push.expiresAt ? push.expiresAt : null,
   };
-  const title = offline.apns?.title ?? offline.title;
-  if (title !== undefined) n.title = title;
-  if (offline.apns?.subtitle !== undefined) n.subtitle = offline.apns.subtitle;
-  const sound = offline.sound ?? offline.apns?.sound ?? offline.android?.sound;
-  if (sound !== undefined) n.sound = sound;
+  if (offline.title !== undefined) n.title = offline.title;
+  if (offline.sound !== undefined) n.sound = offline.sound;
   if (offline.badge !== undefined) n.badge = offline.badge;
   if (offline.ext !== undefined) n.ext = offline.ext;
-  if (offline.apns?.image !== undefined) n.image = offline.apns.image;
-  if (offline.apns?.mutableContent !== undefined) n.mutableContent = offline.apns.mutableContent;
-  const collapse = offline.apns?.collapseId ?? offline.android?.collapseKey;
-  if (collapse !== undefined) n.collapseId = collapse;
-  const priority = offline.apns?.priority ?? offline.android?.priority;
-  if (priority !== undefined) n.priority = priority;
-  if (offline.android?.channelId !== undefined) n.channelId = offline.android.channelId;
   return n;
 }
 
-type Platform = 'apns' | 'fcm';
+/** Each channel's rendering of the push: the common notification plus that channel's own options, only. */
+function renderForChannels(push: Push): Map<ChannelName, unknown> | undefined {
+  const common = buildNotification(push);
+  if (!common) return undefined;
+  const offline = push.offline as OfflineOptions;
+  return new Map(CHANNELS.map((c) => [c.name, c.render(common, offline[c.optionsKey])]));
+}
 
 interface PageDevice extends DeviceTarget {
-  platform: Platform;
+  platform: ChannelName;
 }
 
 interface ClaimedPage {
@@ -53,60 +51,40 @@ interface ClaimedPage {
   claimed: boolean;
 }
 
-/** Provider results not yet written to the push row. */
+/** Provider results not yet written to the push row, per channel. */
 class ProviderTally {
-  apnsSent = 0;
-  apnsFailed = 0;
-  apnsDisabled = 0;
-  fcmSent = 0;
-  fcmFailed = 0;
-  fcmDisabled = 0;
+  private counts = new Map<ChannelName, ChannelCount>();
 
-  add(platform: Platform, sent: number, failed: number, disabled: number): void {
-    if (platform === 'apns') {
-      this.apnsSent += sent;
-      this.apnsFailed += failed;
-      this.apnsDisabled += disabled;
-    } else {
-      this.fcmSent += sent;
-      this.fcmFailed += failed;
-      this.fcmDisabled += disabled;
-    }
+  add(platform: ChannelName, sent: number, failed: number, disabled: number): void {
+    const c = this.counts.get(platform) ?? { sent: 0, failed: 0, disabled: 0 };
+    this.counts.set(platform, {
+      sent: c.sent + sent,
+      failed: c.failed + failed,
+      disabled: c.disabled + disabled,
+    });
   }
 
   /** Hands over what was counted so far and starts again from zero. */
   take(): ProviderTally {
-    const taken = Object.assign(new ProviderTally(), this);
-    Object.assign(this, new ProviderTally());
+    const taken = new ProviderTally();
+    taken.counts = this.counts;
+    this.counts = new Map();
     return taken;
   }
 
   merge(other: ProviderTally): void {
-    this.add('apns', other.apnsSent, other.apnsFailed, other.apnsDisabled);
-    this.add('fcm', other.fcmSent, other.fcmFailed, other.fcmDisabled);
+    for (const [platform, c] of other.counts) this.add(platform, c.sent, c.failed, c.disabled);
   }
 
   get empty(): boolean {
-    return !(
-      this.apnsSent ||
-      this.apnsFailed ||
-      this.apnsDisabled ||
-      this.fcmSent ||
-      this.fcmFailed ||
-      this.fcmDisabled
-    );
+    return this.counts.size === 0;
   }
 
   /** The SET clause that adds this tally to the push's counters. */
   increments() {
-    return sql`apns_sent = apns_sent + ${this.apnsSent}, apns_failed = apns_failed + ${this.apnsFailed},
-      apns_disabled = apns_disabled + ${this.apnsDisabled}, fcm_sent = fcm_sent + ${this.fcmSent},
-      fcm_failed = fcm_failed + ${this.fcmFailed}, fcm_disabled = fcm_disabled + ${this.fcmDisabled}`;
+    return sql`channel_counts = add_channel_counts(channel_counts, ${JSON.stringify(Object.fromEntries(this.counts))}::jsonb)`;
   }
 }
-
-/** Pages whose notifications may be in flight at once while the next pages are claimed. */
-export const PAGES_IN_FLIGHT = 4;
 
 export function offlineActivities({ database, providers, log, batchSize, pagesPerActivity }: ActivityDeps) {
   const { db } = database;
@@ -127,7 +105,7 @@ export function offlineActivities({ database, providers, log, batchSize, pagesPe
     const rows = await db.execute<{
       last_seq: string | null;
       claimed_to: string | null;
-      devices: [Platform, string, DeviceTarget['environment'], string | null][];
+      devices: [ChannelName, string, DeviceTarget['environment'], string | null][];
     }>(sql`
       with page as (
         select account_seq, account_id, state from push_recipients
@@ -176,16 +154,16 @@ export function offlineActivities({ database, providers, log, batchSize, pagesPe
     push: Push,
     app: App,
     pageDevices: PageDevice[],
-    notification: Notification,
+    notifications: Map<ChannelName, unknown>,
     tally: ProviderTally,
   ): Promise<void> {
     const clients = providers.forApp(app);
-    for (const platform of ['apns', 'fcm'] as const) {
+    for (const { name: platform } of CHANNELS) {
       const targets = pageDevices.filter((d) => d.platform === platform);
       if (!targets.length) continue;
-      const client: ProviderClient | undefined = clients[platform];
+      const client = clients[platform];
       const outcomes: SendOutcome[] = client
-        ? await client.send(targets, notification)
+        ? await client.send(targets, notifications.get(platform))
         : targets.map((t) => ({ token: t.token, outcome: 'failed', reason: `no ${platform} credentials` }));
       const sent = outcomes.filter((o) => o.outcome === 'sent').length;
       const dead = outcomes.filter((o) => o.outcome === 'invalid');
@@ -199,7 +177,7 @@ export function offlineActivities({ database, providers, log, batchSize, pagesPe
     }
   }
 
-  async function disableDeadTokens(push: Push, platform: Platform, dead: SendOutcome[]): Promise<void> {
+  async function disableDeadTokens(push: Push, platform: ChannelName, dead: SendOutcome[]): Promise<void> {
     for (const reason of new Set(dead.map((d) => (d.outcome === 'invalid' ? d.reason : '')))) {
       const tokens = dead.filter((d) => d.outcome === 'invalid' && d.reason === reason).map((d) => d.token);
       await db
@@ -230,10 +208,10 @@ export function offlineActivities({ database, providers, log, batchSize, pagesPe
       if (!push || !app) throw new Error(`push ${input.pushId} not found`);
       // The push row's cursor is the truth: pages up to it were claimed, by this attempt or an earlier one.
       let cursor = Math.max(input.cursor, push.offlineCursor);
-      const notification = buildNotification(push);
+      const notifications = renderForChannels(push);
       const tally = new ProviderTally();
       const inFlight = new Set<Promise<void>>();
-      const send = (n: Notification, pageDevices: PageDevice[]) => {
+      const send = (n: Map<ChannelName, unknown>, pageDevices: PageDevice[]) => {
         const p: Promise<void> = notifyDevices(push, app, pageDevices, n, tally).finally(() =>
           inFlight.delete(p),
         );
@@ -243,7 +221,7 @@ export function offlineActivities({ database, providers, log, batchSize, pagesPe
         for (let i = 0; i < pagesPerActivity; i++) {
           if (ctx.cancellationSignal.aborted) throw new CancelledFailure('push stopped');
           const carried = tally.take();
-          const page = await claimPage(push, cursor, carried, notification !== undefined);
+          const page = await claimPage(push, cursor, carried, notifications !== undefined);
           if (!page.claimed) tally.merge(carried);
           if (page.lastSeq === null) return { cursor, done: true };
           if (!page.claimed) {
@@ -255,8 +233,8 @@ export function offlineActivities({ database, providers, log, batchSize, pagesPe
             continue;
           }
           cursor = page.lastSeq;
-          if (notification && page.devices.length) {
-            send(notification, page.devices);
+          if (notifications && page.devices.length) {
+            send(notifications, page.devices);
             if (inFlight.size >= PAGES_IN_FLIGHT) await Promise.race(inFlight);
           }
           ctx.heartbeat({ cursor });

@@ -16,6 +16,7 @@ import {
   MAX_PAGE_SIZE,
   resolveCondition,
 } from '../db/accounts.ts';
+import { asChannelName, CHANNEL_NAMES } from '../delivery/registry.ts';
 import { type ApiDeps, router } from './context.ts';
 import { ApiError } from './errors.ts';
 import { commonErrors, jsonBodyOf, jsonContent, notFoundError, security } from './schemas.ts';
@@ -152,7 +153,7 @@ export const AccountSchema = z
 export const AccountDetailSchema = AccountSchema.extend({
   devices: z.array(
     z.object({
-      platform: z.enum(['apns', 'fcm']),
+      platform: z.enum(CHANNEL_NAMES),
       token: z.string(),
       environment: z.enum(['sandbox', 'production']),
       topic: z.string().nullable(),
@@ -180,6 +181,7 @@ const accountDetailView = (a: AccountDetail): z.infer<typeof AccountDetailSchema
   ...accountView(a),
   devices: a.devices.map((d) => ({
     ...d,
+    platform: asChannelName(d.platform),
     createdAt: d.createdAt.toISOString(),
     updatedAt: d.updatedAt.toISOString(),
     disabledAt: iso(d.disabledAt),

@@ -10,20 +10,37 @@ import { type ApiDeps, router } from './context.ts';
 import { devicesRoutes } from './devices.ts';
 import { errorBody, errorHandler } from './errors.ts';
 import { healthRoutes } from './health.ts';
-import { appAuth, jsonBody } from './middleware.ts';
+import { appAuth, closeAfterUnreadBody, jsonBody, limitBody } from './middleware.ts';
 import { pushesRoutes } from './pushes.ts';
 import { tagsRoutes } from './tags.ts';
 import { tokensRoutes } from './tokens.ts';
 import { v4Routes } from './v4/index.ts';
 
-/** The whole HTTP surface: health, the operator endpoint, the app-scoped /v1 API, the OpenAPI document. */
+/**
+ * The batch imports, whose documented maximum (1,000 accounts × 100 tags of 50 bytes, ≈ 5.4 MB, twice that
+ * with non-ASCII escaped as `\uXXXX`) passes the default body limit: they get HERALD_MAX_IMPORT_BODY_BYTES.
+ */
+const IMPORT_ROUTES = new Set([
+  'POST /v1/accounts',
+  'POST /v1/tags/add',
+  'POST /v1/tags/remove',
+  'POST /v1/attributes/set',
+  'POST /v1/attributes/remove',
+]);
+
+/**
+ * The whole HTTP surface: health, the operator endpoints, the app-scoped /v1 API, the OpenAPI document.
+ * No body is read before the request is authenticated, and none past its route's limit; a path that
+ * matches no route answers 404 without reading it.
+ */
 export function createApi(deps: ApiDeps) {
+  const { config } = deps;
   const api = router();
   api.onError(errorHandler(deps.log));
   api.notFound((c) => c.json(errorBody('not_found', `No route for ${c.req.method} ${c.req.path}`), 404));
-  // Tencent's v4 layer reads its own bodies and always answers HTTP 200, so it goes before the JSON check.
+  api.use('*', closeAfterUnreadBody());
+  // Tencent's v4 layer reads its own bodies (after its own authentication) and always answers HTTP 200.
   api.route('/v4', v4Routes(deps));
-  api.use('*', jsonBody());
 
   api.route('/', healthRoutes(deps));
   api.route('/v1/apps', appsRoutes(deps));
@@ -33,6 +50,15 @@ export function createApi(deps: ApiDeps) {
 
   const v1 = router();
   v1.use('*', appAuth(deps.database));
+  v1.use(
+    '*',
+    limitBody((c) =>
+      IMPORT_ROUTES.has(`${c.req.method} ${c.req.path}`)
+        ? config.HERALD_MAX_IMPORT_BODY_BYTES
+        : config.HERALD_MAX_BODY_BYTES,
+    ),
+  );
+  v1.use('*', jsonBody());
   v1.route('/apps/current', appSettingsRoutes(deps));
   v1.route('/accounts', accountsRoutes(deps));
   v1.route('/accounts', tokensRoutes(deps));

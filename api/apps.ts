@@ -3,7 +3,8 @@ import { createApp, SdkAppIdTakenError } from '../db/apps.ts';
 import type { ApiDeps } from './context.ts';
 import { router } from './context.ts';
 import { ApiError } from './errors.ts';
-import { rootAuth } from './middleware.ts';
+import { checkCeilings, limitsRoutes, MAX_DAILY_PUSH_QUOTA, MAX_PUSH_INTERVAL_MS } from './limits.ts';
+import { jsonBody, limitBody, rootAuth } from './middleware.ts';
 import { commonErrors, conflictError, jsonBodyOf, jsonContent } from './schemas.ts';
 
 export const CreatedAppSchema = z
@@ -26,8 +27,12 @@ const createAppRoute = createRoute({
     body: jsonBodyOf(
       z.strictObject({
         name: z.string().trim().min(1).max(100),
-        dailyPushQuota: z.number().int().min(1).max(1_000_000).optional(),
-        minPushIntervalMs: z.number().int().min(0).max(3_600_000).optional(),
+        dailyPushQuota: z.number().int().min(1).max(MAX_DAILY_PUSH_QUOTA).optional().openapi({
+          description: 'At most HERALD_MAX_DAILY_PUSH_QUOTA (`limit_above_ceiling`); more by PATCH …/limits',
+        }),
+        minPushIntervalMs: z.number().int().min(0).max(MAX_PUSH_INTERVAL_MS).optional().openapi({
+          description: 'At least HERALD_MIN_PUSH_INTERVAL_MS (`limit_above_ceiling`); less by PATCH …/limits',
+        }),
         sdkAppId: z
           .number()
           .int()
@@ -35,7 +40,7 @@ const createAppRoute = createRoute({
           .max(4_294_967_295)
           .optional()
           .openapi({ description: 'Keep a Tencent SDKAppID (default: a new one)' }),
-        secretKey: z.string().min(16).max(128).optional().openapi({
+        secretKey: z.string().min(32).max(128).optional().openapi({
           description: 'Keep a Tencent secret key, so existing UserSigs stay valid (default: a new one)',
         }),
       }),
@@ -48,11 +53,20 @@ const createAppRoute = createRoute({
   },
 });
 
-export function appsRoutes({ config, database }: ApiDeps) {
+/** The operator's endpoints: the root key first, then the body (at most HERALD_MAX_BODY_BYTES). */
+export function appsRoutes(deps: ApiDeps) {
+  const { config, database } = deps;
   const r = router();
-  r.use('/', rootAuth(config.HERALD_ROOT_KEY));
+  for (const path of ['/', '/:id/limits'])
+    r.use(
+      path,
+      rootAuth(config.HERALD_ROOT_KEY),
+      limitBody(() => config.HERALD_MAX_BODY_BYTES),
+      jsonBody(),
+    );
   r.openapi(createAppRoute, async (c) => {
     const body = c.req.valid('json');
+    checkCeilings(config, body);
     try {
       return c.json(await createApp(database.db, body), 201);
     } catch (err) {
@@ -60,5 +74,6 @@ export function appsRoutes({ config, database }: ApiDeps) {
       throw err;
     }
   });
+  r.route('/', limitsRoutes(deps));
   return r;
 }

@@ -4,10 +4,10 @@ import {
   DeviceTokenError,
   ENVIRONMENTS,
   listDevices,
-  PLATFORMS,
   registerDevice,
   removeDevice,
 } from '../db/devices.ts';
+import { asChannelName, CHANNEL_NAMES, channelOf } from '../delivery/registry.ts';
 import { accountIdSchema } from './accounts.ts';
 import { type ApiDeps, router } from './context.ts';
 import { ApiError } from './errors.ts';
@@ -17,7 +17,7 @@ const tags = ['Devices'];
 
 export const DeviceSchema = z
   .object({
-    platform: z.enum(PLATFORMS),
+    platform: z.enum(CHANNEL_NAMES),
     token: z.string(),
     accountId: z.string(),
     environment: z.enum(ENVIRONMENTS),
@@ -31,7 +31,7 @@ export const DeviceSchema = z
 
 export function deviceView(d: DeviceRow) {
   return {
-    platform: d.platform,
+    platform: asChannelName(d.platform),
     token: d.token,
     accountId: d.accountId,
     environment: d.environment,
@@ -46,7 +46,7 @@ export function deviceView(d: DeviceRow) {
 const accountParam = accountIdSchema.openapi({ param: { name: 'id', in: 'path' } });
 const deviceParams = z.object({
   id: accountParam,
-  platform: z.enum(PLATFORMS).openapi({ param: { name: 'platform', in: 'path' } }),
+  platform: z.enum(CHANNEL_NAMES).openapi({ param: { name: 'platform', in: 'path' } }),
   token: z
     .string()
     .min(1)
@@ -126,13 +126,18 @@ export function devicesRoutes(deps: ApiDeps) {
     const { id, platform, token } = c.req.valid('param');
     const body = (c.req.valid('json') as { environment?: 'sandbox' | 'production'; topic?: string }) ?? {};
     try {
-      const result = await registerDevice(db, c.get('app').id, {
-        accountId: id,
-        platform,
-        token,
-        environment: body.environment,
-        topic: body.topic,
-      });
+      const result = await registerDevice(
+        db,
+        c.get('app').id,
+        {
+          accountId: id,
+          platform: channelOf(platform),
+          token,
+          environment: body.environment,
+          topic: body.topic,
+        },
+        { maxDevices: deps.config.HERALD_MAX_DEVICES_PER_ACCOUNT },
+      );
       const view = { device: deviceView(result.device), movedFrom: result.movedFrom };
       return result.created ? c.json({ ...view, movedFrom: null }, 201) : c.json(view, 200);
     } catch (err) {
@@ -148,7 +153,7 @@ export function devicesRoutes(deps: ApiDeps) {
 
   r.openapi(remove, async (c) => {
     const { id, platform, token } = c.req.valid('param');
-    if (!(await removeDevice(db, c.get('app').id, id, platform, token))) {
+    if (!(await removeDevice(db, c.get('app').id, id, channelOf(platform), token))) {
       throw new ApiError(404, 'not_found', `Account ${id} has no ${platform} device with this token`);
     }
     return c.body(null, 204);

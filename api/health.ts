@@ -9,21 +9,26 @@ const withTimeout = <T>(p: Promise<T>, ms: number): Promise<T> =>
     ),
   ]);
 
-export function healthRoutes({ database, temporal, config }: ApiDeps) {
+/**
+ * `/readyz` is public: it says which dependency is down (`down`), never why — the error text (hosts, users,
+ * driver messages) goes to the log at debug level.
+ */
+export function healthRoutes({ database, temporal, config, log }: ApiDeps) {
   const r = new Hono();
   r.get('/healthz', (c) => c.json({ status: 'ok' }));
   r.get('/readyz', async (c) => {
-    const check = async (fn: () => Promise<unknown>) => {
+    const check = async (dependency: string, fn: () => Promise<unknown>) => {
       try {
         await withTimeout(fn(), 2000);
         return 'ok';
       } catch (err) {
-        return (err as Error).message;
+        log.debug({ err, dependency }, 'readiness check failed');
+        return 'down';
       }
     };
     const [postgres, temporalStatus] = await Promise.all([
-      check(() => database.sql`select 1`),
-      check(() => temporal.workflowService.getSystemInfo({})),
+      check('postgres', () => database.sql`select 1`),
+      check('temporal', () => temporal.workflowService.getSystemInfo({})),
     ]);
     const ready = postgres === 'ok' && temporalStatus === 'ok';
     return c.json(

@@ -1,5 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import type { PushRow } from '../db/pushes.ts';
+import { perChannel } from '../delivery/registry.ts';
 
 const provider = z.object({ sent: z.number(), failed: z.number(), tokensDisabled: z.number() });
 
@@ -29,8 +30,8 @@ export const PushSchema = z
       acked: z.number(),
       expired: z.number(),
       withdrawn: z.number(),
-      apns: provider,
-      fcm: provider,
+      // One entry per channel: `apns`, `fcm`.
+      ...perChannel(() => provider),
     }),
     workflowId: z.string(),
     links: z.object({ self: z.string(), cancel: z.string(), recall: z.string() }),
@@ -67,8 +68,10 @@ export function pushView(p: PushRow): PushView {
       acked: p.acked,
       expired: p.expired,
       withdrawn: p.withdrawn,
-      apns: { sent: p.apnsSent, failed: p.apnsFailed, tokensDisabled: p.apnsDisabled },
-      fcm: { sent: p.fcmSent, failed: p.fcmFailed, tokensDisabled: p.fcmDisabled },
+      ...perChannel((c) => {
+        const n = p.channelCounts[c.name];
+        return { sent: n?.sent ?? 0, failed: n?.failed ?? 0, tokensDisabled: n?.disabled ?? 0 };
+      }),
     },
     workflowId: p.workflowId,
     links: { self, cancel: `${self}/cancel`, recall: `${self}/recall` },

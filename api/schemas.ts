@@ -21,6 +21,9 @@ export const commonErrors = {
     'Invalid input: `invalid_request`, `invalid_json`, `unsupported_content_type` and route-specific codes',
   ),
   401: errorResponse('`unauthorized`: missing or wrong API key'),
+  413: errorResponse(
+    '`payload_too_large`: the body is over HERALD_MAX_BODY_BYTES (HERALD_MAX_IMPORT_BODY_BYTES for batch imports)',
+  ),
   500: errorResponse('`internal`: an unexpected failure; the body carries an id that is in the log'),
 } as const;
 

@@ -196,8 +196,11 @@ interface PushRow {
 
 async function pushRow(database: Database, appId: string, pushId: string): Promise<PushRow | undefined> {
   const [row] = await database.sql<PushRow[]>`
-    select status, audience_count, delivered_online, stored_offline, synced_later, apns_sent, apns_failed,
-      fcm_sent, fcm_failed, workflow_id,
+    select status, audience_count, delivered_online, stored_offline, synced_later,
+      coalesce(channel_counts #>> '{apns,sent}', '0') as apns_sent,
+      coalesce(channel_counts #>> '{apns,failed}', '0') as apns_failed,
+      coalesce(channel_counts #>> '{fcm,sent}', '0') as fcm_sent,
+      coalesce(channel_counts #>> '{fcm,failed}', '0') as fcm_failed, workflow_id,
       (extract(epoch from created_at) * 1000)::float8 as created_ms,
       (extract(epoch from snapshot_at) * 1000)::float8 as snapshot_ms,
       (extract(epoch from completed_at) * 1000)::float8 as completed_ms

@@ -1,7 +1,7 @@
 /**
  * Worker-side CPU per provider notification (run by hand):
  *   npx tsx bench/provider-cpu.ts [notifications=20000] [perPage=200] [pagesInFlight=PAGES_IN_FLIGHT]
- * Sends through delivery/apns.ts and delivery/fcm.ts to the fakes (bench/fakes-child.ts, another process) the
+ * Sends through delivery/channels/apns and delivery/channels/fcm to the fakes (bench/fakes-child.ts, another process) the
  * way deliverOfflinePages does — pages of `perPage` devices, `pagesInFlight` at a time (its PAGES_IN_FLIGHT)
  * — and reports the sending process's CPU (process.cpuUsage, all threads) per notification, the fakes' (from
  * /proc, over the same window) and the rate, in a fresh process per mode:
@@ -18,16 +18,21 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PAGES_IN_FLIGHT } from '../activities/offline.ts';
-import { createApnsClient } from '../delivery/apns.ts';
-import { createFcmClient } from '../delivery/fcm.ts';
-import type { DeviceTarget, Notification, ProviderClient } from '../delivery/provider.ts';
+import { PAGES_IN_FLIGHT } from '../core/tunables.ts';
+import type { ChannelClient, DeviceTarget } from '../delivery/channel.ts';
+import { createApnsClient } from '../delivery/channels/apns/client.ts';
+import type { ApnsNotification } from '../delivery/channels/apns/payload.ts';
+import { createFcmClient } from '../delivery/channels/fcm/client.ts';
+import type { FcmNotification } from '../delivery/channels/fcm/payload.ts';
 import { fakeApnsToken } from '../fakes/apns.ts';
 import { fakeFcmToken } from '../fakes/fcm.ts';
 import { generateApnsKey, generateServiceAccount } from '../fakes/keys.ts';
 import type { FakesAddresses, FakesSpec } from './ipc.ts';
 import { readStat } from './procstat.ts';
 import { nextMessage } from './stack.ts';
+
+/** What both clients render. */
+type Notification = ApnsNotification & FcmNotification;
 
 const self = fileURLToPath(import.meta.url);
 const measuring = process.argv[2] === '--measure';
@@ -61,7 +66,7 @@ async function measure(mode: 'plain' | 'als', setup: Setup): Promise<void> {
       },
     },
   };
-  const clients: [string, ProviderClient, () => string][] = [
+  const clients: [string, ChannelClient<Notification>, () => string][] = [
     [
       'APNs',
       createApnsClient({ credentials: setup.apns, productionUrl: setup.addresses.apnsUrl }),

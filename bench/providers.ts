@@ -7,12 +7,17 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { createApnsClient } from '../delivery/apns.ts';
-import { createFcmClient } from '../delivery/fcm.ts';
-import type { DeviceTarget, Notification, ProviderClient } from '../delivery/provider.ts';
+import type { ChannelClient, DeviceTarget } from '../delivery/channel.ts';
+import { createApnsClient } from '../delivery/channels/apns/client.ts';
+import type { ApnsNotification } from '../delivery/channels/apns/payload.ts';
+import { createFcmClient } from '../delivery/channels/fcm/client.ts';
+import type { FcmNotification } from '../delivery/channels/fcm/payload.ts';
 import { fakeApnsToken, startFakeApns } from '../fakes/apns.ts';
 import { fakeFcmToken, startFakeFcm } from '../fakes/fcm.ts';
 import { generateApnsKey, generateServiceAccount } from '../fakes/keys.ts';
+
+/** What both clients render. */
+type Notification = ApnsNotification & FcmNotification;
 
 /** What the parent tells the child about the keys, and the child answers with the fakes' addresses. */
 interface FakeSpec {
@@ -102,7 +107,7 @@ async function main(): Promise<void> {
 
 /** Sends the tokens as `batch`-sized send() calls, all started at once, as a fan-out would. */
 async function run(
-  client: ProviderClient,
+  client: ChannelClient<Notification>,
   tokens: string[],
   batch: number,
 ): Promise<{ ms: number; sent: number }> {

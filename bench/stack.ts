@@ -26,6 +26,8 @@ export interface DatabaseHandle {
   postmasterPid: number | undefined;
   /** The private cluster's server log (auto_explain writes its plans there). */
   logFile: string | undefined;
+  /** A private cluster only: stop (`pg_ctl stop -m fast`) and start it again on the same port and data. */
+  control?: { stop(): void; start(): void };
   stop(): Promise<void>;
 }
 
@@ -111,7 +113,9 @@ async function privateCluster(settings: string[]): Promise<DatabaseHandle> {
     '-c max_connections=200',
     ...settings.map((s) => `-c ${s}`),
   ].join(' ');
-  asPostgres(path.join(bin, 'pg_ctl'), ['-D', data, '-l', logFile, '-o', options, '-w', 'start']);
+  const start = () =>
+    asPostgres(path.join(bin, 'pg_ctl'), ['-D', data, '-l', logFile, '-o', options, '-w', 'start']);
+  start();
   const adminUrl = `postgres://postgres@127.0.0.1:${port}/postgres`;
   await recreate(adminUrl, 'herald_bench');
   const url = withDatabase(adminUrl, 'herald_bench');
@@ -120,6 +124,10 @@ async function privateCluster(settings: string[]): Promise<DatabaseHandle> {
     kind: 'private',
     postmasterPid: await postmasterOf(url),
     logFile,
+    control: {
+      stop: () => asPostgres(path.join(bin, 'pg_ctl'), ['-D', data, '-m', 'fast', '-w', 'stop']),
+      start,
+    },
     stop: async () => {
       asPostgres(path.join(bin, 'pg_ctl'), ['-D', data, '-m', 'fast', '-w', 'stop']);
       // The server log is copied into the run's folder first when --auto-explain asked for it.

@@ -3,7 +3,12 @@ import { type ServerType, serve } from '@hono/node-server';
 import { createApi } from '../api/app.ts';
 import type { ApiDeps } from '../api/context.ts';
 import type { FanoutBus } from '../delivery/bus.ts';
-import { createGateway, type Gateway, type GatewayOptions } from '../gateway/index.ts';
+import {
+  createGateway,
+  type Gateway,
+  type GatewayOptions,
+  gatewayOptionsFromConfig,
+} from '../gateway/index.ts';
 
 export interface ApiHandle {
   url: string;
@@ -24,7 +29,7 @@ export async function startApi(deps: ApiDeps, options: ApiOptions = {}): Promise
   const app = createApi(deps);
   const gateway = createGateway(
     { database: deps.database, log: deps.log, ...(options.bus ? { bus: options.bus } : {}) },
-    options.gateway,
+    { ...gatewayOptionsFromConfig(deps.config), ...options.gateway },
   );
   await gateway.start();
   const { server, port } = await new Promise<{ server: ServerType; port: number }>((resolve, reject) => {

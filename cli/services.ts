@@ -50,9 +50,19 @@ export async function resolveBackingServices(config: Config, log: Logger): Promi
 }
 
 export async function openDatabase(config: Config, url: string, migrate: boolean): Promise<Database> {
-  const database = connectDatabase(url, config.DATABASE_POOL_SIZE);
-  if (migrate) await runMigrations(database);
-  return database;
+  if (migrate) {
+    // Migrations (an index build over a large table, the wait for another start's lock) may take longer than
+    // any ceiling meant for requests: they run on a pool of their own without one.
+    const migrator = connectDatabase(url, 2, { statementTimeoutMs: 0 });
+    try {
+      await runMigrations(migrator);
+    } finally {
+      await migrator.close();
+    }
+  }
+  return connectDatabase(url, config.DATABASE_POOL_SIZE, {
+    statementTimeoutMs: config.HERALD_STATEMENT_TIMEOUT_MS,
+  });
 }
 
 export async function connectTemporal(config: Config, address: string): Promise<Client> {

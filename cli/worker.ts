@@ -16,6 +16,7 @@ import {
 import { type ActivityTesting, createActivities, type ProviderRegistry } from '../activities/index.ts';
 import type { Config } from '../core/config.ts';
 import type { Logger } from '../core/log.ts';
+import { PAGES_PER_ACTIVITY } from '../core/tunables.ts';
 import type { Database } from '../db/client.ts';
 import { postgresBus } from '../delivery/bus.ts';
 
@@ -130,7 +131,7 @@ export async function startWorker(opts: {
     providers: opts.providers,
     log: log.child({ component: 'activities' }),
     batchSize: opts.batchSize ?? config.HERALD_PAGE_SIZE,
-    pagesPerActivity: 50,
+    pagesPerActivity: PAGES_PER_ACTIVITY,
     testing: opts.testing,
   });
   const worker = await Worker.create({

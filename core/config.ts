@@ -5,6 +5,9 @@ import { z } from 'zod';
 const emptyToUndefined = (v: unknown) => (v === '' ? undefined : v);
 const optionalString = z.preprocess(emptyToUndefined, z.string().optional());
 
+const intSetting = (min: number, max: number, def: number) =>
+  z.preprocess(emptyToUndefined, z.coerce.number().int().min(min).max(max).default(def));
+
 export const configSchema = z.object({
   PORT: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(65535).default(8080)),
   HOST: z.preprocess(emptyToUndefined, z.string().default('127.0.0.1')),
@@ -53,11 +56,64 @@ export const configSchema = z.object({
   HERALD_DATA_DIR: z.preprocess(emptyToUndefined, z.string().default('./.herald')),
   HERALD_ROOT_KEY: z.preprocess(
     emptyToUndefined,
-    z.string().min(16, 'must be at least 16 characters (it guards app creation)').optional(),
+    z.string().min(32, 'must be at least 32 characters (it guards app creation and app limits)').optional(),
+  ),
+  /** Largest request body of any route, in bytes (refused with 413 while it streams in). */
+  HERALD_MAX_BODY_BYTES: z.preprocess(
+    emptyToUndefined,
+    z.coerce
+      .number()
+      .int()
+      .min(64 * 1024)
+      .max(1024 ** 3)
+      .default(1024 ** 2),
+  ),
+  /** Largest body of the batch imports (accounts, tag and attribute batches of 1,000 accounts). */
+  HERALD_MAX_IMPORT_BODY_BYTES: z.preprocess(
+    emptyToUndefined,
+    z.coerce
+      .number()
+      .int()
+      .min(64 * 1024)
+      .max(1024 ** 3)
+      .default(16 * 1024 ** 2),
+  ),
+  /** The largest daily push quota an app may give itself (the root API may set more). */
+  HERALD_MAX_DAILY_PUSH_QUOTA: z.preprocess(
+    emptyToUndefined,
+    z.coerce.number().int().min(1).max(1_000_000).default(10_000),
+  ),
+  /** The smallest interval between pushes an app may give itself (the root API may set less). */
+  HERALD_MIN_PUSH_INTERVAL_MS: z.preprocess(
+    emptyToUndefined,
+    z.coerce.number().int().min(0).max(3_600_000).default(1000),
   ),
   APNS_URL: optionalString,
   APNS_SANDBOX_URL: optionalString,
   FCM_URL: z.preprocess(emptyToUndefined, z.url().default('https://fcm.googleapis.com')),
+  /** Per-statement ceiling on every database pool, in ms (0 = none); long snapshots raise it locally. */
+  HERALD_STATEMENT_TIMEOUT_MS: intSetting(0, 3_600_000, 30_000),
+  /** WebSocket frames a connection may send per second (token bucket), and the bucket's size. */
+  HERALD_WS_FRAMES_PER_SECOND: intSetting(1, 100_000, 50),
+  HERALD_WS_FRAME_BURST: intSetting(1, 100_000, 100),
+  /** Database statements one connection may have running, and frames waiting behind them. */
+  HERALD_WS_MAX_INFLIGHT: intSetting(1, 1000, 4),
+  HERALD_WS_MAX_QUEUED: intSetting(0, 10_000, 32),
+  /** `rate_limited` answers within 10 s after which the connection is closed (4429). */
+  HERALD_WS_MAX_RATE_LIMITED: intSetting(1, 100_000, 100),
+  /** Open WebSockets per account and per client IP, counted per api process. */
+  HERALD_MAX_CONNECTIONS_PER_ACCOUNT: intSetting(1, 100_000, 20),
+  HERALD_MAX_CONNECTIONS_PER_IP: intSetting(1, 10_000_000, 1000),
+  /** Device tokens per account; registering one more evicts the least recently updated. */
+  HERALD_MAX_DEVICES_PER_ACCOUNT: intSetting(1, 10_000, 20),
+  /** Take the client IP from X-Forwarded-For's last hop (only behind a proxy that sets it). */
+  HERALD_TRUST_PROXY: z.preprocess(
+    emptyToUndefined,
+    z
+      .enum(['true', 'false', '1', '0'], 'must be true or false')
+      .default('false')
+      .transform((v) => v === 'true' || v === '1'),
+  ),
   LOG_LEVEL: z.preprocess(
     emptyToUndefined,
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -70,16 +126,16 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-/** Parses the environment; a bad value throws one line naming the variable and what is wrong with it. */
+/**
+ * Parses the environment; a bad value throws one line naming the variable and what is wrong with it, never
+ * the value itself (a DATABASE_URL carries a password, HERALD_ROOT_KEY is a secret).
+ */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = configSchema.safeParse(env);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    const name = issue?.path.join('.') ?? 'environment';
-    const value = typeof issue?.path[0] === 'string' ? env[issue.path[0]] : undefined;
-    throw new ConfigError(
-      `Invalid configuration: ${name}${value === undefined ? '' : `=${JSON.stringify(value)}`}: ${issue?.message ?? 'invalid'}`,
-    );
+    const name = issue?.path.join('.') || 'environment';
+    throw new ConfigError(`Invalid configuration: ${name}: ${issue?.message ?? 'invalid'}`);
   }
   return { ...parsed.data, dataDir: path.resolve(parsed.data.HERALD_DATA_DIR) };
 }

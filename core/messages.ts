@@ -1,11 +1,7 @@
 import { z } from 'zod';
+import { bytesMax, absoluteUrl as url, utf8Bytes } from './text.ts';
 
-/** Byte length in UTF-8: Tencent's limits and ours are in bytes, not characters. */
-export const utf8Bytes = (s: string): number => Buffer.byteLength(s, 'utf8');
-export const bytesMax = (max: number, what: string) =>
-  z.string().refine((s) => utf8Bytes(s) <= max, `${what} must be at most ${max} bytes of UTF-8`);
-
-const url = z.url('must be an absolute URL');
+export { bytesMax, utf8Bytes };
 
 /** The element kinds of Tencent's MsgBody, in Herald's own spelling. */
 export const elementSchema = z.discriminatedUnion('type', [
@@ -70,42 +66,13 @@ export const messageSchema = z
   });
 export type Message = z.infer<typeof messageSchema>;
 
-const priority = z.enum(['high', 'normal']);
-
-export const offlineOptionsSchema = z.strictObject({
-  /** false = no APNs/FCM notification (Tencent's PushFlag 1); stored copies still wait for the user. */
-  push: z.boolean().default(true),
-  title: bytesMax(200, 'title').optional(),
-  /** Notification text; by default derived from the elements as Tencent does. */
-  body: bytesMax(1_000, 'body').optional(),
-  ext: bytesMax(3_000, 'ext').optional(),
-  sound: z.string().max(200).optional(),
-  /** The badge number to show; absent leaves the badge alone (Tencent's BadgeMode 1). */
-  badge: z.number().int().min(0).max(99_999).optional(),
-  apns: z
-    .strictObject({
-      title: bytesMax(200, 'apns.title').optional(),
-      subtitle: bytesMax(200, 'apns.subtitle').optional(),
-      image: url.optional(),
-      mutableContent: z.boolean().optional(),
-      collapseId: bytesMax(64, 'apns.collapseId').optional(),
-      priority: priority.optional(),
-      sound: z.string().max(200).optional(),
-    })
-    .optional(),
-  android: z
-    .strictObject({
-      channelId: z.string().max(200).optional(),
-      collapseKey: z.string().max(200).optional(),
-      priority: priority.optional(),
-      sound: z.string().max(200).optional(),
-    })
-    .optional(),
-});
-export type OfflineOptions = z.infer<typeof offlineOptionsSchema>;
+export { commonOfflineOptionsSchema, type OfflineOptions } from './offline-options.ts';
 
 /** Tencent's rule for the notification text: Desc, else each element's push text; none means no notification. */
-export function notificationBody(message: Message, offline: OfflineOptions): string | undefined {
+export function notificationBody(
+  message: Message,
+  offline: { body?: string | undefined },
+): string | undefined {
   if (offline.body) return offline.body;
   const parts = message.elements
     .map((e) => {

@@ -44,6 +44,11 @@ export interface AppSecrets {
  */
 export type UserTokenVerifier = (token: string, secrets: AppSecrets) => Promise<UserIdentity | undefined>;
 
+/** The longest lifetime a Herald user token may have (what `POST /v1/accounts/{id}/token` mints at most). */
+export const MAX_USER_TOKEN_TTL_SECONDS = 30 * 24 * 3600;
+/** Clock skew allowed between the app server that minted a token and Herald. */
+export const USER_TOKEN_CLOCK_TOLERANCE_SECONDS = 5;
+
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const encoder = new TextEncoder();
 const keyOf = (secretKey: string) => encoder.encode(secretKey);
@@ -85,14 +90,18 @@ export const jwtVerifier: UserTokenVerifier = async (token, secrets) => {
       algorithms: ['HS256'],
       issuer: app.id,
       requiredClaims: ['sub', 'exp'],
-      clockTolerance: 5,
+      clockTolerance: USER_TOKEN_CLOCK_TOLERANCE_SECONDS,
     });
     if (typeof payload.sub !== 'string' || !payload.sub)
       throw new UserTokenError('invalid', 'token_invalid: no sub (account id)');
+    // `exp: 1e300` is a valid JSON number and a valid JWT; it is no date a connection can be timed by.
+    const latest = Date.now() / 1000 + MAX_USER_TOKEN_TTL_SECONDS + USER_TOKEN_CLOCK_TOLERANCE_SECONDS;
+    if (typeof payload.exp !== 'number' || !(payload.exp <= latest))
+      throw new UserTokenError('invalid', 'token_invalid: exp is more than 30 days ahead');
     return {
       appId: app.id,
       accountId: payload.sub,
-      expiresAt: typeof payload.exp === 'number' ? new Date(payload.exp * 1000) : null,
+      expiresAt: new Date(payload.exp * 1000),
     };
   } catch (err) {
     if (err instanceof UserTokenError) throw err;

@@ -22,6 +22,10 @@ interface SigDoc {
   'TLS.sig'?: string;
 }
 
+/** The longest UserSig lifetime accepted: Tencent's default (180 days); the clock tolerance on top. */
+export const MAX_USERSIG_LIFETIME_SECONDS = 180 * 24 * 3600;
+const TOLERANCE_MS = 5 * 60_000;
+
 const fromUrlSafe = (s: string) => s.replaceAll('*', '+').replaceAll('-', '/').replaceAll('_', '=');
 
 function hmac(
@@ -75,6 +79,13 @@ export function verifyUserSig(
   if (expect.identifier !== undefined && expect.identifier !== identifier)
     return { ok: false, reason: 'identifier_mismatch' };
   const expiresAt = new Date((time + expire) * 1000);
-  if (expiresAt.getTime() <= (expect.now ?? Date.now())) return { ok: false, reason: 'expired' };
+  const now = expect.now ?? Date.now();
+  // An expiry that is no date (`TLS.expire: 1e300`) or beyond any lifetime Tencent mints is not a UserSig.
+  if (
+    !Number.isFinite(expiresAt.getTime()) ||
+    expiresAt.getTime() > now + MAX_USERSIG_LIFETIME_SECONDS * 1000 + TOLERANCE_MS
+  )
+    return { ok: false, reason: 'malformed' };
+  if (expiresAt.getTime() <= now) return { ok: false, reason: 'expired' };
   return { ok: true, identifier, sdkAppId: expect.sdkAppId, expiresAt };
 }

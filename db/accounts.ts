@@ -273,7 +273,8 @@ export interface AccountSummary {
 }
 
 export interface AccountDevice {
-  platform: 'apns' | 'fcm';
+  /** A registered channel's name. */
+  platform: string;
   token: string;
   environment: 'sandbox' | 'production';
   topic: string | null;

@@ -99,6 +99,12 @@ export async function updateAppSettings(
     Pick<App, 'name' | 'dailyPushQuota' | 'minPushIntervalMs' | 'adminIdentifier' | 'attrSlots'>
   >,
 ): Promise<App> {
+  // An empty patch changes nothing (drizzle refuses an UPDATE without values).
+  if (Object.values(patch).every((v) => v === undefined)) {
+    const current = await findAppById(db, appId);
+    if (!current) throw new Error(`app ${appId} vanished`);
+    return current;
+  }
   const [row] = await db
     .update(apps)
     .set({ ...patch })

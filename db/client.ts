@@ -14,12 +14,25 @@ export interface Database {
   close(): Promise<void>;
 }
 
-export function connectDatabase(url: string, max = 10): Database {
+/** Every pool's per-statement ceiling unless its caller says otherwise (HERALD_STATEMENT_TIMEOUT_MS). */
+export const DEFAULT_STATEMENT_TIMEOUT_MS = 30_000;
+
+export interface DatabaseOptions {
+  /**
+   * `statement_timeout` of every connection of the pool, in ms; 0 = none. A runaway statement (or one a
+   * hostile client provoked) gives its connection back after this long instead of holding it. A statement
+   * known to be long raises it for its own transaction (`set local statement_timeout`).
+   */
+  statementTimeoutMs?: number;
+}
+
+export function connectDatabase(url: string, max = 10, options: DatabaseOptions = {}): Database {
+  const statementTimeout = options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS;
   const sql = postgres(url, {
     max,
     onnotice: () => {},
     idle_timeout: 30,
-    connection: { application_name: 'herald' },
+    connection: { application_name: 'herald', statement_timeout: statementTimeout },
   });
   const db = drizzle(sql, { schema });
   return { sql, db, close: () => sql.end({ timeout: 5 }) };

@@ -8,52 +8,40 @@ import { devices } from './schema.ts';
  * token a provider had reported dead (the app got a fresh registration from the OS, so it works again).
  */
 
-export type Platform = 'apns' | 'fcm';
 export type Environment = 'sandbox' | 'production';
-export const PLATFORMS = ['apns', 'fcm'] as const;
 export const ENVIRONMENTS = ['sandbox', 'production'] as const;
 
 export type DeviceRow = typeof devices.$inferSelect;
 
+/** Thrown by a channel's token rules (and for a bad topic): the API answers 400 invalid_device_token. */
 export class DeviceTokenError extends Error {
   override name = 'DeviceTokenError';
 }
 
-const APNS_TOKEN = /^[0-9a-f]{64,200}$/;
-const FCM_MAX = 4096;
-// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters and spaces are what is refused
-const FCM_BAD = /[\s\u0000-\u001f\u007f]/;
-const TOPIC_MAX = 255;
-
 /**
- * Checks a device token and returns it in its stored spelling: APNs tokens are hex (64 digits today, up to
- * 200 allowed for longer future tokens), stored lower-case so one token is never two rows; FCM tokens are
- * opaque, 1–4096 characters without spaces or control characters.
+ * A device platform as these queries need it: its name (the stored `platform`) and its token rules. The
+ * channels of delivery/registry.ts are these; db does not import them, callers pass them in.
  */
-export function normalizeDeviceToken(platform: Platform, token: string): string {
-  if (platform === 'apns') {
-    const t = token.toLowerCase();
-    if (!APNS_TOKEN.test(t) || t.length % 2 !== 0)
-      throw new DeviceTokenError('an APNs device token is an even number (64–200) of hex digits');
-    return t;
-  }
-  if (!token.length || token.length > FCM_MAX)
-    throw new DeviceTokenError(`an FCM registration token is 1–${FCM_MAX} characters`);
-  if (FCM_BAD.test(token))
-    throw new DeviceTokenError('an FCM registration token has no spaces or control characters');
-  return token;
+export interface DevicePlatform {
+  readonly name: string;
+  /** The token in its stored spelling; throws DeviceTokenError when it is malformed. */
+  normalizeToken(token: string): string;
 }
+
+const TOPIC_MAX = 255;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters and spaces are what is refused
+const TOPIC_BAD = /[\s\u0000-\u001f\u007f]/;
 
 export function checkTopic(topic: string | undefined | null): string | null {
   if (topic === undefined || topic === null || topic === '') return null;
-  if (topic.length > TOPIC_MAX || FCM_BAD.test(topic))
+  if (topic.length > TOPIC_MAX || TOPIC_BAD.test(topic))
     throw new DeviceTokenError(`topic is at most ${TOPIC_MAX} characters, without spaces`);
   return topic;
 }
 
 export interface DeviceRegistration {
   accountId: string;
-  platform: Platform;
+  platform: DevicePlatform;
   token: string;
   environment?: Environment | undefined;
   topic?: string | undefined | null;
@@ -64,46 +52,78 @@ export interface RegisteredDevice {
   created: boolean;
   /** The account the token belonged to before, when it moved from another account. */
   movedFrom: string | null;
+  /** Devices of the account removed to keep it within `maxDevices` (least recently updated first). */
+  evicted: { platform: string; token: string }[];
 }
 
+/** Advisory lock class of device registration (one per account at a time; db/attributes.ts uses 7262532). */
+const DEVICE_LOCK_CLASS = 7262533;
+
 /**
- * Registers (or re-registers) a device token for an account in one statement: new tokens are inserted,
- * a token of another account moves, a disabled token is enabled again. Throws `DeviceTokenError` on a
+ * Registers (or re-registers) a device token for an account: new tokens are inserted, a token of another
+ * account moves, a disabled token is enabled again. With `maxDevices`, the account keeps at most that many
+ * devices: the ones beyond it are evicted in the same transaction, disabled ones first, then the least recently
+ * updated (never the token just registered). Registrations of one account take a transaction-scoped advisory
+ * lock, so two at once cannot both see room and together exceed the cap. Throws `DeviceTokenError` on a
  * malformed token.
  */
 export async function registerDevice(
   db: Queryable,
   appId: string,
   input: DeviceRegistration,
+  limits: { maxDevices?: number | undefined } = {},
 ): Promise<RegisteredDevice> {
-  const token = normalizeDeviceToken(input.platform, input.token);
+  const platform = input.platform.name;
+  const token = input.platform.normalizeToken(input.token);
   const topic = checkTopic(input.topic);
   const environment = input.environment ?? 'production';
-  const rows = await db.execute<{
-    created: boolean;
-    previous_account: string | null;
-    created_at: Date;
-    updated_at: Date;
-  }>(sql`
-    with prev as (
-      select account_id from devices where app_id = ${appId} and platform = ${input.platform} and token = ${token}
-    )
-    insert into devices (app_id, platform, token, account_id, environment, topic)
-    values (${appId}, ${input.platform}, ${token}, ${input.accountId}, ${environment}, ${topic})
-    on conflict (app_id, platform, token) do update set
-      account_id = excluded.account_id, environment = excluded.environment, topic = excluded.topic,
-      updated_at = now(), disabled_at = null, disabled_reason = null
-    returning (xmax = 0) as created, (select account_id from prev) as previous_account,
-      created_at, updated_at`);
-  const row = rows[0];
+  const { maxDevices } = limits;
+  const { row, evicted } = await db.transaction(async (tx) => {
+    if (maxDevices !== undefined)
+      await tx.execute(
+        sql`select pg_advisory_xact_lock(${DEVICE_LOCK_CLASS}, hashtext(${appId} || '/' || ${input.accountId}))`,
+      );
+    const rows = await tx.execute<{
+      created: boolean;
+      previous_account: string | null;
+      created_at: Date;
+      updated_at: Date;
+    }>(sql`
+      with prev as (
+        select account_id from devices where app_id = ${appId} and platform = ${platform} and token = ${token}
+      )
+      insert into devices (app_id, platform, token, account_id, environment, topic)
+      values (${appId}, ${platform}, ${token}, ${input.accountId}, ${environment}, ${topic})
+      on conflict (app_id, platform, token) do update set
+        account_id = excluded.account_id, environment = excluded.environment, topic = excluded.topic,
+        updated_at = now(), disabled_at = null, disabled_reason = null
+      returning (xmax = 0) as created, (select account_id from prev) as previous_account,
+        created_at, updated_at`);
+    const evicted =
+      maxDevices === undefined
+        ? []
+        : await tx.execute<{ platform: string; token: string }>(sql`
+            delete from devices d using (
+              select platform, token from devices
+              where app_id = ${appId} and account_id = ${input.accountId}
+              order by (platform = ${platform} and token = ${token}) desc, (disabled_at is null) desc,
+                updated_at desc, created_at desc, platform, token
+              offset ${maxDevices}
+            ) x
+            where d.app_id = ${appId} and d.account_id = ${input.accountId}
+              and d.platform = x.platform and d.token = x.token
+            returning d.platform, d.token`);
+    return { row: rows[0], evicted: [...evicted] };
+  });
   if (!row) throw new Error('device upsert returned nothing');
   const previous = row.previous_account;
   return {
     created: row.created,
     movedFrom: previous && previous !== input.accountId ? previous : null,
+    evicted: evicted.map((e) => ({ platform: e.platform, token: e.token })),
     device: {
       appId,
-      platform: input.platform,
+      platform,
       token,
       accountId: input.accountId,
       environment,
@@ -133,12 +153,12 @@ export async function removeDevice(
   db: Queryable,
   appId: string,
   accountId: string,
-  platform: Platform,
+  platform: DevicePlatform,
   token: string,
 ): Promise<boolean> {
   let normalized: string;
   try {
-    normalized = normalizeDeviceToken(platform, token);
+    normalized = platform.normalizeToken(token);
   } catch {
     return false;
   }
@@ -147,7 +167,7 @@ export async function removeDevice(
     .where(
       and(
         eq(devices.appId, appId),
-        eq(devices.platform, platform),
+        eq(devices.platform, platform.name),
         eq(devices.token, normalized),
         eq(devices.accountId, accountId),
       ),

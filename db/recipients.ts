@@ -28,6 +28,7 @@ export async function createRecipientPartition(db: Queryable, pushId: string): P
 export async function snapshotRecipients(tx: Queryable, pushId: string, recipients: SQL): Promise<number> {
   const name = recipientPartition(pushId);
   await tx.execute(sql`set local maintenance_work_mem = '256MB'`);
+  await tx.execute(sql`set local statement_timeout = '15min'`); // a large audience outlasts the pool's ceiling
   await tx.execute(
     sql.raw(
       `create table "${name}" (like push_recipients including defaults, check (push_id = '${pushId}'))`,

@@ -30,24 +30,19 @@ export const apps = pgTable('apps', {
   attrSlots: smallint('attr_slots').notNull().default(10),
   dailyPushQuota: integer('daily_push_quota').notNull().default(100),
   minPushIntervalMs: integer('min_push_interval_ms').notNull().default(1000),
-  apnsCredentials: jsonb('apns_credentials').$type<ApnsCredentials>(),
-  fcmCredentials: jsonb('fcm_credentials').$type<FcmCredentials>(),
+  /** Channel name → that channel's stored credentials (delivery/channels/<name>/credentials.ts). */
+  channelCredentials: jsonb('channel_credentials').$type<Record<string, unknown>>().notNull().default({}),
   isDefault: boolean('is_default').notNull().default(false),
   lastPushAt: ts('last_push_at'),
   createdAt: ts('created_at').notNull().defaultNow(),
 });
 
-export interface ApnsCredentials {
-  keyId: string;
-  teamId: string;
-  topic: string;
-  privateKey: string;
-}
-
-export interface FcmCredentials {
-  projectId: string;
-  clientEmail: string;
-  serviceAccount: Record<string, unknown>;
+/** What one channel did for one push. */
+export interface ChannelCount {
+  sent: number;
+  failed: number;
+  /** Tokens the provider said are dead. */
+  disabled: number;
 }
 
 /** Attribute names live in numbered slots so a rename keeps every stored value. */
@@ -100,7 +95,8 @@ export const devices = pgTable(
     appId: text('app_id')
       .notNull()
       .references(() => apps.id, { onDelete: 'cascade' }),
-    platform: text('platform').$type<'apns' | 'fcm'>().notNull(),
+    /** A registered channel's name (delivery/registry.ts). */
+    platform: text('platform').notNull(),
     token: text('token').notNull(),
     accountId: text('account_id').notNull(),
     environment: text('environment').$type<'sandbox' | 'production'>().notNull().default('production'),
@@ -165,12 +161,8 @@ export const pushes = pgTable(
     acked: counter('acked'),
     expired: counter('expired'),
     withdrawn: counter('withdrawn'),
-    apnsSent: counter('apns_sent'),
-    apnsFailed: counter('apns_failed'),
-    apnsDisabled: counter('apns_disabled'),
-    fcmSent: counter('fcm_sent'),
-    fcmFailed: counter('fcm_failed'),
-    fcmDisabled: counter('fcm_disabled'),
+    /** Channel name → its counts; added to by each offline page claim (add_channel_counts). */
+    channelCounts: jsonb('channel_counts').$type<Record<string, ChannelCount>>().notNull().default({}),
   },
   (t) => [
     primaryKey({ columns: [t.appId, t.id] }),

@@ -1,4 +1,4 @@
-import type { SendOutcome } from './provider.ts';
+import type { SendOutcome } from './channel.ts';
 
 const BACKOFF_BASE_MS = 100;
 const BACKOFF_CAP_MS = 2_000;

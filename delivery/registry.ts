@@ -1,27 +1,78 @@
-import type { ProviderRegistry } from '../activities/deps.ts';
+import { z } from 'zod';
 import type { App } from '../db/apps.ts';
-import { createApnsClient } from './apns.ts';
-import { createFcmClient } from './fcm.ts';
-import type { ProviderClient } from './provider.ts';
+import type { Channel, ChannelClient } from './channel.ts';
+import { apns } from './channels/apns/index.ts';
+import { fcm } from './channels/fcm/index.ts';
 
-export interface ProviderUrls {
-  apnsProductionUrl?: string | undefined;
-  apnsSandboxUrl?: string | undefined;
-  fcmUrl?: string | undefined;
-  /** Extra CA trusted for APNs (tests and private gateways). */
-  apnsCa?: string | undefined;
-  /** Extra CA trusted for FCM and its token endpoint (tests and private gateways). */
-  fcmCa?: string | undefined;
+/**
+ * The only list of channels: the API's credential routes and device platforms, the push options, the report
+ * counters, storage keys and the SDK's platform type (scripts/generate-platforms.ts) all come from here.
+ * Adding a channel is one line here plus its folder under delivery/channels/.
+ */
+const REGISTERED = [apns, fcm] as const;
+
+type Registered = (typeof REGISTERED)[number];
+export type ChannelName = Registered['name'];
+export const CHANNELS: readonly Channel<ChannelName>[] = REGISTERED;
+export const CHANNEL_NAMES = CHANNELS.map((c) => c.name) as [ChannelName, ...ChannelName[]];
+
+export function channelNamed(name: string): Channel<ChannelName> | undefined {
+  return CHANNELS.find((c) => c.name === name);
+}
+
+/** The channel of a name already checked against the registry (a parsed platform). */
+export function channelOf(name: ChannelName): Channel<ChannelName> {
+  const channel = channelNamed(name);
+  if (!channel) throw new Error(`unknown channel ${name}`);
+  return channel;
+}
+
+export function isChannelName(name: string): name is ChannelName {
+  return channelNamed(name) !== undefined;
+}
+
+/** A stored platform name, which only ever holds a registered channel's name. */
+export function asChannelName(name: string): ChannelName {
+  if (!isChannelName(name)) throw new Error(`unknown channel ${name}`);
+  return name;
+}
+
+/** One entry per channel, in registry order: for schemas and views keyed by channel name. */
+export function perChannel<T>(make: (channel: Channel<ChannelName>) => T): Record<ChannelName, T> {
+  return Object.fromEntries(CHANNELS.map((c) => [c.name, make(c)])) as Record<ChannelName, T>;
+}
+
+type OptionsShape = { [C in Registered as C['optionsKey']]: z.ZodOptional<C['optionsSchema']> };
+
+/** The `offline` keys of the channels' own options (`apns`, `android`), each optional. */
+export function channelOptionsShape(): OptionsShape {
+  return Object.fromEntries(
+    REGISTERED.map((c) => [c.optionsKey, z.optional(c.optionsSchema)]),
+  ) as OptionsShape;
+}
+
+/** Every channel's endpoint settings in one object (APNS_URL, FCM_URL, extra CAs…); each reads its own. */
+type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void
+  ? I
+  : never;
+export type ProviderUrls = UnionToIntersection<Parameters<Registered['createClient']>[1]>;
+
+export type ChannelClients = Partial<Record<ChannelName, ChannelClient>>;
+
+/** Gives an app's client of each channel it has credentials for. */
+export interface ProviderRegistry {
+  forApp(app: App): ChannelClients;
+  close(): Promise<void>;
 }
 
 /**
- * One pooled client per app and provider, rebuilt when the app's credentials change, so HTTP/2 sessions and
+ * One pooled client per app and channel, rebuilt when the app's credentials change, so HTTP/2 sessions and
  * provider tokens are reused across every page of every push.
  */
-export function providerRegistry(urls: ProviderUrls): ProviderRegistry {
-  const cache = new Map<string, { key: string; client: ProviderClient }>();
+export function providerRegistry(settings: ProviderUrls): ProviderRegistry {
+  const cache = new Map<string, { key: string; client: ChannelClient }>();
 
-  const cached = (id: string, key: string, make: () => ProviderClient): ProviderClient => {
+  const cached = (id: string, key: string, make: () => ChannelClient): ChannelClient => {
     const hit = cache.get(id);
     if (hit?.key === key) return hit.client;
     if (hit) void hit.client.close();
@@ -32,29 +83,15 @@ export function providerRegistry(urls: ProviderUrls): ProviderRegistry {
 
   return {
     forApp(app: App) {
-      const apnsCreds = app.apnsCredentials;
-      const fcmCreds = app.fcmCredentials;
-      return {
-        apns: apnsCreds
-          ? cached(`${app.id}:apns`, JSON.stringify(apnsCreds), () =>
-              createApnsClient({
-                credentials: apnsCreds,
-                ...(urls.apnsProductionUrl ? { productionUrl: urls.apnsProductionUrl } : {}),
-                ...(urls.apnsSandboxUrl ? { sandboxUrl: urls.apnsSandboxUrl } : {}),
-                ...(urls.apnsCa ? { ca: urls.apnsCa } : {}),
-              }),
-            )
-          : undefined,
-        fcm: fcmCreds
-          ? cached(`${app.id}:fcm`, JSON.stringify(fcmCreds), () =>
-              createFcmClient({
-                credentials: fcmCreds,
-                ...(urls.fcmUrl ? { baseUrl: urls.fcmUrl } : {}),
-                ...(urls.fcmCa ? { ca: urls.fcmCa } : {}),
-              }),
-            )
-          : undefined,
-      };
+      const clients: ChannelClients = {};
+      for (const channel of CHANNELS) {
+        const credentials = app.channelCredentials[channel.name];
+        if (credentials === undefined) continue;
+        clients[channel.name] = cached(`${app.id}:${channel.name}`, JSON.stringify(credentials), () =>
+          channel.createClient(credentials, settings),
+        );
+      }
+      return clients;
     },
     async close() {
       await Promise.all([...cache.values()].map((c) => c.client.close()));

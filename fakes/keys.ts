@@ -4,7 +4,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { ApnsCredentials, FcmCredentials } from '../db/schema.ts';
+import type { ApnsCredentials } from '../delivery/channels/apns/credentials.ts';
+import type { FcmCredentials } from '../delivery/channels/fcm/credentials.ts';
 
 /** An APNs auth key like the .p8 Apple hands out (EC P-256, PKCS8 PEM) and its public half for the fake. */
 export interface ApnsTestKey {

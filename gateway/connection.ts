@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { WebSocket } from 'ws';
 import { tokenFromRequest } from './auth.ts';
+import { FrameLimiter } from './limits.ts';
 import { type LoginDeps, type LoginTarget, login } from './login.ts';
 import type { GatewayOptions } from './options.ts';
 import { CloseCode, frame, PROTOCOL, type PushForFrame } from './protocol.ts';
@@ -15,6 +16,8 @@ export interface PresenceHooks {
   release(conn: Connection): void;
   /** Writes the account's presence row (one write at a time per account). */
   write(appId: string, accountId: string): Promise<void>;
+  /** The account's sockets on this process. */
+  count(appId: string, accountId: string): number;
 }
 
 export interface ConnectionDeps extends LoginDeps {
@@ -49,6 +52,8 @@ export class Connection implements LoginTarget, SyncTarget {
   alive = true;
   authStarted = false;
   authDone: Promise<boolean> = Promise.resolve(false);
+  /** Frames per second and statements in flight of this client (gateway/limits.ts). */
+  readonly limiter: FrameLimiter;
   /** Push ids sent on this socket, and when each may be forgotten: nothing is sent twice on one socket. */
   private readonly sent = new Map<string, number>();
   /** Live frames that arrived while the connect-time sync was running; sent right after it. */
@@ -61,7 +66,9 @@ export class Connection implements LoginTarget, SyncTarget {
   constructor(
     readonly ws: WebSocket,
     private readonly deps: ConnectionDeps,
-  ) {}
+  ) {
+    this.limiter = new FrameLimiter(deps.opts);
+  }
 
   get closed(): boolean {
     return this.phase === 'closed';
@@ -98,8 +105,15 @@ export class Connection implements LoginTarget, SyncTarget {
     this.deps.presence.add(this);
   }
 
-  expireIn(ms: number): void {
-    this.expiryTimer = setTimeout(() => this.close(CloseCode.unauthorized, 'token_expired'), ms);
+  /** Closes with `token_expired` at `at` (epoch ms); timers longer than setTimeout's limit are re-armed. */
+  expireAt(at: number): void {
+    clearTimeout(this.expiryTimer);
+    const ms = at - Date.now();
+    if (ms <= 0) {
+      this.close(CloseCode.unauthorized, 'token_expired');
+      return;
+    }
+    this.expiryTimer = setTimeout(() => this.expireAt(at), Math.min(ms, this.deps.opts.maxTimerMs));
   }
 
   /** The socket is gone (whoever closed it). */
@@ -128,6 +142,19 @@ export class Connection implements LoginTarget, SyncTarget {
 
   send(data: string): void {
     if (this.ws.readyState === WebSocket.OPEN) this.ws.send(data);
+  }
+
+  /**
+   * The answer to a client's frame (pong, ok, error): like a live frame it never grows the buffer of a client
+   * that does not read; such a client is dropped as a slow consumer.
+   */
+  reply(data: string): void {
+    if (this.closed) return;
+    if (this.ws.bufferedAmount > this.deps.opts.maxBufferedBytes) {
+      this.slow();
+      return;
+    }
+    this.send(data);
   }
 
   /** A live frame: never waits for a slow socket; one whose buffer is full is dropped (it syncs on reconnect). */

@@ -1,3 +1,3 @@
-export { defaultGatewayOptions, type GatewayOptions } from './options.ts';
+export { defaultGatewayOptions, type GatewayOptions, gatewayOptionsFromConfig } from './options.ts';
 export { CloseCode, PROTOCOL, TOKEN_PROTOCOL_PREFIX } from './protocol.ts';
 export { createGateway, type Gateway, type GatewayDeps } from './server.ts';

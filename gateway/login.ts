@@ -6,11 +6,14 @@ import { CloseCode, frame, PROTOCOL } from './protocol.ts';
 import type { GatewayStore } from './store.ts';
 
 export interface LoginDeps {
-  opts: Pick<GatewayOptions, 'verifiers' | 'pingIntervalMs' | 'maxFrameBytes'>;
+  opts: Pick<GatewayOptions, 'verifiers' | 'pingIntervalMs' | 'maxFrameBytes' | 'maxConnectionsPerAccount'>;
   log: Logger;
   store: GatewayStore;
   secrets: AppSecrets;
-  presence: { write(appId: string, accountId: string): Promise<void> };
+  presence: {
+    write(appId: string, accountId: string): Promise<void>;
+    count(appId: string, accountId: string): number;
+  };
 }
 
 /** What a login needs of a connection (gateway/connection.ts). */
@@ -21,11 +24,9 @@ export interface LoginTarget {
   send(data: string): void;
   /** auth → sync: the account is known, and the socket counts as present from now on. */
   enterSync(appId: string, accountId: string): void;
-  /** Closes the socket with `token_expired` in `ms`. */
-  expireIn(ms: number): void;
+  /** Closes the socket with `token_expired` at `at` (epoch ms), however far ahead. */
+  expireAt(at: number): void;
 }
-
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** The token checked, the socket counted in, the login recorded, the welcome sent. False when it was closed. */
 export async function login(conn: LoginTarget, token: string, deps: LoginDeps): Promise<boolean> {
@@ -44,6 +45,14 @@ export async function login(conn: LoginTarget, token: string, deps: LoginDeps): 
   }
   if (conn.closed) return false;
   const { appId, accountId } = identity;
+  // Checked and counted in with nothing awaited in between, so sockets connecting at once cannot all pass.
+  if (presence.count(appId, accountId) >= opts.maxConnectionsPerAccount) {
+    conn.close(
+      CloseCode.tooManyConnections,
+      `too_many_connections: at most ${opts.maxConnectionsPerAccount} per account`,
+    );
+    return false;
+  }
   // Registered before presence is written and presence written before the sync reads: a push snapshotted
   // meanwhile is either in the sync or delivered live to this socket (or both, and sent once).
   conn.enterSync(appId, accountId);
@@ -55,10 +64,8 @@ export async function login(conn: LoginTarget, token: string, deps: LoginDeps): 
     return false;
   }
   if (conn.closed) return false;
-  if (identity.expiresAt) {
-    const ms = identity.expiresAt.getTime() - Date.now();
-    if (ms < MAX_TIMER_MS) conn.expireIn(Math.max(ms, 0));
-  }
+  if (identity.expiresAt) conn.expireAt(identity.expiresAt.getTime());
+  if (conn.closed) return false;
   conn.send(
     frame({
       type: 'welcome',

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import type { Config } from '../core/config.ts';
+import { GATEWAY_LIVE_CHUNK, GATEWAY_SYNC_CHUNK } from '../core/tunables.ts';
 import { jwtVerifier, type UserTokenVerifier } from '../core/user-token.ts';
 import { userSigVerifier } from './usersig-verifier.ts';
 
@@ -29,6 +31,27 @@ export interface GatewayOptions {
   catchUpSeconds: number;
   /** Token kinds accepted, tried in order (Herald's JWT by default; a Tencent UserSig verifier can be added). */
   verifiers: UserTokenVerifier[];
+  /** Frames a connection may send per second (token bucket refill) and the bucket's size. */
+  framesPerSecond: number;
+  frameBurst: number;
+  /** Statement frames (ack, registerDevice, unregisterDevice) one connection may have running, and waiting. */
+  maxInflight: number;
+  maxQueued: number;
+  /** `rate_limited` answers within `rateLimitWindowMs` after which the connection is closed with 4429. */
+  maxRateLimited: number;
+  rateLimitWindowMs: number;
+  /** Open sockets per account on this process (close 4409 beyond), per client IP (HTTP 429 beyond). */
+  maxConnectionsPerAccount: number;
+  maxConnectionsPerIp: number;
+  /** The client IP is X-Forwarded-For's last hop instead of the socket's peer (behind a proxy that sets it). */
+  trustProxy: boolean;
+  /** Devices an account keeps; registering one more evicts the least recently updated. */
+  maxDevicesPerAccount: number;
+  /** App lookups for token checks: how long an answer (found or not) is kept, and how many of each are kept. */
+  appCacheTtlMs: number;
+  appCacheSize: number;
+  /** Longest single timer; longer token lifetimes re-arm (setTimeout's limit is 2^31-1 ms; tests shorten it). */
+  maxTimerMs: number;
 }
 
 export const defaultGatewayOptions = (): GatewayOptions => ({
@@ -39,10 +62,36 @@ export const defaultGatewayOptions = (): GatewayOptions => ({
   maxBufferedBytes: 1024 * 1024,
   closeGraceMs: 5_000,
   maxFrameBytes: 64 * 1024,
-  syncChunk: 50,
+  syncChunk: GATEWAY_SYNC_CHUNK,
   syncDrainTimeoutMs: 30_000,
-  liveChunk: 1_000,
+  liveChunk: GATEWAY_LIVE_CHUNK,
   reapAfterSeconds: 300,
   catchUpSeconds: 120,
   verifiers: [jwtVerifier, userSigVerifier],
+  framesPerSecond: 50,
+  frameBurst: 100,
+  maxInflight: 4,
+  maxQueued: 32,
+  maxRateLimited: 100,
+  rateLimitWindowMs: 10_000,
+  maxConnectionsPerAccount: 20,
+  maxConnectionsPerIp: 1000,
+  trustProxy: false,
+  maxDevicesPerAccount: 20,
+  appCacheTtlMs: 30_000,
+  appCacheSize: 10_000,
+  maxTimerMs: 2 ** 31 - 1,
+});
+
+/** The limits an operator sets in the environment (core/config.ts), as gateway options. */
+export const gatewayOptionsFromConfig = (config: Config): Partial<GatewayOptions> => ({
+  framesPerSecond: config.HERALD_WS_FRAMES_PER_SECOND,
+  frameBurst: config.HERALD_WS_FRAME_BURST,
+  maxInflight: config.HERALD_WS_MAX_INFLIGHT,
+  maxQueued: config.HERALD_WS_MAX_QUEUED,
+  maxRateLimited: config.HERALD_WS_MAX_RATE_LIMITED,
+  maxConnectionsPerAccount: config.HERALD_MAX_CONNECTIONS_PER_ACCOUNT,
+  maxConnectionsPerIp: config.HERALD_MAX_CONNECTIONS_PER_IP,
+  trustProxy: config.HERALD_TRUST_PROXY,
+  maxDevicesPerAccount: config.HERALD_MAX_DEVICES_PER_ACCOUNT,
 });

@@ -108,6 +108,7 @@ export function createPresence(deps: PresenceDeps): Presence {
     },
 
     write,
+    count: localCount,
     sockets: (appId) => registry.get(appId),
     appIds: () => [...registry.keys()],
 

@@ -1,4 +1,7 @@
 import { z } from 'zod';
+import { hasUnstorableText, UNSTORABLE_PROBLEM } from '../core/text.ts';
+import { CHANNEL_NAMES, channelOf } from '../delivery/registry.ts';
+import type { PushForDelivery } from '../pushes/recipients.ts';
 
 /**
  * The wire protocol of the WebSocket gateway, version 1 (docs/protocol.md is its reference). Frames are
@@ -7,12 +10,17 @@ import { z } from 'zod';
 // The constants both ends must agree on live in the SDK; the server re-exports them.
 export { CloseCode, PROTOCOL, TOKEN_PROTOCOL_PREFIX } from '../sdk/src/protocol.ts';
 
-const ref = z.string().max(64).optional();
-const pushId = z.string().min(1).max(64);
+/** A string field of a frame: no NUL, no unpaired surrogate. */
+const text = () => z.string().refine((s) => !hasUnstorableText(s), UNSTORABLE_PROBLEM);
+
+const ref = text().max(64).optional();
+/** A registered channel's name, parsed to the channel itself: the device queries take its token rules. */
+const platform = z.enum(CHANNEL_NAMES).transform(channelOf);
+const pushId = text().min(1).max(64);
 export const MAX_ACK_IDS = 500;
 
 export const clientFrameSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('auth'), token: z.string().min(1).max(8192), ref }),
+  z.object({ type: z.literal('auth'), token: text().min(1).max(8192), ref }),
   z
     .object({
       type: z.literal('ack'),
@@ -24,16 +32,16 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ping'), ref }),
   z.object({
     type: z.literal('registerDevice'),
-    platform: z.enum(['apns', 'fcm']),
-    token: z.string().min(1).max(4096),
+    platform,
+    token: text().min(1).max(4096),
     environment: z.enum(['sandbox', 'production']).optional(),
-    topic: z.string().min(1).max(255).optional(),
+    topic: text().min(1).max(255).optional(),
     ref,
   }),
   z.object({
     type: z.literal('unregisterDevice'),
-    platform: z.enum(['apns', 'fcm']),
-    token: z.string().min(1).max(4096),
+    platform,
+    token: text().min(1).max(4096),
     ref,
   }),
 ]);
@@ -51,14 +59,8 @@ export interface MessageFrame {
   expiresAt: string | null;
 }
 
-export interface PushForFrame {
-  id: string;
-  message: unknown;
-  from_account: string | null;
-  snapshot_at: Date | string | null;
-  expires_at: Date | string | null;
-  retention_seconds: number;
-}
+/** The push columns a message frame is made of. */
+export type PushForFrame = PushForDelivery;
 
 const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
 

@@ -8,10 +8,12 @@ import { cachedAppSecrets } from './auth.ts';
 import { Connection, type ConnectionDeps } from './connection.ts';
 import { createFanout } from './fanout.ts';
 import { frameHandler } from './frames.ts';
+import { clientIp } from './limits.ts';
 import { defaultGatewayOptions, type GatewayOptions } from './options.ts';
 import { createPresence } from './presence.ts';
 import { CloseCode, PROTOCOL } from './protocol.ts';
 import { gatewayStore } from './store.ts';
+import { allowedApnsTopics } from './topics.ts';
 
 export interface GatewayDeps {
   database: Database;
@@ -31,8 +33,8 @@ export interface Gateway {
   stats(): { connections: number; accounts: number };
 }
 
-function reject(socket: Duplex, status: number, text: string, message: string): void {
-  const body = JSON.stringify({ error: { code: status === 404 ? 'not_found' : 'unavailable', message } });
+function reject(socket: Duplex, status: number, text: string, code: string, message: string): void {
+  const body = JSON.stringify({ error: { code, message } });
   socket.end(
     `HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
@@ -82,8 +84,18 @@ export function createGateway(deps: GatewayDeps, options: Partial<GatewayOptions
     isStopping,
     track,
   });
-  const connDeps: ConnectionDeps = { opts, log, store, secrets: cachedAppSecrets(database), presence, track };
-  const onMessage = frameHandler({ database, store, log, track });
+  const secrets = cachedAppSecrets(database, { ttlMs: opts.appCacheTtlMs, size: opts.appCacheSize });
+  const connDeps: ConnectionDeps = { opts, log, store, secrets, presence, track };
+  const onMessage = frameHandler({
+    database,
+    store,
+    log,
+    opts,
+    allowedTopics: (appId) => allowedApnsTopics(database.sql, appId),
+    track,
+  });
+  /** Open sockets (and upgrades under way) per client IP on this process. */
+  const perIp = new Map<string, number>();
 
   function accept(ws: WebSocket, req: IncomingMessage, url: URL): void {
     const conn = new Connection(ws, connDeps);
@@ -128,8 +140,26 @@ export function createGateway(deps: GatewayDeps, options: Partial<GatewayOptions
     handleUpgrade(req, socket, head) {
       const url = new URL(req.url ?? '/', 'http://localhost');
       if (url.pathname !== '/v1/connect')
-        return reject(socket, 404, 'Not Found', 'WebSocket connections go to /v1/connect');
-      if (stopping) return reject(socket, 503, 'Service Unavailable', 'shutting down; connect again');
+        return reject(socket, 404, 'Not Found', 'not_found', 'WebSocket connections go to /v1/connect');
+      if (stopping)
+        return reject(socket, 503, 'Service Unavailable', 'unavailable', 'shutting down; connect again');
+      // Refused before the upgrade: a socket over the limit costs no WebSocket and no token check.
+      const ip = clientIp(req.headers, req.socket.remoteAddress, opts.trustProxy);
+      const open = perIp.get(ip) ?? 0;
+      if (open >= opts.maxConnectionsPerIp)
+        return reject(
+          socket,
+          429,
+          'Too Many Requests',
+          'too_many_connections',
+          `at most ${opts.maxConnectionsPerIp} connections per client address`,
+        );
+      perIp.set(ip, open + 1);
+      socket.once('close', () => {
+        const n = (perIp.get(ip) ?? 1) - 1;
+        if (n > 0) perIp.set(ip, n);
+        else perIp.delete(ip);
+      });
       wss.handleUpgrade(req, socket, head, (ws) => accept(ws, req, url));
     },
 

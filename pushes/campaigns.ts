@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { ApplicationFailure, WorkflowUpdateFailedError } from '@temporalio/client';
 import { z } from 'zod';
 import { newId } from '../core/ids.ts';
-import { messageSchema, offlineOptionsSchema } from '../core/messages.ts';
+import { messageSchema } from '../core/messages.ts';
 import type { App } from '../db/apps.ts';
 import {
   type CampaignRow,
@@ -20,6 +20,7 @@ import type { Condition } from '../db/conditions.ts';
 import { pgErrorCode, SQLSTATE } from '../db/errors.ts';
 import { listCampaignPushes, type PushRow } from '../db/pushes.ts';
 import { campaigns, pushes } from '../db/schema.ts';
+import { offlineOptionsSchema } from '../delivery/offline-options.ts';
 import {
   type CampaignStepState,
   cancelCampaignUpdate,

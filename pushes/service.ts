@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { FieldPath } from '../core/errors.ts';
 import { newId } from '../core/ids.ts';
-import { messageSchema, offlineOptionsSchema } from '../core/messages.ts';
+import { messageSchema } from '../core/messages.ts';
 import { resolveCondition } from '../db/accounts.ts';
 import type { App } from '../db/apps.ts';
 import { lockedSlotsOf } from '../db/attributes.ts';
@@ -27,6 +27,7 @@ import {
 } from '../db/pushes.ts';
 import { reservePushSlots } from '../db/quota.ts';
 import { pushes } from '../db/schema.ts';
+import { offlineOptionsSchema } from '../delivery/offline-options.ts';
 import { cancelPushUpdate, recallPushUpdate } from '../workflows/push.ts';
 import type { PushDeps } from './deps.ts';
 import { PushError, TimeError } from './errors.ts';

@@ -6,7 +6,8 @@ import { client, startTestStack, type TestStack } from './support/stack.ts';
 let stack: TestStack;
 let app: CreatedApp;
 beforeAll(async () => {
-  stack = await startTestStack({ worker: false });
+  // This installation lets tenants set any interval (the default floor, 1000 ms, is tested in safe-http).
+  stack = await startTestStack({ worker: false, env: { HERALD_MIN_PUSH_INTERVAL_MS: '0' } });
   app = await stack.newApp();
 });
 afterAll(() => stack?.stop());

@@ -3,7 +3,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
-import { PAGES_IN_FLIGHT } from '../activities/offline.ts';
+import { PAGES_IN_FLIGHT } from '../core/tunables.ts';
 import { type FakeFcm, startFakeFcm } from '../fakes/fcm.ts';
 import { generateServiceAccount } from '../fakes/keys.ts';
 import { seedAccounts } from './support/seed.ts';
@@ -65,7 +65,7 @@ it('a worker killed mid-fan-out is replaced; every recipient is stored once and 
   writeFileSync(caFile, fcm.ca);
   const app = await stack.newApp();
   await stack.database
-    .sql`update apps set fcm_credentials = ${JSON.stringify(account.credentials(fcm.tokenUri))}::jsonb where id = ${app.id}`;
+    .sql`update apps set channel_credentials = jsonb_build_object('fcm', ${JSON.stringify(account.credentials(fcm.tokenUri))}::jsonb) where id = ${app.id}`;
   const total = 6000;
   await seedAccounts(stack.database.sql, app.id, total, { deviceEvery: 2 });
   const api = client(stack.url, app.apiKey);

@@ -1,8 +1,10 @@
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type ApnsClientOptions, apnsPayload, createApnsClient } from '../delivery/apns.ts';
-import { createFcmClient, type FcmClientOptions } from '../delivery/fcm.ts';
-import type { DeviceTarget, Notification } from '../delivery/provider.ts';
+import type { DeviceTarget } from '../delivery/channel.ts';
+import { type ApnsClientOptions, createApnsClient } from '../delivery/channels/apns/client.ts';
+import { type ApnsNotification, apnsPayload } from '../delivery/channels/apns/payload.ts';
+import { createFcmClient, type FcmClientOptions } from '../delivery/channels/fcm/client.ts';
+import type { FcmNotification } from '../delivery/channels/fcm/payload.ts';
 import { type FakeApnsOptions, fakeApnsToken, startFakeApns } from '../fakes/apns.ts';
 import { type FakeFcmOptions, fakeFcmToken, startFakeFcm } from '../fakes/fcm.ts';
 import { type ApnsTestKey, type FcmTestKey, generateApnsKey, generateServiceAccount } from '../fakes/keys.ts';
@@ -12,6 +14,9 @@ afterEach(async () => {
   vi.useRealTimers();
   await Promise.all(cleanup.splice(0).map((close) => close()));
 });
+
+/** Every field either client renders, so one notification exercises both. */
+type Notification = ApnsNotification & FcmNotification;
 
 const EXPIRES = new Date('2030-01-01T00:00:00Z');
 const full: Notification = {
@@ -271,7 +276,8 @@ describe('APNs client', () => {
   });
 
   it('fails a queue of 20,000 on close without overflowing the stack', async () => {
-    const { fake, client } = await setup({}, { concurrency: 1 });
+    // One session: the page's first request must not wait for a second session's TLS handshake.
+    const { fake, client } = await setup({}, { concurrency: 1, connections: 1 });
     await client.send([prod(fakeApnsToken())], full);
     const targets = Array.from({ length: 20_000 }, () => prod(fakeApnsToken()));
     const release = fake.hold();

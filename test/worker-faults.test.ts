@@ -4,7 +4,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
-import { PAGES_IN_FLIGHT } from '../activities/offline.ts';
+import { PAGES_IN_FLIGHT } from '../core/tunables.ts';
 import { type FakeFcm, startFakeFcm } from '../fakes/fcm.ts';
 import { generateServiceAccount } from '../fakes/keys.ts';
 import { seedAccounts } from './support/seed.ts';
@@ -75,7 +75,7 @@ type Push = {
 async function pushToAll(total: number) {
   const app = await stack.newApp();
   await stack.database
-    .sql`update apps set fcm_credentials = ${JSON.stringify(account.credentials(fcm.tokenUri))}::jsonb where id = ${app.id}`;
+    .sql`update apps set channel_credentials = jsonb_build_object('fcm', ${JSON.stringify(account.credentials(fcm.tokenUri))}::jsonb) where id = ${app.id}`;
   // Account ids (and so tokens) with a prefix of their own: the fake's log holds every test's notifications.
   const prefix = `${randomBytes(4).toString('hex')}-`;
   await seedAccounts(stack.database.sql, app.id, total, { deviceEvery: 2, prefix });

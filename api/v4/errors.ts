@@ -70,6 +70,7 @@ export const ERROR_TABLE: readonly Row[] = [
   { codes: ['admin_required'], push: 90009, account: 70403 },
   { codes: ['unknown_command'], push: 60009, account: 60009 },
   // — the body —
+  { codes: ['payload_too_large'], push: 60008, account: 60008 },
   { codes: ['invalid_json'], push: 90001, account: 60003 },
   // — im_push —
   { codes: ['msg_random_invalid', 'idempotency_key_reused'], push: 90005, account: BAD_PARAMETERS },

@@ -1,3 +1,4 @@
+import type { Platform } from './platforms.ts';
 import {
   CloseCode,
   type HeraldMessage,
@@ -9,7 +10,7 @@ import {
 } from './protocol.ts';
 import { resolveWebSocket, type WebSocketConstructor, type WebSocketLike } from './socket.ts';
 
-export type Platform = 'apns' | 'fcm';
+export type { Platform };
 export type ClientState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
 
 export interface ReconnectOptions {
@@ -104,6 +105,9 @@ export function connectUrl(base: string, token?: string): string {
   if (token !== undefined) u.searchParams.set('token', token);
   return u.toString();
 }
+
+/** The backoff step a close for load (4409, 4429) starts from. */
+const LOAD_BACKOFF_ATTEMPT = 5;
 
 /** Exponential backoff with "equal jitter": half the delay fixed, half random. */
 export function backoffDelay(attempt: number, o: Required<ReconnectOptions>, random = Math.random): number {
@@ -201,15 +205,17 @@ export class HeraldClient {
     if (!this.ackTimer) this.ackTimer = setTimeout(() => this.flushAcks(), 0);
   }
 
-  /** Registers this device's APNs or FCM token for the account (moved here if another account had it). */
+  /**
+   * Registers this device's APNs or FCM token for the account (moved here if another account had it; the
+   * answer does not say which). A `topic` must be one of the app's configured APNs topics.
+   */
   registerDevice(
     platform: Platform,
     token: string,
     options: { environment?: 'sandbox' | 'production'; topic?: string } = {},
-  ): Promise<{ created: boolean; movedFrom: string | null }> {
+  ): Promise<{ created: boolean }> {
     return this.request({ type: 'registerDevice', platform, token, ...options }) as Promise<{
       created: boolean;
-      movedFrom: string | null;
     }>;
   }
 
@@ -400,6 +406,10 @@ export class HeraldClient {
       this.setState('closed');
       return;
     }
+    // Refused for load (too many frames, too many connections): never back within a second, even after a
+    // welcome reset the backoff; start from the sixth step (8–16 s with the default options).
+    if (code === CloseCode.rateLimited || code === CloseCode.tooManyConnections)
+      this.attempt = Math.max(this.attempt, LOAD_BACKOFF_ATTEMPT);
     const delay = backoffDelay(this.attempt++, this.backoff as Required<ReconnectOptions>);
     this.setState('reconnecting');
     clearTimeout(this.reconnectTimer);

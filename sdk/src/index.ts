@@ -10,6 +10,7 @@ export {
   type Platform,
   type ReconnectOptions,
 } from './client.ts';
+export { PLATFORMS } from './platforms.ts';
 export {
   CloseCode,
   type Element,

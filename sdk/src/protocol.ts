@@ -20,6 +20,13 @@ export const CloseCode = {
   forbidden: 4003,
   /** The client read too slowly and its send buffer filled; reconnect and sync. */
   slowConsumer: 4008,
+  /**
+   * The account already has as many connections to this server as it may (HERALD_MAX_CONNECTIONS_PER_ACCOUNT);
+   * reconnect later, with backoff.
+   */
+  tooManyConnections: 4409,
+  /** The client sent frames too fast for too long (after `rate_limited` error frames); reconnect with backoff. */
+  rateLimited: 4429,
   /** The client broke the protocol: binary or non-JSON frame, unsupported protocol version. */
   protocolError: 4400,
 } as const;

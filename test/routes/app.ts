@@ -30,7 +30,7 @@ export async function openRoutes() {
     TEMPORAL_ADDRESS: inject('temporalAddress'),
     TEMPORAL_TASK_QUEUE: `routes-${randomBytes(4).toString('hex')}`,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
-    HERALD_ROOT_KEY: 'test-root-key-0123456789',
+    HERALD_ROOT_KEY: 'test-root-key-0123456789abcdefghijklmn',
   });
   const log = createLogger(config.LOG_LEVEL, 'test');
   const database = connectDatabase(inject('databaseUrl'), 2);

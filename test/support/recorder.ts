@@ -1,17 +1,17 @@
-import type { ProviderRegistry } from '../../activities/deps.ts';
-import type { DeviceTarget, Notification, ProviderClient, SendOutcome } from '../../delivery/provider.ts';
+import type { ChannelClient, CommonNotification, DeviceTarget, SendOutcome } from '../../delivery/channel.ts';
+import { type ChannelName, type ProviderRegistry, perChannel } from '../../delivery/registry.ts';
 
 export interface RecordedSend {
-  platform: 'apns' | 'fcm';
+  platform: ChannelName;
   token: string;
-  notification: Notification;
+  notification: CommonNotification;
 }
 
 /** Stands in for APNs and FCM where a test is about the push pipeline, not the providers' protocols. */
 export function recordingProviders(opts: { delayMs?: number; dead?: Set<string> } = {}) {
   const sent: RecordedSend[] = [];
-  const client = (platform: 'apns' | 'fcm'): ProviderClient => ({
-    async send(targets: readonly DeviceTarget[], notification: Notification): Promise<SendOutcome[]> {
+  const client = (platform: ChannelName): ChannelClient<CommonNotification> => ({
+    async send(targets: readonly DeviceTarget[], notification: CommonNotification): Promise<SendOutcome[]> {
       if (opts.delayMs) await new Promise((r) => setTimeout(r, opts.delayMs));
       return targets.map((t) => {
         if (opts.dead?.has(t.token)) return { token: t.token, outcome: 'invalid', reason: 'Unregistered' };
@@ -21,7 +21,7 @@ export function recordingProviders(opts: { delayMs?: number; dead?: Set<string> 
     },
     close: async () => {},
   });
-  const clients = { apns: client('apns'), fcm: client('fcm') };
+  const clients = perChannel((c) => client(c.name));
   const registry: ProviderRegistry = { forApp: () => clients, close: async () => {} };
   return { registry, sent };
 }

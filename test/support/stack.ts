@@ -1,16 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { inject } from 'vitest';
-import type { ActivityTesting, ProviderRegistry } from '../../activities/deps.ts';
+import type { ActivityTesting } from '../../activities/deps.ts';
 import { type ApiHandle, startApi } from '../../cli/api.ts';
 import { connectTemporal } from '../../cli/services.ts';
 import { startWorker, type WorkerHandle } from '../../cli/worker.ts';
 import { type Config, loadConfig } from '../../core/config.ts';
-import { createLogger } from '../../core/log.ts';
+import { createLogger, type Logger } from '../../core/log.ts';
 import { type CreatedApp, createApp } from '../../db/apps.ts';
 import { connectDatabase, type Database } from '../../db/client.ts';
 import type { FanoutBus } from '../../delivery/bus.ts';
-import { providerRegistry } from '../../delivery/registry.ts';
+import { type ProviderRegistry, providerRegistry } from '../../delivery/registry.ts';
 import type { GatewayOptions } from '../../gateway/index.ts';
 
 export interface TestStack {
@@ -41,6 +41,8 @@ export interface TestStackOptions {
   testing?: ActivityTesting;
   /** The gateway's fan-out bus, made from the stack's database (default: LISTEN/NOTIFY on it). */
   bus?: (database: Database) => FanoutBus;
+  /** The API's and worker's logger (a test that reads the log lines). */
+  log?: Logger;
 }
 
 /** The real API and worker against the run's PostgreSQL and Temporal, on a task queue of its own. */
@@ -51,12 +53,12 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
     TEMPORAL_ADDRESS: inject('temporalAddress'),
     TEMPORAL_TASK_QUEUE: `test-${randomBytes(4).toString('hex')}`,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
-    HERALD_ROOT_KEY: 'test-root-key-0123456789',
+    HERALD_ROOT_KEY: 'test-root-key-0123456789abcdefghijklmn',
     // The reconciler sweeps the whole database: only a test about it turns its Schedule on.
     HERALD_RECONCILE_SECONDS: '0',
     ...opts.env,
   });
-  const log = createLogger(config.LOG_LEVEL, 'test');
+  const log = opts.log ?? createLogger(config.LOG_LEVEL, 'test');
   const database = connectDatabase(inject('databaseUrl'), 5);
   const temporal = await connectTemporal(config, inject('temporalAddress'));
   const providers = opts.providers ?? providerRegistry({});

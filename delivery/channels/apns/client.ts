@@ -1,10 +1,13 @@
 import type http2 from 'node:http2';
 import { importPKCS8, SignJWT } from 'jose';
-import type { ApnsCredentials } from '../db/schema.ts';
-import { type Bearer, createBearerCache } from './bearer.ts';
-import { createSessionPool, request } from './http2-pool.ts';
-import { backoff, createGate, failed } from './limits.ts';
-import type { DeviceTarget, Notification, ProviderClient, SendOutcome } from './provider.ts';
+import { APNS_CONCURRENCY, PROVIDER_CONNECTIONS } from '../../../core/tunables.ts';
+import { type Bearer, createBearerCache } from '../../bearer.ts';
+import type { ChannelClient, DeviceTarget, SendOutcome } from '../../channel.ts';
+import { createSessionPool, request } from '../../http2-pool.ts';
+import { backoff, createGate, failed } from '../../limits.ts';
+import { readApnsAnswer } from './answers.ts';
+import type { ApnsCredentials } from './credentials.ts';
+import { type ApnsNotification, apnsHeaders, apnsPayload } from './payload.ts';
 
 export interface ApnsClientOptions {
   credentials: ApnsCredentials;
@@ -12,9 +15,9 @@ export interface ApnsClientOptions {
   productionUrl?: string;
   /** Default https://api.sandbox.push.apple.com */
   sandboxUrl?: string;
-  /** HTTP/2 sessions per origin; default 2. */
+  /** HTTP/2 sessions per origin; default PROVIDER_CONNECTIONS (core/tunables.ts). */
   connections?: number;
-  /** Max in-flight streams across all sessions; default 500. */
+  /** Max in-flight streams across all sessions; default APNS_CONCURRENCY. */
   concurrency?: number;
   /** Retries after 429, 5xx, network errors and ExpiredProviderToken; default 3. */
   maxRetries?: number;
@@ -27,10 +30,8 @@ export const APNS_MAX_PAYLOAD_BYTES = 4096;
 /** Apple rejects provider tokens older than an hour and throttles refreshes under 20 minutes. */
 const TOKEN_REFRESH_MS = 50 * 60_000;
 const REQUEST_TIMEOUT_MS = 15_000;
-/** Reasons that mean the device token itself is dead, not the request. */
-const INVALID_TOKEN_REASONS = new Set(['BadDeviceToken', 'DeviceTokenNotForTopic', 'Unregistered']);
 
-export function createApnsClient(opts: ApnsClientOptions): ProviderClient {
+export function createApnsClient(opts: ApnsClientOptions): ChannelClient<ApnsNotification> {
   const { credentials } = opts;
   const maxRetries = opts.maxRetries ?? 3;
   const origins = {
@@ -38,8 +39,8 @@ export function createApnsClient(opts: ApnsClientOptions): ProviderClient {
     sandbox: opts.sandboxUrl ?? 'https://api.sandbox.push.apple.com',
   };
   const providerToken = createProviderToken(credentials);
-  const gate = createGate(opts.concurrency ?? 500);
-  const pool = createSessionPool(opts.connections ?? 2, opts.ca);
+  const gate = createGate(opts.concurrency ?? APNS_CONCURRENCY);
+  const pool = createSessionPool(opts.connections ?? PROVIDER_CONNECTIONS, opts.ca);
   let closed = false;
 
   /**
@@ -115,19 +116,10 @@ export function createApnsClient(opts: ApnsClientOptions): ProviderClient {
         else setTimeout(attempt, backoff(n), i, n + 1);
         return;
       }
-      if (status === 200) {
-        settle(i, { token, outcome: 'sent' });
-        return;
-      }
-      const reason = parseReason(text);
-      if (status === 410 || (status === 400 && INVALID_TOKEN_REASONS.has(reason ?? ''))) {
-        settle(i, { token, outcome: 'invalid', reason: reason ?? 'Unregistered' });
-        return;
-      }
-      const retryable = status === 429 || status >= 500;
-      const expiredJwt = status === 403 && reason === 'ExpiredProviderToken';
-      if (!(retryable || expiredJwt) || n >= maxRetries) settle(i, failed(token, reason ?? `HTTP ${status}`));
-      else if (expiredJwt) {
+      const answer = readApnsAnswer(status, text);
+      if (answer.outcome !== 'failed') settle(i, { token, ...answer });
+      else if (!answer.retry || n >= maxRetries) settle(i, failed(token, answer.reason));
+      else if (answer.retry === 'reauthorize') {
         providerToken.expire(jwt);
         attempt(i, n + 1);
       } else setTimeout(attempt, backoff(n), i, n + 1);
@@ -137,7 +129,7 @@ export function createApnsClient(opts: ApnsClientOptions): ProviderClient {
   }
 
   return {
-    async send(targets: readonly DeviceTarget[], notification: Notification): Promise<SendOutcome[]> {
+    async send(targets: readonly DeviceTarget[], notification: ApnsNotification): Promise<SendOutcome[]> {
       const body = Buffer.from(JSON.stringify(apnsPayload(notification)));
       // Checked before sending: Apple would answer 413 anyway, for every single device.
       if (body.length > APNS_MAX_PAYLOAD_BYTES) return targets.map((t) => failed(t.token, 'PayloadTooLarge'));
@@ -150,36 +142,6 @@ export function createApnsClient(opts: ApnsClientOptions): ProviderClient {
       await pool.close();
     },
   };
-}
-
-/** The JSON body Apple receives: `aps` plus the custom keys beside it. */
-export function apnsPayload(n: Notification): Record<string, unknown> {
-  const aps = omitUndefined({
-    alert: omitUndefined({ title: n.title, subtitle: n.subtitle, body: n.body }),
-    badge: n.badge,
-    sound: n.sound,
-    'mutable-content': n.mutableContent ? 1 : undefined,
-  });
-  // Custom data first so that it can never overwrite `aps` or `ext`.
-  return omitUndefined({ ...n.data, aps, ext: n.ext });
-}
-
-/** A page's headers; `:path`, `authorization` and `apns-topic` are set per request. */
-function apnsHeaders(n: Notification): http2.OutgoingHttpHeaders {
-  const headers: http2.OutgoingHttpHeaders = {
-    ':method': 'POST',
-    ':path': '',
-    authorization: '',
-    'apns-topic': '',
-    'apns-push-type': 'alert',
-    'apns-priority': n.priority === 'normal' ? '5' : '10',
-    // 0 = deliver now or never; otherwise Apple stores it until this epoch second.
-    'apns-expiration': n.expiresAt ? String(Math.floor(n.expiresAt.getTime() / 1000)) : '0',
-    'content-type': 'application/json',
-  };
-  // Added rather than deleted when unset: the object is reused for every request of the page.
-  if (n.collapseId !== undefined) headers['apns-collapse-id'] = n.collapseId;
-  return headers;
 }
 
 /** One ES256 provider token shared by every request, re-signed every 50 minutes or when Apple says it expired. */
@@ -195,21 +157,6 @@ function createProviderToken(credentials: ApnsCredentials) {
   });
 }
 
-function parseReason(body: string): string | undefined {
-  if (!body) return undefined;
-  try {
-    const reason: unknown = (JSON.parse(body) as { reason?: unknown }).reason;
-    return typeof reason === 'string' ? reason : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 function errorMessage(err: unknown): string {
   return err instanceof Error ? ((err as NodeJS.ErrnoException).code ?? err.message) : String(err);
-}
-
-function omitUndefined<T extends Record<string, unknown>>(value: T): T {
-  for (const key of Object.keys(value)) if (value[key] === undefined) delete value[key];
-  return value;
 }
