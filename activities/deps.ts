@@ -12,4 +12,11 @@ export interface ActivityDeps {
   batchSize: number;
   /** Pages one activity call handles before handing back to the workflow. */
   pagesPerActivity: number;
+  /** Test-only knobs: never set in production. */
+  testing?: ActivityTesting | undefined;
+}
+
+export interface ActivityTesting {
+  /** Every snapshot sleeps this long inside its transaction first, as a very large audience would take. */
+  snapshotHoldSeconds?: number | undefined;
 }

@@ -3,9 +3,10 @@ import { campaignActivities } from './campaign.ts';
 import type { ActivityDeps } from './deps.ts';
 import { lifecycleActivities } from './lifecycle.ts';
 import { offlineActivities } from './offline.ts';
+import { reconcileActivities } from './reconcile.ts';
 
 export type { ProviderRegistry } from '../delivery/registry.ts';
-export type { ActivityDeps } from './deps.ts';
+export type { ActivityDeps, ActivityTesting } from './deps.ts';
 
 /** Every activity the workflows call, bound to the worker's connections. */
 export function createActivities(deps: ActivityDeps) {
@@ -14,6 +15,7 @@ export function createActivities(deps: ActivityDeps) {
     ...campaignActivities(deps),
     ...lifecycleActivities(deps),
     ...offlineActivities(deps),
+    ...reconcileActivities(deps),
   };
 }
 

@@ -1,6 +1,7 @@
 import { CancelledFailure, Context } from '@temporalio/activity';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { type Message, notificationBody, type OfflineOptions } from '../core/messages.ts';
+import { PAGES_IN_FLIGHT } from '../core/tunables.ts';
 import { type App, findAppById } from '../db/apps.ts';
 import { connectedNow } from '../db/recipients.ts';
 import { type ChannelCount, devices, pushes, RecipientState } from '../db/schema.ts';
@@ -84,9 +85,6 @@ class ProviderTally {
     return sql`channel_counts = add_channel_counts(channel_counts, ${JSON.stringify(Object.fromEntries(this.counts))}::jsonb)`;
   }
 }
-
-/** Pages whose notifications may be in flight at once while the next pages are claimed. */
-export const PAGES_IN_FLIGHT = 4;
 
 export function offlineActivities({ database, providers, log, batchSize, pagesPerActivity }: ActivityDeps) {
   const { db } = database;

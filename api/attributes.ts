@@ -109,6 +109,7 @@ const removeName = createRoute({
       description: '`unknown_attribute`: no slot has that name',
       content: notFoundError[404].content,
     },
+    ...conflictError('`attribute_in_use`: a push that has not started yet targets this attribute'),
   },
 });
 

@@ -58,8 +58,24 @@ const create = createRoute({
   tags,
   security,
   summary: 'Create a campaign: pushes at absolute times, e.g. an announcement a week ahead, then the blast',
-  request: { body: jsonBodyOf(campaignInputSchema.openapi('CampaignInput')) },
-  responses: { 201: jsonContent(CampaignSchema, 'Created'), ...commonErrors, ...tooManyError },
+  request: {
+    headers: z.object({
+      'idempotency-key': z
+        .string()
+        .min(1)
+        .max(200)
+        .optional()
+        .openapi({ description: 'Same key within 7 days and same body = same campaign (200)' }),
+    }),
+    body: jsonBodyOf(campaignInputSchema.openapi('CampaignInput')),
+  },
+  responses: {
+    201: jsonContent(CampaignSchema, 'Created'),
+    200: jsonContent(CampaignSchema, 'The campaign this Idempotency-Key already created'),
+    ...commonErrors,
+    ...conflictError('`idempotency_key_reused`: the key was used for another body'),
+    ...tooManyError,
+  },
 });
 
 const list = createRoute({
@@ -138,8 +154,10 @@ export function campaignsRoutes(deps: ApiDeps) {
   };
 
   r.openapi(create, async (c) => {
-    const created = await createCampaign(deps, c.get('app'), c.req.valid('json'));
-    return c.json(await view(created.appId, created.id), 201);
+    const { campaign, created } = await createCampaign(deps, c.get('app'), c.req.valid('json'), {
+      idempotencyKey: c.req.valid('header')['idempotency-key'],
+    });
+    return c.json(await view(campaign.appId, campaign.id), created ? 201 : 200);
   });
   r.openapi(list, async (c) => {
     const q = c.req.valid('query');

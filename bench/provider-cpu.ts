@@ -18,7 +18,7 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PAGES_IN_FLIGHT } from '../activities/offline.ts';
+import { PAGES_IN_FLIGHT } from '../core/tunables.ts';
 import type { ChannelClient, DeviceTarget } from '../delivery/channel.ts';
 import { createApnsClient } from '../delivery/channels/apns/client.ts';
 import type { ApnsNotification } from '../delivery/channels/apns/payload.ts';

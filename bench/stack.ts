@@ -275,6 +275,12 @@ export const tail = (file: string, lines = 20): string => {
   }
 };
 
+/**
+ * The per-IP connection cap protects a gateway from one address; every client of a benchmark comes from
+ * loopback, so the bench's api processes lift it (unless the caller set it).
+ */
+const BENCH_LIMITS = { HERALD_MAX_CONNECTIONS_PER_IP: '1000000' };
+
 /** `node [nodeFlags] bin/herald.js api|worker`; --cpu-prof goes in nodeFlags (NODE_OPTIONS refuses it). */
 export function spawnHerald(
   name: string,
@@ -283,7 +289,7 @@ export function spawnHerald(
   logDir: string,
   nodeFlags: string[] = [],
 ): Proc {
-  return spawnNode(name, [...nodeFlags, heraldBin, role], env, logDir);
+  return spawnNode(name, [...nodeFlags, heraldBin, role], { ...BENCH_LIMITS, ...env }, logDir);
 }
 
 /** Resolves once GET /readyz answers 200, or throws with the tail of the process's log. */

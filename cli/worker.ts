@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Client, ScheduleAlreadyRunning, ScheduleOverlapPolicy } from '@temporalio/client';
 import {
   bundleWorkflowCode,
   NativeConnection,
@@ -11,9 +12,10 @@ import {
   Worker,
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
-import { createActivities, type ProviderRegistry } from '../activities/index.ts';
+import { type ActivityTesting, createActivities, type ProviderRegistry } from '../activities/index.ts';
 import type { Config } from '../core/config.ts';
 import type { Logger } from '../core/log.ts';
+import { PAGES_PER_ACTIVITY } from '../core/tunables.ts';
 import type { Database } from '../db/client.ts';
 import { postgresBus } from '../delivery/bus.ts';
 import { scrubActivityErrors, temporalLogger } from './temporal-log.ts';
@@ -73,6 +75,41 @@ export async function writeWorkflowBundle(file: string): Promise<void> {
   await writeFile(file, code);
 }
 
+export const reconcileScheduleId = (taskQueue: string) => `herald-reconcile-${taskQueue}`;
+
+/**
+ * The Schedule that runs the reconciler's sweep (workflows/reconcile.ts) every `seconds` on this task queue,
+ * created once: every worker asks, the first one makes it. Its first sweep comes one interval from now.
+ */
+export async function ensureReconcileSchedule(
+  client: Client,
+  taskQueue: string,
+  seconds: number,
+  log: Logger,
+): Promise<void> {
+  const scheduleId = reconcileScheduleId(taskQueue);
+  try {
+    await client.schedule.create({
+      scheduleId,
+      spec: { intervals: [{ every: `${seconds} seconds` }], startAt: new Date(Date.now() + seconds * 1000) },
+      action: {
+        type: 'startWorkflow',
+        workflowType: 'reconcileWorkflow',
+        workflowId: scheduleId,
+        taskQueue,
+        args: [{}],
+        workflowExecutionTimeout: `${Math.max(seconds * 2, 300)} seconds`,
+      },
+      // A sweep still running when the next is due: skip that one.
+      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: `${seconds} seconds` },
+      memo: { what: 'Herald reconciler: starts or fails push and campaign rows that have no workflow' },
+    });
+    log.info({ scheduleId }, 'reconciler schedule created');
+  } catch (err) {
+    if (!(err instanceof ScheduleAlreadyRunning)) throw err;
+  }
+}
+
 export async function startWorker(opts: {
   config: Config;
   temporalAddress: string;
@@ -81,6 +118,8 @@ export async function startWorker(opts: {
   log: Logger;
   workflowBundle?: WorkflowBundleWithSourceMap | { codePath: string } | undefined;
   batchSize?: number;
+  /** Test-only knobs of the activities. */
+  testing?: ActivityTesting | undefined;
 }): Promise<WorkerHandle> {
   const { config, database, log } = opts;
   installRuntime(log);
@@ -92,7 +131,8 @@ export async function startWorker(opts: {
     providers: opts.providers,
     log: log.child({ component: 'activities' }),
     batchSize: opts.batchSize ?? config.HERALD_PAGE_SIZE,
-    pagesPerActivity: 50,
+    pagesPerActivity: PAGES_PER_ACTIVITY,
+    testing: opts.testing,
   });
   const worker = await Worker.create({
     connection,
@@ -101,10 +141,14 @@ export async function startWorker(opts: {
     activities,
     interceptors: { activity: [scrubActivityErrors] },
     workflowBundle: opts.workflowBundle ?? (await bundleInChildProcess(tmpBundle)),
-    shutdownGraceTime: '10 seconds',
+    shutdownGraceTime: config.HERALD_SHUTDOWN_GRACE_SECONDS * 1000,
     // Heartbeats carry cancellation: send them often enough that a cancel stops a fan-out within a second.
     maxHeartbeatThrottleInterval: '1 second',
   }).finally(() => rm(tmpBundle, { force: true }));
+  if (config.HERALD_RECONCILE_SECONDS > 0) {
+    const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+    await ensureReconcileSchedule(client, config.TEMPORAL_TASK_QUEUE, config.HERALD_RECONCILE_SECONDS, log);
+  }
   const done = worker.run().finally(() => connection.close());
   log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE }, 'worker running');
   return {

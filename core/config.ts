@@ -48,6 +48,19 @@ export const configSchema = z.object({
   ),
   /** Recipients per offline page (keyset batch) of a push. */
   HERALD_PAGE_SIZE: z.preprocess(emptyToUndefined, z.coerce.number().int().min(10).max(10_000).default(1000)),
+  /** Seconds between reconciler sweeps for rows without a workflow (pushes/reconcile.ts); 0 = no sweeps. */
+  HERALD_RECONCILE_SECONDS: z.preprocess(
+    emptyToUndefined,
+    z.coerce.number().int().min(0).max(3600).default(60),
+  ),
+  /**
+   * Seconds a stopping worker lets running activities finish; then they are canceled: a page activity ends
+   * its pages in flight and hands its cursor over to the next worker.
+   */
+  HERALD_SHUTDOWN_GRACE_SECONDS: z.preprocess(
+    emptyToUndefined,
+    z.coerce.number().min(0).max(3600).default(10),
+  ),
   HERALD_DATA_DIR: z.preprocess(emptyToUndefined, z.string().default('./.herald')),
   HERALD_ROOT_KEY: z.preprocess(
     emptyToUndefined,

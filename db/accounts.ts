@@ -38,6 +38,7 @@ export type DomainErrorCode =
   | 'attribute_slot_out_of_range'
   | 'duplicate_attribute_name'
   | 'attribute_name_taken'
+  | 'attribute_in_use'
   | 'invalid_cursor'
   | 'not_found';
 

@@ -146,8 +146,37 @@ export async function setAttributeNames(
 }
 
 /**
+ * The slot of each of `names` that the app has, read under the shared lock that name removals wait for: call it
+ * in the transaction that stores what it answers (a push's resolved audience), and no removal can slip between.
+ */
+export async function lockedSlotsOf(
+  tx: Queryable,
+  appId: string,
+  names: readonly string[],
+): Promise<Record<string, number>> {
+  if (names.length === 0) return {};
+  await lockValues(tx, appId);
+  const rows = await tx.execute<{ name: string; slot: number }>(sql`
+    select name, slot from attribute_names
+    where app_id = ${appId} and name in ${names}`);
+  return Object.fromEntries(rows.map((r) => [r.name, r.slot]));
+}
+
+/** A push not yet snapshotted whose audience uses this slot (its slot was resolved when it was created). */
+async function pushUsingSlot(tx: Queryable, appId: string, slot: number): Promise<string | undefined> {
+  const [row] = await tx.execute<{ id: string }>(sql`
+    select id from pushes
+    where app_id = ${appId} and snapshot_at is null and status in ('scheduled', 'running')
+      and jsonb_path_exists(audience_slots, '$.* ? (@ == $slot)', jsonb_build_object('slot', ${slot}::int))
+    order by created_at limit 1`);
+  return row?.id;
+}
+
+/**
  * Removes an attribute name and, with one update, its values from every account of the app. Returns the slot
- * it had and how many accounts had a value. Throws unknown_attribute (kind not_found) when no slot has the name.
+ * it had and how many accounts had a value. Throws unknown_attribute (kind not_found) when no slot has the name,
+ * and attribute_in_use (conflict) while a push that has not started yet (scheduled, or a campaign step) targets
+ * its slot: cancel that push first, or wait until it has started.
  */
 export async function removeAttributeName(
   db: Queryable,
@@ -165,6 +194,15 @@ export async function removeAttributeName(
         ['name'],
         `unknown attribute ${JSON.stringify(name)}; no slot of this app has that name`,
         'not_found',
+        { name },
+      );
+    const user = await pushUsingSlot(tx, appId, row.slot);
+    if (user)
+      throw new DomainError(
+        'attribute_in_use',
+        ['name'],
+        `attribute ${JSON.stringify(name)} is used by the audience of push ${user}, which has not started yet; cancel it first or wait until it starts`,
+        'conflict',
         { name },
       );
     const key = String(row.slot);

@@ -1,4 +1,4 @@
-import { and, desc, eq, lt } from 'drizzle-orm';
+import { and, desc, eq, lt, sql } from 'drizzle-orm';
 import type { Message, OfflineOptions } from '../core/messages.ts';
 import type { Queryable } from './client.ts';
 import { campaigns } from './schema.ts';
@@ -17,6 +17,34 @@ export async function findCampaign(
     .from(campaigns)
     .where(and(eq(campaigns.appId, appId), eq(campaigns.id, id)));
   return row;
+}
+
+export async function findCampaignByIdempotencyKey(
+  db: Queryable,
+  appId: string,
+  key: string,
+): Promise<CampaignRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(campaigns)
+    .where(and(eq(campaigns.appId, appId), eq(campaigns.idempotencyKey, key)));
+  return row;
+}
+
+/** Frees a key older than the 7-day idempotency window so it can name a new campaign. */
+export async function releaseCampaignIdempotencyKey(db: Queryable, appId: string, id: string): Promise<void> {
+  await db
+    .update(campaigns)
+    .set({ idempotencyKey: null })
+    .where(and(eq(campaigns.appId, appId), eq(campaigns.id, id)));
+}
+
+/** The campaign's workflow is known to exist: the reconciler need not look at it. */
+export async function markCampaignWorkflowStarted(db: Queryable, appId: string, id: string): Promise<void> {
+  await db
+    .update(campaigns)
+    .set({ workflowStartedAt: sql`coalesce(${campaigns.workflowStartedAt}, now())` })
+    .where(and(eq(campaigns.appId, appId), eq(campaigns.id, id)));
 }
 
 export async function listCampaigns(db: Queryable, appId: string, after: string | undefined, limit: number) {

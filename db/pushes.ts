@@ -1,4 +1,4 @@
-import { and, desc, eq, gte, lt, lte, type SQL } from 'drizzle-orm';
+import { and, desc, eq, gte, lt, lte, type SQL, sql } from 'drizzle-orm';
 import type { Queryable } from './client.ts';
 import { type PushStatus, pushes } from './schema.ts';
 
@@ -32,6 +32,14 @@ export async function releaseIdempotencyKey(db: Queryable, appId: string, pushId
   await db
     .update(pushes)
     .set({ idempotencyKey: null })
+    .where(and(eq(pushes.appId, appId), eq(pushes.id, pushId)));
+}
+
+/** The push's workflow is known to exist: the reconciler need not look at it. */
+export async function markWorkflowStarted(db: Queryable, appId: string, pushId: string): Promise<void> {
+  await db
+    .update(pushes)
+    .set({ workflowStartedAt: sql`coalesce(${pushes.workflowStartedAt}, now())` })
     .where(and(eq(pushes.appId, appId), eq(pushes.id, pushId)));
 }
 

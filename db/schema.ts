@@ -134,7 +134,14 @@ export const pushes = pgTable(
     campaignId: text('campaign_id'),
     campaignStep: smallint('campaign_step'),
     status: text('status').$type<PushStatus>().notNull().default('scheduled'),
+    /** The condition as the caller sent it (the report shows it). */
     audience: jsonb('audience').$type<Condition | null>(),
+    /**
+     * The slot of every attribute name the condition uses, resolved when the push was created: the snapshot
+     * compiles through it, so a rename leaves the push on the same slot (and a slot in use cannot be removed).
+     * Null on pushes created before it existed (the snapshot then resolves names as they are).
+     */
+    audienceSlots: jsonb('audience_slots').$type<Record<string, number>>(),
     message: jsonb('message').$type<Message>().notNull(),
     offline: jsonb('offline').$type<OfflineOptions>().notNull(),
     fromAccount: text('from_account'),
@@ -144,6 +151,8 @@ export const pushes = pgTable(
     requestHash: text('request_hash'),
     source: text('source').notNull().default('v1'),
     workflowId: text('workflow_id').notNull(),
+    /** When its workflow was known to exist; null rows older than a minute are the reconciler's to look at. */
+    workflowStartedAt: ts('workflow_started_at'),
     createdAt: ts('created_at').notNull().defaultNow(),
     startedAt: ts('started_at'),
     snapshotAt: ts('snapshot_at'),
@@ -170,6 +179,10 @@ export const pushes = pgTable(
     uniqueIndex('pushes_idempotency').on(t.appId, t.idempotencyKey),
     index('pushes_app_created').on(t.appId, t.createdAt, t.id),
     index('pushes_campaign').on(t.appId, t.campaignId),
+    // The rows the reconciler looks at: no workflow known yet, not ended.
+    index('pushes_unstarted')
+      .on(t.createdAt)
+      .where(sql`workflow_started_at is null and campaign_id is null and status in ('scheduled', 'running')`),
     // The pushes whose copies are still kept: read by every WebSocket connect to sync the account.
     index('pushes_app_live').on(t.appId, t.snapshotAt).where(sql`expired_at is null and recalled_at is null`),
   ],
@@ -220,10 +233,21 @@ export const campaigns = pgTable(
     status: text('status').$type<CampaignStatus>().notNull().default('active'),
     steps: jsonb('steps').$type<CampaignStep[]>().notNull(),
     workflowId: text('workflow_id').notNull(),
+    /** When its workflow was known to exist; see pushes.workflow_started_at. */
+    workflowStartedAt: ts('workflow_started_at'),
+    idempotencyKey: text('idempotency_key'),
+    requestHash: text('request_hash'),
     createdAt: ts('created_at').notNull().defaultNow(),
     canceledAt: ts('canceled_at'),
   },
-  (t) => [primaryKey({ columns: [t.appId, t.id] }), index('campaigns_app_created').on(t.appId, t.createdAt)],
+  (t) => [
+    primaryKey({ columns: [t.appId, t.id] }),
+    index('campaigns_app_created').on(t.appId, t.createdAt),
+    uniqueIndex('campaigns_idempotency').on(t.appId, t.idempotencyKey),
+    index('campaigns_unstarted')
+      .on(t.createdAt)
+      .where(sql`workflow_started_at is null and status = 'active'`),
+  ],
 );
 
 /** Pushes created per app and UTC day, for the daily quota. */

@@ -41,7 +41,10 @@ export interface FakeApns {
   deadTokens: Set<string>;
   /** Tokens that belong to another app: 400 DeviceTokenNotForTopic. */
   foreignTokens: Set<string>;
-  stats: { sessions: number; maxConcurrentStreams: number };
+  /** arrived: requests that reached the fake (counted on arrival, before any latency or hold). */
+  stats: { sessions: number; maxConcurrentStreams: number; arrived: number };
+  /** Answers nothing until the returned release() is called (a request held in flight as long as a test needs). */
+  hold(): () => void;
   /** The next `n` requests get `status` with `reason`, before any other check. */
   failNext(n: number, status: number, reason: string): void;
   /** Provider tokens whose iat is before `date` are answered 403 ExpiredProviderToken. */
@@ -83,6 +86,7 @@ export async function startFakeApns(opts: FakeApnsOptions): Promise<FakeApns> {
   const sessions = new Set<http2.ServerHttp2Session>();
   let expiredBefore = 0;
   let inFlight = 0;
+  let held: Promise<void> | undefined;
 
   const fake: FakeApns = {
     url: '',
@@ -91,7 +95,17 @@ export async function startFakeApns(opts: FakeApnsOptions): Promise<FakeApns> {
     exchanges: [],
     deadTokens: new Set(),
     foreignTokens: new Set(),
-    stats: { sessions: 0, maxConcurrentStreams: 0 },
+    stats: { sessions: 0, maxConcurrentStreams: 0, arrived: 0 },
+    hold() {
+      let release = () => {};
+      held = new Promise<void>((r) => {
+        release = r;
+      });
+      return () => {
+        held = undefined;
+        release();
+      };
+    },
     failNext(n, status, reason) {
       for (let i = 0; i < n; i++) injected.push(new Rejection(status, reason));
     },
@@ -169,11 +183,13 @@ export async function startFakeApns(opts: FakeApnsOptions): Promise<FakeApns> {
 
   async function handle(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): Promise<void> {
     inFlight++;
+    fake.stats.arrived++;
     fake.stats.maxConcurrentStreams = Math.max(fake.stats.maxConcurrentStreams, inFlight);
     stream.on('close', () => inFlight--);
     stream.on('error', () => {}); // the client went away; nothing to answer
     const body = await readBody(stream);
     if (opts.latencyMs) await new Promise((r) => setTimeout(r, opts.latencyMs));
+    if (held) await held;
     const token = headers[':path']?.split('/')[3] ?? '';
     const authorization = header(headers, 'authorization');
     const apnsId = header(headers, 'apns-id') ?? randomUUID();

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../core/config.ts';
+import { GATEWAY_LIVE_CHUNK, GATEWAY_SYNC_CHUNK } from '../core/tunables.ts';
 import { jwtVerifier, type UserTokenVerifier } from '../core/user-token.ts';
 import { userSigVerifier } from './usersig-verifier.ts';
 
@@ -61,9 +62,9 @@ export const defaultGatewayOptions = (): GatewayOptions => ({
   maxBufferedBytes: 1024 * 1024,
   closeGraceMs: 5_000,
   maxFrameBytes: 64 * 1024,
-  syncChunk: 50,
+  syncChunk: GATEWAY_SYNC_CHUNK,
   syncDrainTimeoutMs: 30_000,
-  liveChunk: 1_000,
+  liveChunk: GATEWAY_LIVE_CHUNK,
   reapAfterSeconds: 300,
   catchUpSeconds: 120,
   verifiers: [jwtVerifier, userSigVerifier],

@@ -3,20 +3,26 @@
  * campaign workflow; rescheduled and canceled through its updates. Refusals are domain errors (pushes/errors.ts).
  */
 import { createHash } from 'node:crypto';
-import { ApplicationFailure, WorkflowIdReusePolicy, WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure, WorkflowUpdateFailedError } from '@temporalio/client';
 import { z } from 'zod';
 import { newId } from '../core/ids.ts';
 import { messageSchema } from '../core/messages.ts';
 import type { App } from '../db/apps.ts';
-import { type CampaignRow, type CampaignStep, campaignWorkflowId, findCampaign } from '../db/campaigns.ts';
+import {
+  type CampaignRow,
+  type CampaignStep,
+  campaignWorkflowId,
+  findCampaign,
+  findCampaignByIdempotencyKey,
+  releaseCampaignIdempotencyKey,
+} from '../db/campaigns.ts';
 import type { Condition } from '../db/conditions.ts';
+import { pgErrorCode, SQLSTATE } from '../db/errors.ts';
 import { listCampaignPushes, type PushRow } from '../db/pushes.ts';
 import { campaigns, pushes } from '../db/schema.ts';
 import { offlineOptionsSchema } from '../delivery/offline-options.ts';
 import {
   type CampaignStepState,
-  type CampaignWorkflowInput,
-  campaignWorkflow,
   cancelCampaignUpdate,
   rescheduleCampaignUpdate,
 } from '../workflows/campaign.ts';
@@ -28,6 +34,7 @@ import {
   checkFutureTime,
   MAX_RETENTION_SECONDS,
   newPushRow,
+  resolveAudienceSlots,
   takeQuota,
 } from './service.ts';
 import { isClosedWorkflowError } from './temporal.ts';
@@ -48,64 +55,116 @@ export const campaignInputSchema = z.strictObject({
 });
 export type CampaignInput = z.infer<typeof campaignInputSchema>;
 
+const IDEMPOTENCY_WINDOW_MS = 7 * 24 * 3600 * 1000;
+
+export interface CreateCampaignOptions {
+  /** Same key within 7 days and same body: the same campaign (created = false); another body: refused. */
+  idempotencyKey?: string | undefined;
+}
+
 /**
  * Writes the campaign and one scheduled push per step in one transaction (every step counts against today's
  * quota, as scheduled pushes do), then starts the campaign workflow. A step whose time has passed is refused.
+ * The idempotency key works as a push's does; a crash between the commit and the start is repaired by the
+ * retry with the same key or, within a minute, by the reconciler (pushes/reconcile.ts).
  */
-export async function createCampaign(deps: PushDeps, app: App, input: CampaignInput): Promise<CampaignRow> {
+export async function createCampaign(
+  deps: PushDeps,
+  app: App,
+  input: CampaignInput,
+  opts: CreateCampaignOptions = {},
+): Promise<{ campaign: CampaignRow; created: boolean }> {
   for (const [i, s] of input.steps.entries()) checkFutureTime(s.at, ['steps', i, 'at']);
   const conditions: (Condition | null)[] = [];
   for (const [i, s] of input.steps.entries()) {
     conditions.push(await checkAudience(deps, app.id, s.audience, ['steps', i, 'audience']));
   }
+  const requestHash = createHash('sha256').update(JSON.stringify(input)).digest('hex');
+  const earlier = await sameCampaignRequest(deps, app.id, requestHash, opts.idempotencyKey);
+  if (earlier) return earlier;
   const steps: CampaignStep[] = input.steps;
   const id = newId();
   const workflowId = campaignWorkflowId(app.id, id);
-  const { campaign, stepRows } = await deps.database.db.transaction(async (tx) => {
-    await takeQuota(tx, app.id, input.steps.length);
-    const [campaign] = await tx
-      .insert(campaigns)
-      .values({ appId: app.id, id, name: input.name, steps, workflowId })
-      .returning();
-    const values = input.steps.map((s, i) =>
-      newPushRow(
-        app.id,
-        { ...s, sendAt: s.at },
-        conditions[i] ?? null,
-        createHash('sha256').update(JSON.stringify(s)).digest('hex'),
-        {
-          source: 'campaign',
-          campaign: { id, step: i },
-        },
-      ),
-    );
-    const stepRows = await tx.insert(pushes).values(values).returning();
-    if (!campaign) throw new Error('campaign insert returned nothing');
-    return { campaign, stepRows };
-  });
-  const args: CampaignWorkflowInput = {
-    appId: app.id,
-    campaignId: id,
-    steps: stepRows
-      .sort((a, b) => (a.campaignStep ?? 0) - (b.campaignStep ?? 0))
-      .map((p) => ({
-        index: p.campaignStep ?? 0,
-        pushId: p.id,
-        workflowId: p.workflowId,
-        at: p.sendAt?.toISOString() ?? new Date().toISOString(),
-        retentionSeconds: p.retentionSeconds,
-        state: 'waiting' as const,
-      })),
-  };
-  await deps.temporal.workflow.start(campaignWorkflow, {
-    workflowId,
-    taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
-    args: [args],
-    workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-    memo: { app: app.id, campaign: id },
-  });
-  return campaign;
+  let written: { campaign: CampaignRow; stepRows: PushRow[] };
+  try {
+    written = await deps.database.db.transaction(async (tx) => {
+      await takeQuota(tx, app.id, input.steps.length);
+      const [campaign] = await tx
+        .insert(campaigns)
+        .values({
+          appId: app.id,
+          id,
+          name: input.name,
+          steps,
+          workflowId,
+          idempotencyKey: opts.idempotencyKey,
+          requestHash,
+        })
+        .returning();
+      const values = [];
+      for (const [i, s] of input.steps.entries()) {
+        const condition = conditions[i] ?? null;
+        const slots = await resolveAudienceSlots(tx, app.id, condition, ['steps', i, 'audience']);
+        values.push(
+          newPushRow(
+            app.id,
+            { ...s, sendAt: s.at },
+            condition,
+            createHash('sha256').update(JSON.stringify(s)).digest('hex'),
+            { source: 'campaign', campaign: { id, step: i } },
+            slots,
+          ),
+        );
+      }
+      const stepRows = await tx.insert(pushes).values(values).returning();
+      if (!campaign) throw new Error('campaign insert returned nothing');
+      return { campaign, stepRows };
+    });
+  } catch (err) {
+    // Two requests with one new key raced: the loser answers with the winner's campaign (see createPush).
+    const raced =
+      pgErrorCode(err) === SQLSTATE.uniqueViolation || (err instanceof PushError && err.kind === 'too_many');
+    if (opts.idempotencyKey && raced) {
+      const winner = await sameCampaignRequest(deps, app.id, requestHash, opts.idempotencyKey);
+      if (winner) return winner;
+    }
+    throw err;
+  }
+  await startCampaignWorkflow(deps, written.campaign, written.stepRows);
+  return { campaign: written.campaign, created: true };
 }
+
+/** The campaign an earlier request with this key made (started, in case it was not), or undefined. */
+async function sameCampaignRequest(
+  deps: PushDeps,
+  appId: string,
+  requestHash: string,
+  key: string | undefined,
+): Promise<{ campaign: CampaignRow; created: false } | undefined> {
+  if (!key) return undefined;
+  const { db } = deps.database;
+  const existing = await findCampaignByIdempotencyKey(db, appId, key);
+  if (!existing) return undefined;
+  if (Date.now() - existing.createdAt.getTime() > IDEMPOTENCY_WINDOW_MS) {
+    await releaseCampaignIdempotencyKey(db, appId, existing.id);
+    return undefined;
+  }
+  if (existing.requestHash !== requestHash) {
+    throw new PushError(
+      'idempotency_key_reused',
+      'conflict',
+      'This Idempotency-Key was used for a different campaign in the last 7 days',
+    );
+  }
+  if (existing.status === 'active') {
+    await startCampaignWorkflow(deps, existing, await listCampaignPushes(db, appId, existing.id));
+  }
+  return { campaign: existing, created: false };
+}
+
+import { startCampaignWorkflow } from './start.ts';
+
+export { startCampaignWorkflow };
 
 /** The campaign, or not_found (an id that is not a UUID names no campaign either). */
 export async function getCampaign(deps: PushDeps, appId: string, id: string): Promise<CampaignRow> {

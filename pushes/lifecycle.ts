@@ -3,62 +3,143 @@
  * services call these and nothing else writes a push's status. Recipient transitions (claim a page, mark
  * delivered online, sync, ack) join them here as they move out of the gateway and activities.
  */
-import { and, eq, or, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import { eligibleAccount } from '../db/accounts.ts';
 import { attributeSlots } from '../db/attribute-slots.ts';
 import type { Queryable } from '../db/client.ts';
 import { compileCondition } from '../db/conditions.ts';
 import { connectedNow, dropRecipientPartition, snapshotRecipients } from '../db/recipients.ts';
 import { pushes, RecipientState } from '../db/schema.ts';
+import { PushError } from './errors.ts';
 
 export type PushRef = { appId: string; pushId: string };
 
 /** Recipients whose copy is still stored: the ones that expire or are withdrawn. */
 const STILL_WAITING = [RecipientState.pending];
 
+/** What a snapshot can be asked besides the push: how to stop it, and (tests only) how long to hold it. */
+export interface SnapshotOptions {
+  /** Aborting it cancels the running statement (pg_cancel_backend) and rolls the snapshot back. */
+  signal?: AbortSignal | undefined;
+  /** Tests: sleep this long inside the snapshot's transaction first, as a very large audience would take. */
+  holdSeconds?: number | undefined;
+}
+
+/** The snapshot was stopped (cancel, recall or a worker shutting down) and rolled back. */
+export class SnapshotStopped extends Error {
+  override readonly name = 'SnapshotStopped';
+}
+
 /**
  * scheduled → running: copies the matching accounts into the push's own recipient partition in one
  * INSERT … SELECT inside PostgreSQL (never through Node), and counts them. Idempotent: a push whose snapshot
- * committed is never snapshotted again.
+ * committed is never snapshotted again. The condition compiles through the slots resolved when the push was
+ * created. A snapshot that can never succeed throws a PushError (a domain error: do not retry it). `db` must be
+ * the pool, not a transaction: a stop cancels the snapshot's statement from another connection.
  */
-export async function snapshot(db: Queryable, { appId, pushId }: PushRef): Promise<{ audience: number }> {
+export async function snapshot(
+  db: Queryable,
+  { appId, pushId }: PushRef,
+  opts: SnapshotOptions = {},
+): Promise<{ audience: number }> {
+  const { signal } = opts;
   return db.transaction(async (tx) => {
-    const [push] = await tx
-      .select({
-        audience: pushes.audience,
-        snapshotAt: pushes.snapshotAt,
-        count: pushes.audienceCount,
-        retentionSeconds: pushes.retentionSeconds,
-      })
-      .from(pushes)
-      .where(and(eq(pushes.appId, appId), eq(pushes.id, pushId)))
-      .for('update');
-    if (!push) throw new Error(`push ${pushId} not found`);
-    if (push.snapshotAt) return { audience: push.count };
-    const slots = await attributeSlots(tx, appId);
-    const predicate = compileCondition(push.audience, (n) => slots.get(n), 'a');
-    const audience = await snapshotRecipients(
-      tx,
-      pushId,
-      sql`select a.seq, a.account_id from accounts a
-          where a.app_id = ${appId} and ${eligibleAccount('a')} and ${predicate}`,
-    );
-    // The stored copies are the recipients not connected to a live gateway now: they exist from this
-    // commit on, whatever the provider notifications that follow do.
-    const [stored] = push.retentionSeconds
-      ? await tx.execute<{ n: number }>(sql`
-          select count(*)::int as n from push_recipients r
-          where r.push_id = ${pushId} and not ${connectedNow(appId, sql`r.account_id`)}`)
-      : [{ n: 0 }];
-    // started_at is when the snapshot began (the transaction's now()), snapshot_at when it ended.
-    await tx.execute(sql`
-      update pushes set snapshot_at = clock_timestamp(), audience_count = ${audience}, status = 'running',
-        stored_offline = ${stored?.n ?? 0},
-        started_at = coalesce(started_at, now()),
-        expires_at = clock_timestamp() + make_interval(secs => retention_seconds)
-      where app_id = ${appId} and id = ${pushId}`);
-    return { audience };
+    const [backend] = await tx.execute<{ pid: number }>(sql`select pg_backend_pid() as pid`);
+    let cancelling: Promise<unknown> | undefined;
+    const onAbort = () => {
+      cancelling = db.execute(sql`select pg_cancel_backend(${backend?.pid ?? 0})`).catch(() => undefined);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    /** Between statements: a stop that came while none ran rolls back here. */
+    const checkpoint = () => {
+      if (signal?.aborted) throw new SnapshotStopped('snapshot stopped');
+    };
+    try {
+      checkpoint();
+      const result = await snapshotIn(tx, { appId, pushId }, opts.holdSeconds ?? 0, checkpoint);
+      checkpoint();
+      return result;
+    } catch (err) {
+      // A statement the stop canceled fails with query_canceled: that is the stop, not a failure.
+      if (signal?.aborted) throw new SnapshotStopped('snapshot stopped');
+      throw err;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      // The cancel is delivered before this connection goes back to the pool, so it hits no other query.
+      await cancelling;
+    }
   });
+}
+
+async function snapshotIn(
+  tx: Queryable,
+  { appId, pushId }: PushRef,
+  holdSeconds: number,
+  checkpoint: () => void,
+): Promise<{ audience: number }> {
+  const [push] = await tx
+    .select({
+      status: pushes.status,
+      audience: pushes.audience,
+      audienceSlots: pushes.audienceSlots,
+      snapshotAt: pushes.snapshotAt,
+      count: pushes.audienceCount,
+      retentionSeconds: pushes.retentionSeconds,
+    })
+    .from(pushes)
+    .where(and(eq(pushes.appId, appId), eq(pushes.id, pushId)))
+    .for('update');
+  if (!push) throw new PushError('not_found', 'not_found', `push ${pushId} does not exist`);
+  if (push.snapshotAt) return { audience: push.count };
+  if (push.status !== 'scheduled' && push.status !== 'running')
+    throw new PushError('push_ended', 'conflict', `the push is already ${push.status}`);
+  if (holdSeconds > 0) await tx.execute(sql`select pg_sleep(${holdSeconds})`);
+  checkpoint();
+  const predicate = compileCondition(push.audience, await slotResolver(tx, appId, push.audienceSlots), 'a');
+  const audience = await snapshotRecipients(
+    tx,
+    pushId,
+    sql`select a.seq, a.account_id from accounts a
+        where a.app_id = ${appId} and ${eligibleAccount('a')} and ${predicate}`,
+  );
+  checkpoint();
+  // The stored copies are the recipients not connected to a live gateway now: they exist from this
+  // commit on, whatever the provider notifications that follow do.
+  const [stored] = push.retentionSeconds
+    ? await tx.execute<{ n: number }>(sql`
+        select count(*)::int as n from push_recipients r
+        where r.push_id = ${pushId} and not ${connectedNow(appId, sql`r.account_id`)}`)
+    : [{ n: 0 }];
+  // started_at is when the snapshot began (the transaction's now()), snapshot_at when it ended.
+  await tx.execute(sql`
+    update pushes set snapshot_at = clock_timestamp(), audience_count = ${audience}, status = 'running',
+      stored_offline = ${stored?.n ?? 0},
+      started_at = coalesce(started_at, now()),
+      expires_at = clock_timestamp() + make_interval(secs => retention_seconds)
+    where app_id = ${appId} and id = ${pushId}`);
+  return { audience };
+}
+
+/**
+ * name → slot for compiling a stored condition: the slots resolved when the push was created, or (a push from
+ * before they were kept) the names as they are now. A name that resolves to nothing fails the push for good.
+ */
+async function slotResolver(
+  tx: Queryable,
+  appId: string,
+  stored: Record<string, number> | null,
+): Promise<(name: string) => number> {
+  const slots = stored ? new Map(Object.entries(stored)) : await attributeSlots(tx, appId);
+  return (name) => {
+    const slot = slots.get(name);
+    if (slot === undefined)
+      throw new PushError(
+        'audience_unresolvable',
+        'invalid',
+        `the audience names attribute "${name}", which no longer exists`,
+      );
+    return slot;
+  };
 }
 
 /** running → completed: final counters are in place; the copies wait until `expiresAt`. */
@@ -94,18 +175,21 @@ export async function markCanceled(
   return { expiresAt: new Date(row.expires_at).toISOString() };
 }
 
-/** scheduled / running → failed, with the reason (a push that already ended keeps its state). */
+/**
+ * scheduled / running → failed, with the reason (a push that already ended keeps its state). A push that fails
+ * before its snapshot sent nothing: its slot of the daily quota (the day it was created) is given back.
+ */
 export async function markFailed(db: Queryable, { appId, pushId }: PushRef, reason: string): Promise<void> {
-  await db
-    .update(pushes)
-    .set({ status: 'failed', failureReason: reason })
-    .where(
-      and(
-        eq(pushes.appId, appId),
-        eq(pushes.id, pushId),
-        or(eq(pushes.status, 'scheduled'), eq(pushes.status, 'running')),
-      ),
-    );
+  await db.execute(sql`
+    with failed as (
+      update pushes set status = 'failed', failure_reason = ${reason}
+      where app_id = ${appId} and id = ${pushId} and status in ('scheduled', 'running')
+      returning created_at, snapshot_at
+    )
+    update push_quota q set used = greatest(q.used - 1, 0)
+    from failed f
+    where f.snapshot_at is null and q.app_id = ${appId}
+      and q.day = to_char(f.created_at at time zone 'UTC', 'YYYY-MM-DD')`);
 }
 
 /** Stored copies left when retention ends (none with retention 0: the partition only held the snapshot). */

@@ -3,15 +3,20 @@
  * (pushes/errors.ts, core/errors.ts), never HTTP: the REST routes and the v4 layer map them.
  */
 import { createHash } from 'node:crypto';
-import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/client';
 import { z } from 'zod';
 import type { FieldPath } from '../core/errors.ts';
 import { newId } from '../core/ids.ts';
 import { messageSchema } from '../core/messages.ts';
 import { resolveCondition } from '../db/accounts.ts';
 import type { App } from '../db/apps.ts';
+import { lockedSlotsOf } from '../db/attributes.ts';
 import type { Queryable } from '../db/client.ts';
-import type { Condition } from '../db/conditions.ts';
+import {
+  type Condition,
+  ConditionError,
+  compileCondition,
+  conditionAttributeNames,
+} from '../db/conditions.ts';
 import { pgErrorCode, SQLSTATE } from '../db/errors.ts';
 import {
   findPush,
@@ -23,15 +28,9 @@ import {
 import { reservePushSlots } from '../db/quota.ts';
 import { pushes } from '../db/schema.ts';
 import { offlineOptionsSchema } from '../delivery/offline-options.ts';
-import {
-  cancelPushUpdate,
-  type PushWorkflowInput,
-  pushWorkflow,
-  recallPushUpdate,
-} from '../workflows/push.ts';
+import { cancelPushUpdate, recallPushUpdate } from '../workflows/push.ts';
 import type { PushDeps } from './deps.ts';
 import { PushError, TimeError } from './errors.ts';
-import { markFailed } from './lifecycle.ts';
 import { isClosedWorkflowError } from './temporal.ts';
 
 export const MAX_RETENTION_SECONDS = 604_800;
@@ -78,6 +77,27 @@ export interface CreatePushOptions {
   campaign?: { id: string; step: number } | undefined;
 }
 
+/**
+ * The slots of the attributes a condition names, resolved inside the transaction that stores the push (under
+ * the lock attribute removals take), or unknown_attribute at `at` for a name removed since it was checked.
+ */
+export async function resolveAudienceSlots(
+  tx: Queryable,
+  appId: string,
+  condition: Condition | null,
+  at: FieldPath = ['audience'],
+): Promise<Record<string, number> | null> {
+  const names = conditionAttributeNames(condition);
+  if (names.length === 0) return null;
+  const slots = await lockedSlotsOf(tx, appId, names);
+  try {
+    compileCondition(condition, (n) => slots[n]);
+  } catch (err) {
+    throw err instanceof ConditionError ? err.at(at) : err;
+  }
+  return slots;
+}
+
 /** The row of a new push; its id is time-ordered and its workflow id derived from it. */
 export function newPushRow(
   appId: string,
@@ -85,6 +105,7 @@ export function newPushRow(
   condition: Condition | null,
   requestHash: string | null,
   opts: CreatePushOptions,
+  audienceSlots: Record<string, number> | null = null,
 ): typeof pushes.$inferInsert {
   const id = newId();
   return {
@@ -93,6 +114,7 @@ export function newPushRow(
     campaignId: opts.campaign?.id,
     campaignStep: opts.campaign?.step,
     audience: condition,
+    audienceSlots,
     message: input.message,
     offline: input.offline,
     fromAccount: input.message.from,
@@ -138,9 +160,10 @@ export async function createPush(
   try {
     row = await deps.database.db.transaction(async (tx) => {
       await takeQuota(tx, app.id, 1);
+      const slots = await resolveAudienceSlots(tx, app.id, condition);
       const [inserted] = await tx
         .insert(pushes)
-        .values(newPushRow(app.id, input, condition, requestHash, opts))
+        .values(newPushRow(app.id, input, condition, requestHash, opts, slots))
         .returning();
       if (!inserted) throw new Error('push insert returned nothing');
       return inserted;
@@ -186,33 +209,9 @@ async function sameRequest(
   return { push: existing, created: false };
 }
 
-export async function startPushWorkflow(deps: PushDeps, push: PushRow): Promise<void> {
-  const args: PushWorkflowInput = {
-    appId: push.appId,
-    pushId: push.id,
-    sendAt: push.sendAt?.toISOString(),
-    retentionSeconds: push.retentionSeconds,
-  };
-  try {
-    await deps.temporal.workflow.start(pushWorkflow, {
-      workflowId: push.workflowId,
-      taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
-      args: [args],
-      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-      // A finished push is never run twice, whatever retries arrive later.
-      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-      memo: { app: push.appId, push: push.id, campaign: push.campaignId ?? '' },
-    });
-  } catch (err) {
-    if ((err as Error).name === 'WorkflowExecutionAlreadyStartedError') return;
-    await markFailed(
-      deps.database.db,
-      { appId: push.appId, pushId: push.id },
-      `could not start workflow: ${(err as Error).message}`,
-    );
-    throw err;
-  }
-}
+import { startPushWorkflow } from './start.ts';
+
+export { startPushWorkflow };
 
 /** The push, or not_found (an id that is not a UUID names no push either). */
 export async function getPush(deps: PushDeps, appId: string, pushId: string): Promise<PushRow> {

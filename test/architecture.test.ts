@@ -25,7 +25,7 @@ const MAY_IMPORT: Record<string, string[]> = {
 };
 /** Extra folders a type-only import may reach. */
 const MAY_IMPORT_TYPES: Record<string, string[]> = {
-  workflows: ['activities'],
+  workflows: ['activities', 'pushes'],
   delivery: [],
   pushes: ['activities'],
 };

@@ -3,7 +3,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
-import { PAGES_IN_FLIGHT } from '../activities/offline.ts';
+import { PAGES_IN_FLIGHT } from '../core/tunables.ts';
 import { type FakeFcm, startFakeFcm } from '../fakes/fcm.ts';
 import { generateServiceAccount } from '../fakes/keys.ts';
 import { seedAccounts } from './support/seed.ts';

@@ -45,6 +45,15 @@ function freezeDate(at = new Date('2029-06-01T12:00:00Z')): void {
 
 const prod = (token: string): DeviceTarget => ({ token, environment: 'production' });
 
+/** Waits for an event the fakes count (never a fixed sleep: the suite must pass on a loaded CPU). */
+async function until(ok: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
 describe('APNs client', () => {
   let key: ApnsTestKey;
   beforeAll(() => {
@@ -248,13 +257,17 @@ describe('APNs client', () => {
   });
 
   it('lets in-flight requests finish on close and fails the queued ones with ClientClosed', async () => {
-    const { client } = await setup({ latencyMs: 100 }, { concurrency: 1 });
+    const { fake, client } = await setup({}, { concurrency: 1 });
     await client.send([prod(fakeApnsToken())], full); // connected, JWT signed
     expect(await client.send([], full)).toEqual([]);
     const [a, b, c] = [fakeApnsToken(), fakeApnsToken(), fakeApnsToken()];
+    // The first request is held at the fake until the close has begun: in flight at the close, whatever the load.
+    const release = fake.hold();
     const page = client.send([prod(a), prod(b), prod(c)], full);
-    await new Promise((r) => setTimeout(r, 20));
-    await client.close();
+    await until(() => fake.stats.arrived === 2, 'the first request in flight');
+    const closing = client.close();
+    release();
+    await closing;
     expect(await page).toEqual([
       { token: a, outcome: 'sent' },
       { token: b, outcome: 'failed', reason: 'ClientClosed' },
@@ -263,14 +276,16 @@ describe('APNs client', () => {
   });
 
   it('fails a queue of 20,000 on close without overflowing the stack', async () => {
-    // One session, connected by the first send: the page's first request must not wait for a second session's
-    // TLS handshake, which on a loaded machine outlasts the 20 ms before close() and turns it into a retry.
-    const { client } = await setup({ latencyMs: 100 }, { concurrency: 1, connections: 1 });
+    // One session: the page's first request must not wait for a second session's TLS handshake.
+    const { fake, client } = await setup({}, { concurrency: 1, connections: 1 });
     await client.send([prod(fakeApnsToken())], full);
     const targets = Array.from({ length: 20_000 }, () => prod(fakeApnsToken()));
+    const release = fake.hold();
     const page = client.send(targets, full);
-    await new Promise((r) => setTimeout(r, 20));
-    await client.close();
+    await until(() => fake.stats.arrived === 2, 'the first request in flight');
+    const closing = client.close();
+    release();
+    await closing;
     const outcomes = await page;
     expect(outcomes[0]).toMatchObject({ outcome: 'sent' });
     expect(outcomes.slice(1).every((o) => o.outcome === 'failed' && o.reason === 'ClientClosed')).toBe(true);

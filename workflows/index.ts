@@ -1,2 +1,3 @@
 export * from './campaign.ts';
 export * from './push.ts';
+export * from './reconcile.ts';

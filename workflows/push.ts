@@ -1,5 +1,6 @@
 import {
   ActivityCancellationType,
+  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   condition,
@@ -39,9 +40,17 @@ const quick = proxyActivities<PushActivities>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
 });
+/** Attempts at a snapshot that fails unexpectedly (about 7 minutes in all); after them the push is failed. */
+export const SNAPSHOT_ATTEMPTS = 10;
+/**
+ * The snapshot heartbeats while its statement runs: a cancel reaches it within a second, and a dead worker's
+ * attempt is retried after 30 s. A stop waits until the statement is canceled and rolled back.
+ */
 const snapshot = proxyActivities<PushActivities>({
   startToCloseTimeout: '30 minutes',
-  retry: { initialInterval: '2 seconds', maximumInterval: '1 minute' },
+  heartbeatTimeout: '30 seconds',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: SNAPSHOT_ATTEMPTS },
 });
 /** Long pages heartbeat their cursor after every batch; a crashed worker's page resumes from it. */
 const pages = proxyActivities<PushActivities>({
@@ -125,10 +134,34 @@ export async function pushWorkflow(input: PushWorkflowInput): Promise<PushPhase>
     phase = 'snapshot';
   }
 
+  /** Runs the snapshot where cancel and recall reach it; answers why it can never succeed, if so. */
+  const takeSnapshot = async (): Promise<string | undefined> => {
+    try {
+      deliveryScope = new CancellationScope();
+      await deliveryScope.run(() => snapshot.snapshotAudience({ appId, pushId }));
+    } catch (err) {
+      if (isCancellation(err) && stopped()) return undefined;
+      if (!(err instanceof ActivityFailure)) throw err;
+      const cause = err.cause instanceof ApplicationFailure ? err.cause : undefined;
+      const why = err.cause?.message ?? err.message;
+      return cause?.nonRetryable
+        ? `snapshot failed: ${why}`
+        : `snapshot failed after ${SNAPSHOT_ATTEMPTS} attempts: ${why}`;
+    } finally {
+      deliveryScope = undefined;
+    }
+    return undefined;
+  };
+
   let cursor = input.resume?.cursor ?? 0;
   if (phase === 'snapshot') {
-    await snapshot.snapshotAudience({ appId, pushId });
+    const failure = stopped() ? undefined : await takeSnapshot();
     if (stopped()) return finishStopped();
+    if (failure !== undefined) {
+      await quick.markPushFailed({ appId, pushId, reason: failure });
+      phase = 'done';
+      return phase;
+    }
     phase = 'online';
     await quick.publishToGateways({ appId, pushId });
     phase = 'offline';

@@ -11,7 +11,7 @@ import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { PAGES_IN_FLIGHT } from '../../activities/offline.ts';
+import { PAGES_IN_FLIGHT } from '../../core/tunables.ts';
 import { runMigrations } from '../../db/migrate.ts';
 import { generateApnsKey, generateServiceAccount } from '../../fakes/keys.ts';
 import type { FakesAddresses } from '../ipc.ts';

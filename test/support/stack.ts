@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { inject } from 'vitest';
+import type { ActivityTesting } from '../../activities/deps.ts';
 import { type ApiHandle, startApi } from '../../cli/api.ts';
 import { connectTemporal } from '../../cli/services.ts';
 import { startWorker, type WorkerHandle } from '../../cli/worker.ts';
@@ -36,6 +37,8 @@ export interface TestStackOptions {
   batchSize?: number;
   /** Gateway settings for the API (short timers, small buffers). */
   gateway?: Partial<GatewayOptions>;
+  /** Test-only knobs of the worker's activities (a slow snapshot). */
+  testing?: ActivityTesting;
   /** The gateway's fan-out bus, made from the stack's database (default: LISTEN/NOTIFY on it). */
   bus?: (database: Database) => FanoutBus;
   /** The API's and worker's logger (a test that reads the log lines). */
@@ -51,6 +54,8 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
     TEMPORAL_TASK_QUEUE: `test-${randomBytes(4).toString('hex')}`,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
     HERALD_ROOT_KEY: 'test-root-key-0123456789abcdefghijklmn',
+    // The reconciler sweeps the whole database: only a test about it turns its Schedule on.
+    HERALD_RECONCILE_SECONDS: '0',
     ...opts.env,
   });
   const log = opts.log ?? createLogger(config.LOG_LEVEL, 'test');
@@ -66,6 +71,7 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
       log,
       workflowBundle: { codePath: inject('workflowBundlePath') },
       batchSize: opts.batchSize,
+      testing: opts.testing,
     });
   const stack: TestStack = {
     url: '',

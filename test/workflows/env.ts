@@ -77,6 +77,8 @@ export function mockActivities(overrides: Partial<PushActivities> = {}) {
     reschedulePushes: async () => {},
     cancelCampaignPushes: async () => {},
     finishCampaign: async () => {},
+    markPushFailed: async () => {},
+    reconcileStranded: async () => ({ started: [], failed: [], found: 0 }),
     ...overrides,
   };
   const recorded = Object.fromEntries(

@@ -1,5 +1,6 @@
 import type http2 from 'node:http2';
 import { importPKCS8, SignJWT } from 'jose';
+import { APNS_CONCURRENCY, PROVIDER_CONNECTIONS } from '../../../core/tunables.ts';
 import { type Bearer, createBearerCache } from '../../bearer.ts';
 import type { ChannelClient, DeviceTarget, SendOutcome } from '../../channel.ts';
 import { createSessionPool, request } from '../../http2-pool.ts';
@@ -14,9 +15,9 @@ export interface ApnsClientOptions {
   productionUrl?: string;
   /** Default https://api.sandbox.push.apple.com */
   sandboxUrl?: string;
-  /** HTTP/2 sessions per origin; default 2. */
+  /** HTTP/2 sessions per origin; default PROVIDER_CONNECTIONS (core/tunables.ts). */
   connections?: number;
-  /** Max in-flight streams across all sessions; default 500. */
+  /** Max in-flight streams across all sessions; default APNS_CONCURRENCY. */
   concurrency?: number;
   /** Retries after 429, 5xx, network errors and ExpiredProviderToken; default 3. */
   maxRetries?: number;
@@ -38,8 +39,8 @@ export function createApnsClient(opts: ApnsClientOptions): ChannelClient<ApnsNot
     sandbox: opts.sandboxUrl ?? 'https://api.sandbox.push.apple.com',
   };
   const providerToken = createProviderToken(credentials);
-  const gate = createGate(opts.concurrency ?? 500);
-  const pool = createSessionPool(opts.connections ?? 2, opts.ca);
+  const gate = createGate(opts.concurrency ?? APNS_CONCURRENCY);
+  const pool = createSessionPool(opts.connections ?? PROVIDER_CONNECTIONS, opts.ca);
   let closed = false;
 
   /**

@@ -1,4 +1,5 @@
 import type http2 from 'node:http2';
+import { FCM_CONCURRENCY, PROVIDER_CONNECTIONS } from '../../../core/tunables.ts';
 import type { Bearer } from '../../bearer.ts';
 import type { ChannelClient, DeviceTarget, SendOutcome } from '../../channel.ts';
 import { createSessionPool, request } from '../../http2-pool.ts';
@@ -12,9 +13,9 @@ export interface FcmClientOptions {
   credentials: FcmCredentials;
   /** Default https://fcm.googleapis.com; an http:// URL is spoken to as h2c with prior knowledge. */
   baseUrl?: string;
-  /** HTTP/2 sessions; default 2. */
+  /** HTTP/2 sessions; default PROVIDER_CONNECTIONS (core/tunables.ts). */
   connections?: number;
-  /** Max requests in flight; default 200. */
+  /** Max requests in flight; default FCM_CONCURRENCY. */
   concurrency?: number;
   /** Retries after 429, 5xx and network errors; default 3. */
   maxRetries?: number;
@@ -39,8 +40,8 @@ export function createFcmClient(opts: FcmClientOptions): ChannelClient<FcmNotifi
   const origin = base.origin;
   const path = `${base.pathname.replace(/\/+$/, '')}/v1/projects/${encodeURIComponent(credentials.projectId)}/messages:send`;
   const accessToken = createAccessTokenSource(credentials, opts.ca, opts.allowedTokenUris);
-  const gate = createGate(opts.concurrency ?? 200);
-  const pool = createSessionPool(opts.connections ?? 2, opts.ca);
+  const gate = createGate(opts.concurrency ?? FCM_CONCURRENCY);
+  const pool = createSessionPool(opts.connections ?? PROVIDER_CONNECTIONS, opts.ca);
   let closed = false;
 
   /**

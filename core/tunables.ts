@@ -1,0 +1,30 @@
+/**
+ * The performance knobs that are constants rather than settings, in one place, with the measurement or the
+ * reason behind each value (docs/performance.md has the runs). Settings an operator is expected to change are
+ * environment variables in core/config.ts (e.g. HERALD_PAGE_SIZE) or gateway options (gateway/options.ts).
+ */
+
+/**
+ * Offline pages whose provider notifications may be in flight at once while the next pages are claimed. Also
+ * the crash loss bound: a worker killed mid-push loses at most this many pages' notifications. 4, 8 and 16
+ * measured within the noise of each other at 1M recipients.
+ */
+export const PAGES_IN_FLIGHT = 4;
+
+/** Offline pages one deliverOfflinePages activity handles before handing its cursor back to the workflow. */
+export const PAGES_PER_ACTIVITY = 50;
+
+/** Connected accounts per live-delivery read of one push on one gateway (gateway/fanout.ts). */
+export const GATEWAY_LIVE_CHUNK = 1_000;
+
+/** Live pushes looked at per sync statement when a client connects (gateway/sync.ts). */
+export const GATEWAY_SYNC_CHUNK = 50;
+
+/** HTTP/2 sessions per provider origin and app (APNs, FCM). */
+export const PROVIDER_CONNECTIONS = 2;
+
+/** Requests in flight per app to APNs (Apple allows many concurrent streams per connection). */
+export const APNS_CONCURRENCY = 500;
+
+/** Requests in flight per app to FCM. */
+export const FCM_CONCURRENCY = 200;
