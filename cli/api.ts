@@ -50,12 +50,20 @@ export async function startApi(deps: ApiDeps, options: ApiOptions = {}): Promise
     server,
     gateway,
     stop: async () => {
-      // Sockets first (close 1001, presence forgotten), then the HTTP server.
+      // No new connections or requests; those in progress go on. Then the gateway: its fan-outs and frame
+      // writes finish (within the grace), its sockets close with 1001. Then what HTTP is left.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const http = server as { closeIdleConnections?: () => void; closeAllConnections?: () => void };
+      http.closeIdleConnections?.();
       await gateway.stop();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+      let timer: NodeJS.Timeout | undefined;
+      const grace = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, options.gateway?.closeGraceMs ?? 5_000);
       });
+      await Promise.race([closed, grace]);
+      clearTimeout(timer);
+      http.closeAllConnections?.();
+      await closed;
     },
   };
 }

@@ -55,7 +55,8 @@ export const configSchema = z.object({
   ),
   /**
    * Seconds a stopping worker lets running activities finish; then they are canceled: a page activity ends
-   * its pages in flight and hands its cursor over to the next worker.
+   * its pages in flight and hands its cursor over to the next worker. A stopping api process lets its live
+   * fan-outs, frame writes and requests finish this long before it closes its sockets with 1001.
    */
   HERALD_SHUTDOWN_GRACE_SECONDS: z.preprocess(
     emptyToUndefined,

@@ -507,7 +507,7 @@ export async function deleteAccounts(
       delete from push_recipients
       where account_id in (select jsonb_array_elements_text(${goneList}::jsonb))
         and push_id in (select id from pushes where app_id = ${appId})
-        and state = ${RecipientState.pending}`);
+        and state in (${RecipientState.pending}, ${RecipientState.awaitingLive})`);
     return gone.map((r) => r.id);
   });
   const gone = new Set(deleted);

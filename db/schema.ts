@@ -195,6 +195,12 @@ export const pushes = pgTable(
 export const RecipientState = {
   pending: 0,
   online: 1,
+  /**
+   * Connected when its offline page was claimed, so the page sent no notification: the live frame owes it. Live
+   * delivery moves it to online; the live-send fallback (pushes/offline-pages.ts) moves what is left to pending
+   * and notifies it. Counts as a stored copy (sync, expiry, recall) like pending.
+   */
+  awaitingLive: 2,
   synced: 3,
   acked: 4,
   withdrawn: 5,

@@ -2,7 +2,8 @@ import type { Sql } from '../db/client.ts';
 
 /** What the push workflow tells every gateway. */
 export type BusEvent =
-  | { type: 'push'; appId: string; pushId: string }
+  /** `retry`: only the copies a live send still owes (`awaitingLive`), after the offline pages. */
+  | { type: 'push'; appId: string; pushId: string; retry?: boolean }
   | { type: 'recall'; appId: string; pushId: string };
 
 /** The online fan-out bus. PostgreSQL LISTEN/NOTIFY today; small enough that NATS can replace it. */

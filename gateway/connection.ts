@@ -157,28 +157,42 @@ export class Connection implements LoginTarget, SyncTarget {
     this.send(data);
   }
 
-  /** A live frame: never waits for a slow socket; one whose buffer is full is dropped (it syncs on reconnect). */
-  sendLive(data: string): void {
-    if (this.closed) return;
+  /**
+   * A live frame: never waits for a slow socket; one whose buffer is full is dropped (it syncs on reconnect).
+   * True when the frame was written to the open socket (or queued behind its connect-time sync).
+   */
+  sendLive(data: string): boolean {
+    if (this.closed) return false;
     const { maxBufferedBytes } = this.deps.opts;
     if (this.phase === 'sync' || this.phase === 'auth') {
       this.queue.push(data);
       this.queueBytes += data.length;
-      if (this.queueBytes > maxBufferedBytes) this.slow();
-      return;
+      if (this.queueBytes > maxBufferedBytes) {
+        this.slow();
+        return false;
+      }
+      return true;
     }
     if (this.ws.bufferedAmount > maxBufferedBytes) {
       this.slow();
-      return;
+      return false;
     }
-    this.send(data);
+    if (this.ws.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(data);
+    return true;
   }
 
-  /** A push's live frame, unless this socket already had that push. */
-  deliver(pushId: string, data: string, forgetAt: number): void {
-    if (this.closed || this.sent.has(pushId)) return;
+  /**
+   * A push's live frame, unless this socket already had that push. True when the socket has the push now (the
+   * frame was written, or it had it before); false when the socket is closing or was dropped meanwhile: the
+   * copy is then not marked delivered, and the live-send fallback covers it.
+   */
+  deliver(pushId: string, data: string, forgetAt: number): boolean {
+    if (this.closed) return false;
+    if (this.sent.has(pushId)) return true;
+    if (!this.sendLive(data)) return false;
     this.sent.set(pushId, forgetAt);
-    this.sendLive(data);
+    return true;
   }
 
   markSent(push: PushForFrame): boolean {

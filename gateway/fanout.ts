@@ -30,11 +30,12 @@ export interface Fanout {
 export function createFanout(deps: FanoutDeps): Fanout {
   const { store, log, local, liveChunk, track } = deps;
 
-  async function onPush(appId: string, pushId: string): Promise<void> {
+  /** `retry`: only the copies a live send still owes (after the offline pages), for sockets that lack them. */
+  async function onPush(appId: string, pushId: string, retry = false): Promise<void> {
     const accounts = local.sockets(appId);
     if (!accounts?.size) return;
     const ids = [...accounts.keys()];
-    const chunk = (i: number) => store.liveRecipients(appId, pushId, ids.slice(i, i + liveChunk));
+    const chunk = (i: number) => store.liveRecipients(appId, pushId, ids.slice(i, i + liveChunk), retry);
     // Small chunks, each chunk's read running while the previous chunk's frames are written, and the rows
     // marked only after their frames went out: the first sockets get the push after one short read instead
     // of after one statement that reads and updates the rows of every account connected here.
@@ -52,9 +53,15 @@ export function createFanout(deps: FanoutDeps): Fanout {
       const data = frame({ ...messageFrame(row) });
       const forgetAt = forgetAtOf(row);
       const here = local.sockets(appId);
-      for (const accountId of row.accounts)
-        for (const conn of here?.get(accountId) ?? []) conn.deliver(pushId, data, forgetAt);
-      const delivered = row.accounts;
+      // Only accounts with a socket that has the frame now are marked: a socket that closed meanwhile (or was
+      // dropped as slow) leaves the copy undelivered for the live-send fallback.
+      const delivered: string[] = [];
+      for (const accountId of row.accounts) {
+        let has = false;
+        for (const conn of here?.get(accountId) ?? []) if (conn.deliver(pushId, data, forgetAt)) has = true;
+        if (has) delivered.push(accountId);
+      }
+      if (!delivered.length) continue;
       marked = marked.then(() =>
         store
           .markDeliveredOnline(appId, pushId, delivered)
@@ -80,7 +87,7 @@ export function createFanout(deps: FanoutDeps): Fanout {
         return;
       }
       if (event.type === 'push')
-        track(onPush(event.appId, event.pushId)).catch((err) =>
+        track(onPush(event.appId, event.pushId, event.retry === true)).catch((err) =>
           log.error({ err, pushId: event.pushId }, 'live delivery failed'),
         );
     },

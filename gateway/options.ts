@@ -17,6 +17,12 @@ export interface GatewayOptions {
   maxBufferedBytes: number;
   /** After the server closes a socket, how long the close handshake may take before the TCP is cut. */
   closeGraceMs: number;
+  /**
+   * On stop: how long live fan-outs, frame writes and statements in progress may take to finish before every
+   * socket is closed with 1001 (HERALD_SHUTDOWN_GRACE_SECONDS). Copies a fan-out cut short did not reach are
+   * left to the live-send fallback.
+   */
+  shutdownGraceMs: number;
   /** Largest frame a client may send (close 1009 beyond). */
   maxFrameBytes: number;
   /** Pushes looked at per sync statement on connect. */
@@ -61,6 +67,7 @@ export const defaultGatewayOptions = (): GatewayOptions => ({
   authTimeoutMs: 10_000,
   maxBufferedBytes: 1024 * 1024,
   closeGraceMs: 5_000,
+  shutdownGraceMs: 10_000,
   maxFrameBytes: 64 * 1024,
   syncChunk: GATEWAY_SYNC_CHUNK,
   syncDrainTimeoutMs: 30_000,
@@ -94,4 +101,5 @@ export const gatewayOptionsFromConfig = (config: Config): Partial<GatewayOptions
   maxConnectionsPerIp: config.HERALD_MAX_CONNECTIONS_PER_IP,
   trustProxy: config.HERALD_TRUST_PROXY,
   maxDevicesPerAccount: config.HERALD_MAX_DEVICES_PER_ACCOUNT,
+  shutdownGraceMs: config.HERALD_SHUTDOWN_GRACE_SECONDS * 1000,
 });

@@ -28,9 +28,24 @@ export interface Gateway {
   start(): Promise<void>;
   /** The http server's `upgrade` listener. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
-  /** Closes every socket with 1001, forgets this gateway's presence, stops listening. */
+  /**
+   * Refuses new upgrades, stops listening to the bus, lets fan-outs and statements in progress finish (within
+   * `shutdownGraceMs`), then closes every socket with 1001 and forgets this gateway's presence.
+   */
   stop(): Promise<void>;
   stats(): { connections: number; accounts: number };
+}
+
+/** Waits for these promises to settle, at most `ms`. */
+async function settle(ps: Promise<unknown>[], ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    Promise.allSettled(ps),
+    new Promise((r) => {
+      timer = setTimeout(r, ms);
+    }),
+  ]);
+  clearTimeout(timer);
 }
 
 function reject(socket: Duplex, status: number, text: string, code: string, message: string): void {
@@ -165,15 +180,16 @@ export function createGateway(deps: GatewayDeps, options: Partial<GatewayOptions
 
     async stop() {
       if (stopping) return;
+      // New upgrades are refused and bus events ignored from here on.
       stopping = true;
       clearInterval(heartbeatTimer);
       clearInterval(pingTimer);
       await unsubscribe?.().catch((err) => log.warn({ err }, 'unlisten failed'));
+      // Live fan-outs, syncs and acks in progress finish first (their frames are written, their rows marked),
+      // within the grace; only then are the sockets closed, so a frame goes out before its socket's 1001.
+      await settle([...inflight, ...presence.pending()], opts.shutdownGraceMs);
+      if (inflight.size) log.warn({ inflight: inflight.size }, 'shutdown grace over: closing sockets anyway');
       for (const conn of conns) conn.close(CloseCode.goingAway, 'server_shutting_down: reconnect');
-      await Promise.race([
-        Promise.allSettled([...inflight, ...presence.pending()]),
-        new Promise((r) => setTimeout(r, opts.closeGraceMs)),
-      ]);
       await store.unregister().catch((err) => log.warn({ err }, 'could not remove gateway row'));
       const deadline = Date.now() + opts.closeGraceMs;
       while (conns.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));

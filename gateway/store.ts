@@ -13,9 +13,9 @@ export function gatewayStore(sql: Sql, gatewayId: string) {
     syncAccount: (appId: string, accountId: string, pushIds: string[]) =>
       syncAccount(sql, appId, accountId, pushIds),
     /** What live delivery of a push sends to the accounts connected here. */
-    liveRecipients: (appId: string, pushId: string, accountIds: string[]) =>
-      liveRecipients(sql, appId, pushId, accountIds),
-    /** After the frames went out: those copies are delivered online. */
+    liveRecipients: (appId: string, pushId: string, accountIds: string[], owedOnly = false) =>
+      liveRecipients(sql, appId, pushId, accountIds, owedOnly),
+    /** After the frames were written to open sockets: those copies are delivered online. */
     markDeliveredOnline: (appId: string, pushId: string, accountIds: string[]) =>
       markDeliveredOnline(sql, appId, pushId, accountIds),
     /** An ack frame: the account's copies of these pushes are acked. */

@@ -1,7 +1,7 @@
 /**
  * A push's state transitions, each in one place, each a function of (db, …): the workflow's activities and the
- * services call these and nothing else writes a push's status. Recipient transitions (claim a page, mark
- * delivered online, sync, ack) join them here as they move out of the gateway and activities.
+ * services call these and nothing else writes a push's status. The recipient transitions are in recipients.ts
+ * (delivered online, sync, ack) and offline-pages.ts (claim a page, the live-send fallback).
  */
 import { and, eq, sql } from 'drizzle-orm';
 import { eligibleAccount } from '../db/accounts.ts';
@@ -14,8 +14,8 @@ import { PushError } from './errors.ts';
 
 export type PushRef = { appId: string; pushId: string };
 
-/** Recipients whose copy is still stored: the ones that expire or are withdrawn. */
-const STILL_WAITING = [RecipientState.pending];
+/** Recipients whose copy is still stored: the ones that expire or are withdrawn (a live send's too). */
+const STILL_WAITING = [RecipientState.pending, RecipientState.awaitingLive];
 
 /** What a snapshot can be asked besides the push: how to stop it, and (tests only) how long to hold it. */
 export interface SnapshotOptions {

@@ -2,14 +2,16 @@
  * A recipient's transitions after the snapshot, as the WebSocket gateway drives them: delivered online, synced on
  * connect, acked. Each is one set-based statement (per chunk of connected accounts, per sync chunk, per ack
  * frame), never one per recipient, and reaches `push_recipients` by push id first so PostgreSQL prunes it to
- * the partitions of those pushes. The offline page claim is in lifecycle.ts.
+ * the partitions of those pushes. The offline page claim and the live-send fallback are in offline-pages.ts.
  */
 import type { Sql } from '../db/client.ts';
 import { pgErrorCode, SQLSTATE } from '../db/errors.ts';
 import { RecipientState as S } from '../db/schema.ts';
 
 /** Recipient states a connected account may still be sent: not acked, withdrawn, expired or skipped. */
-const UNACKED = [S.pending, S.online, S.synced];
+const UNACKED = [S.pending, S.awaitingLive, S.online, S.synced];
+/** Not delivered yet: a stored copy (with retention), or one a live send owes (awaitingLive). */
+const UNDELIVERED = [S.pending, S.awaitingLive];
 
 /** The columns of a push that a delivered message is made of. */
 export interface PushForDelivery {
@@ -71,7 +73,7 @@ export async function syncAccount(
       from cand
       where r.push_id = any(${pushIds}::text[]) and r.account_id = ${accountId}
         and r.push_id = cand.push_id and r.account_seq = cand.account_seq
-        and r.state in ${sql([S.pending])}
+        and r.state in ${sql(UNDELIVERED)}
       returning r.push_id
     ), bumped as (
       update pushes p set synced_later = p.synced_later + m.n
@@ -98,20 +100,24 @@ export async function liveRecipients(
   appId: string,
   pushId: string,
   accountIds: string[],
+  /** Only the copies a live send still owes: the retry after the offline pages. */
+  owedOnly = false,
 ): Promise<LiveDelivery | undefined> {
+  const states = owedOnly ? [S.awaitingLive] : UNACKED;
   const [row] = await sql<LiveDelivery[]>`
     select p.id, p.message, p.from_account, p.snapshot_at, p.expires_at, p.retention_seconds,
       p.recalled_at,
       (select array_agg(r.account_id) from push_recipients r
        where r.push_id = ${pushId} and r.account_id = any(${accountIds}::text[])
-         and r.state in ${sql(UNACKED)}) as accounts
+         and r.state in ${sql(states)}) as accounts
     from pushes p where p.app_id = ${appId} and p.id = ${pushId}`;
   return row;
 }
 
 /**
- * After the frames went out: the accounts' copies still pending become `online` and are counted in
- * delivered_online, in one statement. A copy acked in between was counted by the ack.
+ * After the frames were written to open sockets: the accounts' copies still undelivered (pending, or
+ * awaitingLive once their page was claimed) become `online` and are counted in delivered_online, in one
+ * statement. A copy acked in between was counted by the ack.
  */
 export async function markDeliveredOnline(
   sql: Sql,
@@ -124,7 +130,7 @@ export async function markDeliveredOnline(
     with moved as (
       update push_recipients r set state = ${S.online}
       where r.push_id = ${pushId} and r.account_id = any(${accountIds}::text[])
-        and r.state = ${S.pending}
+        and r.state in ${sql(UNDELIVERED)}
       returning 1
     ), bumped as (
       update pushes set delivered_online = delivered_online + (select count(*) from moved)
@@ -137,8 +143,8 @@ export async function markDeliveredOnline(
 
 /**
  * Acks by push id: the account's copies become acked and `pushes.acked` counts them, in one statement. A
- * copy still pending was delivered live and acked before the gateway marked it (sync marks before it
- * sends), so it is counted as delivered online too.
+ * copy still pending (or awaitingLive) was delivered live and acked before the gateway marked it (sync marks
+ * before it sends), so it is counted as delivered online too.
  */
 export async function ack(sql: Sql, appId: string, accountId: string, pushIds: string[]): Promise<number> {
   if (!pushIds.length) return 0;
@@ -158,7 +164,7 @@ export async function ack(sql: Sql, appId: string, accountId: string, pushIds: s
       returning r.push_id, cand.state as was
     ), bumped as (
       update pushes p set acked = p.acked + a.n, delivered_online = p.delivered_online + a.live
-      from (select push_id, count(*)::int as n, count(*) filter (where was = ${S.pending})::int as live
+      from (select push_id, count(*)::int as n, count(*) filter (where was in ${sql(UNDELIVERED)})::int as live
             from acked group by push_id) a
       where p.app_id = ${appId} and p.id = a.push_id
     )

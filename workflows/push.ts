@@ -21,12 +21,18 @@ export interface PushWorkflowInput {
   /** ISO time to wait for; absent = now. */
   sendAt?: string | undefined;
   retentionSeconds: number;
-  /** Where a continued run picks up. */
-  resume?: { phase: 'offline'; cursor: number } | undefined;
+  /** Where a continued run picks up; `awaitingLive`: rows the pages so far left to the live send. */
+  resume?: { phase: 'offline'; cursor: number; awaitingLive?: number } | undefined;
 }
 
 /** How long a push with retention 0 keeps its recipient rows after it completes. */
 export const RECIPIENTS_GRACE_MS = 60_000;
+
+/**
+ * After the offline pages, when rows are still owed a live send: how long the gateways' fan-outs (and the
+ * retry sent to them) get to deliver before the live-send fallback notifies what is left. A timer in history.
+ */
+export const LIVE_SETTLE_MS = 5_000;
 
 export type PushPhase = 'waiting' | 'snapshot' | 'online' | 'offline' | 'retained' | 'done';
 
@@ -167,12 +173,29 @@ export async function pushWorkflow(input: PushWorkflowInput): Promise<PushPhase>
     phase = 'offline';
   }
 
+  /** Runs one delivery activity where cancel and recall reach it; undefined when a stop canceled it. */
+  const stoppable = async <T>(run: () => Promise<T>): Promise<T | undefined> => {
+    try {
+      deliveryScope = new CancellationScope();
+      return await deliveryScope.run(run);
+    } catch (err) {
+      if (!(isCancellation(err) && stopped())) throw err;
+      return undefined;
+    } finally {
+      deliveryScope = undefined;
+    }
+  };
+
   if (phase === 'offline') {
+    let awaitingLive = input.resume?.awaitingLive ?? 0;
     while (!stopped()) {
       if (workflowInfo().continueAsNewSuggested) {
-        await continueAsNew<typeof pushWorkflow>({ ...input, resume: { phase: 'offline', cursor } });
+        await continueAsNew<typeof pushWorkflow>({
+          ...input,
+          resume: { phase: 'offline', cursor, awaitingLive },
+        });
       }
-      let page: { cursor: number; done: boolean } | undefined;
+      let page: { cursor: number; done: boolean; awaitingLive: number } | undefined;
       try {
         deliveryScope = new CancellationScope();
         page = await deliveryScope.run(() => pages.deliverOfflinePages({ appId, pushId, cursor }));
@@ -183,7 +206,17 @@ export async function pushWorkflow(input: PushWorkflowInput): Promise<PushPhase>
       }
       if (!page) break;
       cursor = page.cursor;
+      awaitingLive += page.awaitingLive ?? 0;
       if (page.done) break;
+    }
+    // The live-send fallback: pages skipped the recipients connected at their claim (awaitingLive); those a
+    // live send still owes once the fan-outs settled get what an offline recipient gets, at most once.
+    if (awaitingLive > 0 && !stopped()) {
+      const owed = await quick.retryLiveDelivery({ appId, pushId });
+      if (owed.awaitingLive > 0) {
+        await condition(stopped, LIVE_SETTLE_MS);
+        if (!stopped()) await stoppable(() => pages.deliverLiveFallbacks({ appId, pushId }));
+      }
     }
     if (stopped()) return finishStopped();
     const { expiresAt } = await quick.completePush({ appId, pushId });

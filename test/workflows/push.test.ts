@@ -88,7 +88,11 @@ describe('push workflow', () => {
       // Each page adds about six history events; this many pages pass the threshold at least once.
       const pages = Math.ceil(inject('suggestContinueAsNewAfter') / 4);
       const mock = mockActivities({
-        deliverOfflinePages: async ({ cursor }) => ({ cursor: cursor + 10, done: cursor + 10 >= pages * 10 }),
+        deliverOfflinePages: async ({ cursor }) => ({
+          cursor: cursor + 10,
+          done: cursor + 10 >= pages * 10,
+          awaitingLive: 0,
+        }),
       });
       await t.withWorker(mock.activities, async (taskQueue) => {
         const handle = await start(taskQueue, { retentionSeconds: 1 });

@@ -1,0 +1,189 @@
+/**
+ * A push's offline transitions, as the worker's page activities drive them (activities/offline.ts is the loop
+ * and the channel sending): claim a page, add provider results to the push's counters, disable dead tokens, and
+ * the live-send fallback (claim the rows a live send still owes). Each is one statement per page.
+ */
+import { and, eq, inArray, type SQL, sql } from 'drizzle-orm';
+import type { Queryable } from '../db/client.ts';
+import { connectedNow } from '../db/recipients.ts';
+import { type ChannelCount, devices, RecipientState as S } from '../db/schema.ts';
+import type { DeviceTarget } from '../delivery/channel.ts';
+import type { ChannelName } from '../delivery/registry.ts';
+import type { PushRef } from './lifecycle.ts';
+
+export interface PageDevice extends DeviceTarget {
+  platform: ChannelName;
+}
+
+export interface ClaimedPage {
+  /** The end of this page, or null when no recipients are left. */
+  lastSeq: number | null;
+  /** The live devices of the page's recipients who are still undelivered and not connected anywhere. */
+  devices: PageDevice[];
+  /** False when another attempt had already claimed this page (a retry after a crash). */
+  claimed: boolean;
+  /** Rows of the page left to the live send (connected, not yet delivered): now `awaitingLive`. */
+  awaitingLive: number;
+}
+
+/** Provider results not yet written to the push row, per channel. */
+export class ProviderTally {
+  private counts = new Map<ChannelName, ChannelCount>();
+
+  add(platform: ChannelName, sent: number, failed: number, disabled: number): void {
+    const c = this.counts.get(platform) ?? { sent: 0, failed: 0, disabled: 0 };
+    this.counts.set(platform, {
+      sent: c.sent + sent,
+      failed: c.failed + failed,
+      disabled: c.disabled + disabled,
+    });
+  }
+
+  /** Hands over what was counted so far and starts again from zero. */
+  take(): ProviderTally {
+    const taken = new ProviderTally();
+    taken.counts = this.counts;
+    this.counts = new Map();
+    return taken;
+  }
+
+  merge(other: ProviderTally): void {
+    for (const [platform, c] of other.counts) this.add(platform, c.sent, c.failed, c.disabled);
+  }
+
+  get empty(): boolean {
+    return this.counts.size === 0;
+  }
+
+  /** The SET clause that adds this tally to the push's counters. */
+  increments() {
+    return sql`channel_counts = add_channel_counts(channel_counts, ${JSON.stringify(Object.fromEntries(this.counts))}::jsonb)`;
+  }
+}
+
+type DeviceRow = [ChannelName, string, DeviceTarget['environment'], string | null];
+
+const toDevices = (rows: DeviceRow[] | null | undefined): PageDevice[] =>
+  (rows ?? []).map(([platform, token, environment, topic]) => ({ platform, token, environment, topic }));
+
+/** The live devices of the accounts in CTE `who` (a column account_id), as a json array. */
+const devicesOf = (appId: string, who: SQL) => sql`coalesce((
+  select json_agg(json_build_array(d.platform, d.token, d.environment, d.topic))
+  from devices d join ${who} o on d.app_id = ${appId} and d.account_id = o.account_id
+  where d.disabled_at is null
+), '[]'::json)`;
+
+/**
+ * Claims the next keyset page in one statement: it moves the push's offline cursor past the page (only if
+ * nobody moved it first), adds the provider results counted since the last claim to the push's counters (so
+ * they cost no statement of their own and no second lock on the push row), and returns the live devices of the
+ * page's recipients who are still undelivered and not connected to a live gateway. The page's undelivered
+ * recipients who ARE connected become `awaitingLive` in the same statement (a write only for connected
+ * accounts): the live send owes them the push, and the fallback (claimLiveFallbackPage) covers a send that
+ * fails. The claim commits before any notification goes out, so a retried page is never sent twice.
+ */
+export async function claimPage(
+  db: Queryable,
+  { appId, pushId }: PushRef,
+  page: { cursor: number; size: number; wantDevices: boolean; tally: ProviderTally },
+): Promise<ClaimedPage> {
+  const { cursor, size, wantDevices, tally } = page;
+  const rows = await db.execute<{
+    last_seq: string | null;
+    claimed_to: string | null;
+    awaiting: number;
+    devices: DeviceRow[];
+  }>(sql`
+    with page as (
+      -- Presence is looked up for undelivered rows only.
+      select r0.account_seq, r0.account_id, r0.state,
+        r0.state = ${S.pending} and ${connectedNow(appId, sql`r0.account_id`)} as connected
+      from push_recipients r0
+      where r0.push_id = ${pushId} and r0.account_seq > ${cursor}
+      order by r0.account_seq limit ${size}
+    ), offline as (
+      select p.account_id from page p
+      where ${wantDevices} and p.state = ${S.pending} and not p.connected
+    ), claim as (
+      update pushes set offline_cursor = (select max(account_seq) from page), ${tally.increments()}
+      where app_id = ${appId} and id = ${pushId} and offline_cursor = ${cursor}
+        and exists (select 1 from page)
+      returning offline_cursor
+    ), awaiting as (
+      update push_recipients r set state = ${S.awaitingLive}
+      from page p
+      where r.push_id = ${pushId} and r.account_seq = p.account_seq
+        and p.connected and r.state = ${S.pending} and exists (select 1 from claim)
+      returning 1
+    )
+    select (select max(account_seq) from page)::text as last_seq,
+           (select offline_cursor from claim)::text as claimed_to,
+           (select count(*)::int from awaiting) as awaiting,
+           ${devicesOf(appId, sql`offline`)} as devices`);
+  const row = rows[0];
+  return {
+    lastSeq: row?.last_seq ? Number(row.last_seq) : null,
+    claimed: row?.claimed_to != null,
+    awaitingLive: row?.awaiting ?? 0,
+    devices: toDevices(row?.devices),
+  };
+}
+
+/** Writes provider results that no claim carried (the last pages of an activity, the fallback). */
+export async function addProviderCounts(db: Queryable, { appId, pushId }: PushRef, tally: ProviderTally) {
+  if (tally.empty) return;
+  await db.execute(sql`update pushes set ${tally.increments()} where app_id = ${appId} and id = ${pushId}`);
+}
+
+/** The provider said these tokens are dead (one statement per reason): they get nothing more. */
+export async function disableDevices(
+  db: Queryable,
+  appId: string,
+  platform: ChannelName,
+  dead: { token: string; reason: string }[],
+): Promise<void> {
+  for (const reason of new Set(dead.map((d) => d.reason))) {
+    const tokens = dead.filter((d) => d.reason === reason).map((d) => d.token);
+    await db
+      .update(devices)
+      .set({ disabledAt: new Date(), disabledReason: reason })
+      .where(and(eq(devices.appId, appId), eq(devices.platform, platform), inArray(devices.token, tokens)));
+  }
+}
+
+/** Rows a live send still owes: what the workflow checks before it waits for the fan-outs to settle. */
+export async function countAwaitingLive(db: Queryable, { pushId }: PushRef): Promise<number> {
+  const [row] = await db.execute<{ n: number }>(sql`
+    select count(*)::int as n from push_recipients where push_id = ${pushId} and state = ${S.awaitingLive}`);
+  return row?.n ?? 0;
+}
+
+/**
+ * The live-send fallback, one page: the rows still `awaitingLive` (their live send failed or never came) after
+ * `cursor` move to pending in one statement and the live devices of their accounts come back, to get what an
+ * offline recipient gets: the provider notification, and with retention the pending row is the stored copy.
+ * A row leaves awaitingLive once, so its notification is claimed at most once (as a page's). Only while the
+ * push is running and not recalled.
+ */
+export async function claimLiveFallbackPage(
+  db: Queryable,
+  { appId, pushId }: PushRef,
+  page: { cursor: number; size: number; wantDevices: boolean },
+): Promise<{ lastSeq: number | null; devices: PageDevice[] }> {
+  const rows = await db.execute<{ last_seq: string | null; devices: DeviceRow[] }>(sql`
+    with moved as (
+      update push_recipients r set state = ${S.pending}
+      where r.push_id = ${pushId} and r.state = ${S.awaitingLive}
+        and r.account_seq in (
+          select account_seq from push_recipients
+          where push_id = ${pushId} and state = ${S.awaitingLive} and account_seq > ${page.cursor}
+          order by account_seq limit ${page.size})
+        and exists (select 1 from pushes p where p.app_id = ${appId} and p.id = ${pushId}
+                    and p.status = 'running' and p.recalled_at is null)
+      returning r.account_seq, r.account_id
+    ), wanted as (select account_id from moved where ${page.wantDevices})
+    select (select max(account_seq) from moved)::text as last_seq,
+           ${devicesOf(appId, sql`wanted`)} as devices`);
+  const row = rows[0];
+  return { lastSeq: row?.last_seq ? Number(row.last_seq) : null, devices: toDevices(row?.devices) };
+}
