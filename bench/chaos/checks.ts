@@ -34,6 +34,7 @@ export interface PushTruth {
 const STATE_NAMES: Record<number, string> = {
   0: 'pending',
   1: 'online',
+  2: 'awaitingLive',
   3: 'synced',
   4: 'acked',
   5: 'withdrawn',
@@ -156,16 +157,30 @@ export function checkPush(e: PushEvidence): { checks: Check[]; tallies: Tallies 
     ],
   );
 
-  // 4. Every client gets it at least once (on any of its connections) before retention ends.
+  // 4. Every client gets it at least once (on any of its connections) before retention ends. A client whose
+  // live send failed gets what an offline recipient gets (the live-send fallback): with retention 0 that is
+  // the notification on its device, so one without a device may get nothing (documented), never one with.
   const got = new Set(e.connections.filter((c) => c.viaSync + c.live > 0).map((c) => c.accountId));
-  const never = e.clientAccounts.filter((a) => !got.has(a));
-  const neverNotified = never.filter((a) => !t.devices.some((d) => d.account === a));
+  const notifiedTokens = new Set<string>();
+  for (const p of ['apns', 'fcm'] as const)
+    for (const [tok, n] of e.fakes[p].perToken) if (n > 0) notifiedTokens.add(`${p}:${tok}`);
+  const notifiedAccounts = new Set(
+    t.devices.filter((d) => notifiedTokens.has(`${d.platform}:${d.token}`)).map((d) => d.account),
+  );
+  const never = e.clientAccounts.filter((a) => !got.has(a) && !notifiedAccounts.has(a));
+  const neverWithDevice = never.filter((a) => t.devices.some((d) => d.account === a));
+  const byNotification = e.clientAccounts.filter((a) => !got.has(a) && notifiedAccounts.has(a)).length;
   add(
     'every client gets it at least once',
-    never.length === 0,
+    never.length === 0
+      ? 'PASS'
+      : e.retention === 0 && neverWithDevice.length === 0
+        ? 'PASS (documented)'
+        : 'FAIL',
     `${e.clientAccounts.length - never.length} of ${e.clientAccounts.length} clients got it` +
+      (byNotification ? ` (${byNotification} by the live-send fallback's notification only)` : '') +
       (never.length
-        ? ` (${never.length - neverNotified.length} of the ${never.length} without it have a device)`
+        ? `; ${never.length} got nothing (${neverWithDevice.length} of them have a device${e.retention === 0 ? ', retention 0 keeps no copy' : ''})`
         : ''),
     sample(never),
   );
@@ -204,6 +219,9 @@ export function checkPush(e: PushEvidence): { checks: Check[]; tallies: Tallies 
     const delivered = (t.byState.online ?? 0) + (t.byState.synced ?? 0) + (t.byState.acked ?? 0);
     const clientDelivered = [...t.clientStates.values()].filter((s) => s === 1 || s === 3 || s === 4).length;
     const clientGot = e.clientAccounts.filter((a) => got.has(a)).length;
+    // A client that got a frame from a gateway killed before it marked the row (and never reconnected in time
+    // for the retry) falls back: its row is pending again and its device notified. Documented, not a mismatch.
+    const fellBack = e.clientAccounts.filter((a) => got.has(a) && t.clientStates.get(a) === 0).length;
     const storedTruth = e.retention > 0 ? t.rows - e.connectedAtPost : 0;
     const mismatches: string[] = [];
     const eq = (label: string, counter: number, truth: number) => {
@@ -213,7 +231,7 @@ export function checkPush(e: PushEvidence): { checks: Check[]; tallies: Tallies 
     eq('deliveredOnline+syncedLater vs rows delivered', c.deliveredOnline + c.syncedLater, delivered);
     eq('acked vs rows acked', c.acked, t.byState.acked ?? 0);
     eq('storedOffline vs rows − clients online at start', c.storedOffline, storedTruth);
-    eq('clients given it vs their rows delivered', clientGot, clientDelivered);
+    eq('clients given it vs their rows delivered (+ fell back)', clientGot, clientDelivered + fellBack);
     add(
       'delivery counters equal the truth',
       mismatches.length === 0,
