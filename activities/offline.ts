@@ -131,6 +131,10 @@ export function offlineActivities({
             size: batchSize,
             wantDevices: notifications !== undefined,
             tally: carried,
+          }).catch((err: unknown) => {
+            // The claim rolled back with the results it carried: they are written in `finally` instead.
+            tally.merge(carried);
+            throw err;
           });
           if (!page.claimed) tally.merge(carried);
           awaitingLive += page.awaitingLive;

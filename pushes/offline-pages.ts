@@ -10,6 +10,7 @@ import { type ChannelCount, devices, RecipientState as S } from '../db/schema.ts
 import type { DeviceTarget } from '../delivery/channel.ts';
 import type { ChannelName } from '../delivery/registry.ts';
 import type { PushRef } from './lifecycle.ts';
+import { retryingDeadlocks } from './recipients.ts';
 
 export interface PageDevice extends DeviceTarget {
   platform: ChannelName;
@@ -88,12 +89,14 @@ export async function claimPage(
   page: { cursor: number; size: number; wantDevices: boolean; tally: ProviderTally },
 ): Promise<ClaimedPage> {
   const { cursor, size, wantDevices, tally } = page;
-  const rows = await db.execute<{
-    last_seq: string | null;
-    claimed_to: string | null;
-    awaiting: number;
-    devices: DeviceRow[];
-  }>(sql`
+  // Its awaitingLive marks and a gateway's online marks take the same rows and the push row in either order.
+  const rows = await retryingDeadlocks(() =>
+    db.execute<{
+      last_seq: string | null;
+      claimed_to: string | null;
+      awaiting: number;
+      devices: DeviceRow[];
+    }>(sql`
     with page as (
       -- Presence is looked up for undelivered rows only.
       select r0.account_seq, r0.account_id, r0.state,
@@ -119,7 +122,8 @@ export async function claimPage(
     select (select max(account_seq) from page)::text as last_seq,
            (select offline_cursor from claim)::text as claimed_to,
            (select count(*)::int from awaiting) as awaiting,
-           ${devicesOf(appId, sql`offline`)} as devices`);
+           ${devicesOf(appId, sql`offline`)} as devices`),
+  );
   const row = rows[0];
   return {
     lastSeq: row?.last_seq ? Number(row.last_seq) : null,
@@ -170,7 +174,8 @@ export async function claimLiveFallbackPage(
   { appId, pushId }: PushRef,
   page: { cursor: number; size: number; wantDevices: boolean },
 ): Promise<{ lastSeq: number | null; devices: PageDevice[] }> {
-  const rows = await db.execute<{ last_seq: string | null; devices: DeviceRow[] }>(sql`
+  const rows = await retryingDeadlocks(() =>
+    db.execute<{ last_seq: string | null; devices: DeviceRow[] }>(sql`
     with moved as (
       update push_recipients r set state = ${S.pending}
       where r.push_id = ${pushId} and r.state = ${S.awaitingLive}
@@ -183,7 +188,8 @@ export async function claimLiveFallbackPage(
       returning r.account_seq, r.account_id
     ), wanted as (select account_id from moved where ${page.wantDevices})
     select (select max(account_seq) from moved)::text as last_seq,
-           ${devicesOf(appId, sql`wanted`)} as devices`);
+           ${devicesOf(appId, sql`wanted`)} as devices`),
+  );
   const row = rows[0];
   return { lastSeq: row?.last_seq ? Number(row.last_seq) : null, devices: toDevices(row?.devices) };
 }

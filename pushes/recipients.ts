@@ -31,9 +31,10 @@ export interface LiveDelivery extends PushForDelivery {
 
 /**
  * Runs a statement again when PostgreSQL picked it as a deadlock victim: two gateways delivering one push to
- * one account's devices, or two devices of an account syncing at once, may lock the same rows in another order.
+ * one account's devices, or two devices of an account syncing at once, or a page claim marking rows a gateway
+ * marks, may lock the same rows in another order.
  */
-async function retryingDeadlocks<T>(run: () => Promise<T>, attempts = 4): Promise<T> {
+export async function retryingDeadlocks<T>(run: () => Promise<T>, attempts = 4): Promise<T> {
   for (let i = 1; ; i++) {
     try {
       return await run();
