@@ -14,6 +14,7 @@ import { PushSchema, pushView } from './push-view.ts';
 import {
   commonErrors,
   conflictError,
+  idempotencyKeyHeader,
   jsonBodyOf,
   jsonContent,
   notFoundError,
@@ -59,14 +60,7 @@ const create = createRoute({
   security,
   summary: 'Create a campaign: pushes at absolute times, e.g. an announcement a week ahead, then the blast',
   request: {
-    headers: z.object({
-      'idempotency-key': z
-        .string()
-        .min(1)
-        .max(200)
-        .optional()
-        .openapi({ description: 'Same key within 7 days and same body = same campaign (200)' }),
-    }),
+    headers: idempotencyKeyHeader('campaign'),
     body: jsonBodyOf(campaignInputSchema.openapi('CampaignInput')),
   },
   responses: {

@@ -1,12 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import {
-  type DeviceRow,
-  DeviceTokenError,
-  ENVIRONMENTS,
-  listDevices,
-  registerDevice,
-  removeDevice,
-} from '../db/devices.ts';
+import { type DeviceRow, ENVIRONMENTS, listDevices, registerDevice, removeDevice } from '../db/devices.ts';
 import { asChannelName, CHANNEL_NAMES, channelOf } from '../delivery/registry.ts';
 import { accountIdSchema } from './accounts.ts';
 import { type ApiDeps, router } from './context.ts';
@@ -125,25 +118,21 @@ export function devicesRoutes(deps: ApiDeps) {
   r.openapi(put, async (c) => {
     const { id, platform, token } = c.req.valid('param');
     const body = (c.req.valid('json') as { environment?: 'sandbox' | 'production'; topic?: string }) ?? {};
-    try {
-      const result = await registerDevice(
-        db,
-        c.get('app').id,
-        {
-          accountId: id,
-          platform: channelOf(platform),
-          token,
-          environment: body.environment,
-          topic: body.topic,
-        },
-        { maxDevices: deps.config.HERALD_MAX_DEVICES_PER_ACCOUNT },
-      );
-      const view = { device: deviceView(result.device), movedFrom: result.movedFrom };
-      return result.created ? c.json({ ...view, movedFrom: null }, 201) : c.json(view, 200);
-    } catch (err) {
-      if (err instanceof DeviceTokenError) throw new ApiError(400, 'invalid_device_token', err.message);
-      throw err;
-    }
+    const result = await registerDevice(
+      db,
+      c.get('app').id,
+      {
+        accountId: id,
+        platform: channelOf(platform),
+        token,
+        environment: body.environment,
+        topic: body.topic,
+      },
+      { maxDevices: deps.config.HERALD_MAX_DEVICES_PER_ACCOUNT },
+    );
+    // A malformed token or topic is a DeviceTokenError: 400 invalid_device_token through the error handler.
+    const view = { device: deviceView(result.device), movedFrom: result.movedFrom };
+    return result.created ? c.json({ ...view, movedFrom: null }, 201) : c.json(view, 200);
   });
 
   r.openapi(list, async (c) => {

@@ -6,6 +6,7 @@ import { PushSchema, type PushView, pushView } from './push-view.ts';
 import {
   commonErrors,
   conflictError,
+  idempotencyKeyHeader,
   jsonBodyOf,
   jsonContent,
   notFoundError,
@@ -23,21 +24,7 @@ const create = createRoute({
   security,
   summary: 'Create a push to all users, or to those a condition selects',
   request: {
-    headers: z.object({
-      'idempotency-key': z
-        .string()
-        .min(1)
-        .max(200)
-        // `v4:` keys belong to the Tencent layer (`v4:<MsgRandom>`); one namespace must not reach into the other.
-        .refine(
-          (k) => !k.startsWith('v4:'),
-          'Idempotency-Key must not start with "v4:" (reserved for Tencent MsgRandom)',
-        )
-        .optional()
-        .openapi({
-          description: 'Same key within 7 days = same push; keys starting with `v4:` are reserved',
-        }),
-    }),
+    headers: idempotencyKeyHeader('push'),
     body: jsonBodyOf(pushInputSchema.openapi('PushInput')),
   },
   responses: {

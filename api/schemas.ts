@@ -44,3 +44,24 @@ export const jsonBodyOf = <T extends z.ZodType>(schema: T) => ({
 });
 
 export const security = [{ appKey: [] }];
+
+/**
+ * The `Idempotency-Key` header of a create route: the same key within 7 days and the same body is the same
+ * resource. Keys starting with `v4:` belong to the Tencent layer (`v4:<MsgRandom>`); one namespace must not
+ * reach into the other.
+ */
+export const idempotencyKeyHeader = (what: string) =>
+  z.object({
+    'idempotency-key': z
+      .string()
+      .min(1)
+      .max(200)
+      .refine(
+        (k) => !k.startsWith('v4:'),
+        'Idempotency-Key must not start with "v4:" (reserved for Tencent MsgRandom)',
+      )
+      .optional()
+      .openapi({
+        description: `Same key within 7 days and same body = same ${what} (200); keys starting with \`v4:\` are reserved`,
+      }),
+  });

@@ -1,4 +1,5 @@
 import { and, asc, eq, sql } from 'drizzle-orm';
+import { HeraldError } from '../core/errors.ts';
 import type { Queryable } from './client.ts';
 import { devices } from './schema.ts';
 
@@ -14,8 +15,11 @@ export const ENVIRONMENTS = ['sandbox', 'production'] as const;
 export type DeviceRow = typeof devices.$inferSelect;
 
 /** Thrown by a channel's token rules (and for a bad topic): the API answers 400 invalid_device_token. */
-export class DeviceTokenError extends Error {
+export class DeviceTokenError extends HeraldError {
   override name = 'DeviceTokenError';
+  constructor(problem: string) {
+    super('invalid_device_token', 'invalid', problem);
+  }
 }
 
 /**
