@@ -50,7 +50,9 @@ async function fresh() {
       expect((await api('POST', '/v1/accounts', { accounts: ids.map((id) => ({ id })) })).status).toBe(200);
       if (withDevice)
         for (const id of ids)
-          expect([200, 201]).toContain((await api('PUT', `/v1/accounts/${id}/devices/fcm/${device(id)}`, {})).status);
+          expect([200, 201]).toContain(
+            (await api('PUT', `/v1/accounts/${id}/devices/fcm/${device(id)}`, {})).status,
+          );
     },
     async connect(id: string, url = stack.wsUrl) {
       const s = await TestSocket.open(url, await token(id));

@@ -138,4 +138,61 @@ describe('push workflow', () => {
     expect(mock.inputs('markPushCanceled')).toHaveLength(1);
     expect(mock.inputs('completePush')).toHaveLength(0);
   });
+
+  it('after the pages, rows still owed a live send get the fallback once, after the settle timer', async () => {
+    const mock = mockActivities({
+      deliverOfflinePages: async () => ({ cursor: 10, done: true, awaitingLive: 3 }),
+      retryLiveDelivery: async () => ({ awaitingLive: 2 }),
+      deliverLiveFallbacks: async () => ({ devices: 2 }),
+    });
+    await t.withWorker(mock.activities, async (taskQueue) => {
+      const handle = await start(taskQueue);
+      expect(await handle.result()).toBe('done');
+      const history = await handle.fetchHistory();
+      const timers = (history.events ?? []).filter((e) => e.timerStartedEventAttributes);
+      expect(timers.length).toBeGreaterThanOrEqual(1);
+    });
+    const order = mock.calls.map((c) => c.name);
+    expect(mock.inputs('retryLiveDelivery')).toHaveLength(1);
+    expect(mock.inputs('deliverLiveFallbacks')).toHaveLength(1);
+    expect(order.indexOf('retryLiveDelivery')).toBeLessThan(order.indexOf('deliverLiveFallbacks'));
+    expect(order.indexOf('deliverLiveFallbacks')).toBeLessThan(order.indexOf('completePush'));
+  });
+
+  it('no fallback when the live retry delivered everything, or when no row was left to the live send', async () => {
+    const settled = mockActivities({
+      deliverOfflinePages: async () => ({ cursor: 10, done: true, awaitingLive: 3 }),
+      retryLiveDelivery: async () => ({ awaitingLive: 0 }),
+    });
+    const none = mockActivities();
+    for (const mock of [settled, none]) {
+      await t.withWorker(mock.activities, async (taskQueue) => {
+        expect(await (await start(taskQueue)).result()).toBe('done');
+      });
+      expect(mock.inputs('deliverLiveFallbacks')).toHaveLength(0);
+      expect(mock.inputs('completePush')).toHaveLength(1);
+    }
+    expect(settled.inputs('retryLiveDelivery')).toHaveLength(1);
+    expect(none.inputs('retryLiveDelivery')).toHaveLength(0);
+  });
+
+  it('a cancel while the live sends settle skips the fallback and marks the push canceled', async () => {
+    const mock = mockActivities({
+      deliverOfflinePages: async () => ({ cursor: 10, done: true, awaitingLive: 1 }),
+      retryLiveDelivery: async () => ({ awaitingLive: 1 }),
+    });
+    await t.withWorker(mock.activities, async (taskQueue) => {
+      const handle = await start(taskQueue);
+      await eventually(
+        () => mock.inputs('retryLiveDelivery').length,
+        (n) => n > 0,
+        'the live retry',
+      );
+      expect(await handle.executeUpdate(cancelPushUpdate)).toMatchObject({ accepted: true });
+      expect(await handle.result()).toBe('done');
+    });
+    expect(mock.inputs('deliverLiveFallbacks')).toHaveLength(0);
+    expect(mock.inputs('markPushCanceled')).toHaveLength(1);
+    expect(mock.inputs('completePush')).toHaveLength(0);
+  });
 });
