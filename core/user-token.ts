@@ -19,6 +19,8 @@ export interface UserIdentity {
   accountId: string;
   /** When the token stops being valid; the gateway closes the connection then (close code 4001). */
   expiresAt: Date | null;
+  /** When the token was issued (JWT `iat`, UserSig `TLS.time`), if it says; checked against a kick. */
+  issuedAt?: Date | null;
 }
 
 /** Why a token was refused; the gateway turns `expired` / `invalid` into close 4001, `forbidden` into 4003. */
@@ -111,6 +113,7 @@ export const jwtVerifier: UserTokenVerifier = async (token, secrets) => {
       appId: app.id,
       accountId: payload.sub,
       expiresAt: new Date(payload.exp * 1000),
+      issuedAt: typeof payload.iat === 'number' ? new Date(payload.iat * 1000) : null,
     };
   } catch (err) {
     if (err instanceof UserTokenError) throw err;

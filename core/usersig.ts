@@ -6,7 +6,7 @@ import { inflateSync } from 'node:zlib';
  * sdkappid, time and expiry with the app's secret key, base64 with `+/=` written as `*-_`.
  */
 export type UserSigCheck =
-  | { ok: true; identifier: string; sdkAppId: number; expiresAt: Date }
+  | { ok: true; identifier: string; sdkAppId: number; expiresAt: Date; issuedAt: Date }
   | {
       ok: false;
       reason: 'malformed' | 'bad_signature' | 'expired' | 'sdkappid_mismatch' | 'identifier_mismatch';
@@ -87,7 +87,7 @@ export function verifyUserSig(
   )
     return { ok: false, reason: 'malformed' };
   if (expiresAt.getTime() <= now) return { ok: false, reason: 'expired' };
-  return { ok: true, identifier, sdkAppId: expect.sdkAppId, expiresAt };
+  return { ok: true, identifier, sdkAppId: expect.sdkAppId, expiresAt, issuedAt: new Date(time * 1000) };
 }
 
 /** Verifies with each of an app's secret keys (newest first, during a rotation's overlap): the first that signed it. */

@@ -89,6 +89,8 @@ export const accounts = pgTable(
     attrs: jsonb('attrs').$type<Record<string, string>>().notNull().default({}),
     importedAt: ts('imported_at'),
     lastLoginAt: ts('last_login_at'),
+    /** Set by a kick: user tokens issued before it no longer connect (gateway/login.ts). */
+    tokensValidAfter: ts('tokens_valid_after'),
     createdAt: ts('created_at').notNull().defaultNow(),
   },
   (t) => [

@@ -1,10 +1,12 @@
 import type { Sql } from '../db/client.ts';
 
-/** What the push workflow tells every gateway. */
+/** What the push workflow (and a kick) tells every gateway. */
 export type BusEvent =
   /** `retry`: only the copies a live send still owes (`awaitingLive`), after the offline pages. */
   | { type: 'push'; appId: string; pushId: string; retry?: boolean }
-  | { type: 'recall'; appId: string; pushId: string };
+  | { type: 'recall'; appId: string; pushId: string }
+  /** The account was kicked (v4 im_open_login_svc/kick): every gateway closes its sockets. */
+  | { type: 'kick'; appId: string; accountId: string };
 
 /** The online fan-out bus. PostgreSQL LISTEN/NOTIFY today; small enough that NATS can replace it. */
 export interface FanoutBus {

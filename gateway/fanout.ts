@@ -2,7 +2,7 @@ import type { Logger } from '../core/log.ts';
 import type { BusEvent } from '../delivery/bus.ts';
 import { forgetAtOf } from './connection.ts';
 import type { Presence } from './presence.ts';
-import { frame, messageFrame } from './protocol.ts';
+import { CloseCode, frame, messageFrame } from './protocol.ts';
 import type { GatewayStore } from './store.ts';
 
 export interface FanoutDeps {
@@ -84,6 +84,11 @@ export function createFanout(deps: FanoutDeps): Fanout {
       if (deps.isStopping()) return;
       if (event.type === 'recall') {
         onRecall(event.appId, event.pushId);
+        return;
+      }
+      if (event.type === 'kick') {
+        for (const conn of [...(local.sockets(event.appId)?.get(event.accountId) ?? [])])
+          conn.close(CloseCode.unauthorized, 'token_revoked: the account was kicked; get a new token');
         return;
       }
       if (event.type === 'push')

@@ -28,6 +28,13 @@ export interface LoginTarget {
   expireAt(at: number): void;
 }
 
+/**
+ * A kick revokes the tokens issued before it: one without an issue time (a JWT without `iat`) cannot show it is
+ * newer, so it is refused too once the account was kicked.
+ */
+export const revoked = (issuedAt: Date | null | undefined, validAfter: Date | null): boolean =>
+  validAfter !== null && (!issuedAt || issuedAt.getTime() < validAfter.getTime());
+
 /** The token checked, the socket counted in, the login recorded, the welcome sent. False when it was closed. */
 export async function login(conn: LoginTarget, token: string, deps: LoginDeps): Promise<boolean> {
   const { opts, log, store, secrets, presence } = deps;
@@ -56,14 +63,20 @@ export async function login(conn: LoginTarget, token: string, deps: LoginDeps): 
   // Registered before presence is written and presence written before the sync reads: a push snapshotted
   // meanwhile is either in the sync or delivered live to this socket (or both, and sent once).
   conn.enterSync(appId, accountId);
+  let login: Awaited<ReturnType<GatewayStore['recordLogin']>>;
   try {
-    await Promise.all([presence.write(appId, accountId), store.recordLogin(appId, accountId)]);
+    [, login] = await Promise.all([presence.write(appId, accountId), store.recordLogin(appId, accountId)]);
   } catch (err) {
     log.error({ err }, 'connect bookkeeping failed');
     conn.close(CloseCode.internal, 'internal_error');
     return false;
   }
   if (conn.closed) return false;
+  // Checked after the socket is registered: a kick committed later finds it through the bus (gateway/fanout.ts).
+  if (revoked(identity.issuedAt, login.tokensValidAfter)) {
+    conn.close(CloseCode.unauthorized, 'token_revoked: the account was kicked; get a new token');
+    return false;
+  }
   if (identity.expiresAt) conn.expireAt(identity.expiresAt.getTime());
   if (conn.closed) return false;
   conn.send(

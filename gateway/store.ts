@@ -40,11 +40,18 @@ export function gatewayStore(sql: Sql, gatewayId: string) {
       await sql`delete from gateways where id = ${gatewayId}`;
     },
 
-    /** Connecting is a login: the account is created if needed and becomes eligible for pushes. */
-    async recordLogin(appId: string, accountId: string): Promise<void> {
-      await sql`
+    /**
+     * Connecting is a login: the account is created if needed and becomes eligible for pushes. Answers when its
+     * tokens were last revoked by a kick (null if never), read in the same statement.
+     */
+    async recordLogin(appId: string, accountId: string): Promise<{ tokensValidAfter: Date | null }> {
+      // drizzle's driver leaves timestamps as text on this connection.
+      const [row] = await sql<{ tokens_valid_after: string | Date | null }[]>`
         insert into accounts (app_id, account_id, last_login_at) values (${appId}, ${accountId}, now())
-        on conflict (app_id, account_id) do update set last_login_at = now()`;
+        on conflict (app_id, account_id) do update set last_login_at = now()
+        returning tokens_valid_after`;
+      const at = row?.tokens_valid_after;
+      return { tokensValidAfter: at ? new Date(at) : null };
     },
 
     /** This gateway's connection count for an account: written as a number, the row deleted at zero. */

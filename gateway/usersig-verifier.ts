@@ -42,5 +42,5 @@ export const userSigVerifier: UserTokenVerifier = async (token, secrets) => {
     if (check.reason === 'expired') throw new UserTokenError('expired', 'token_expired');
     throw new UserTokenError('invalid', `token_invalid: UserSig ${check.reason.replaceAll('_', ' ')}`);
   }
-  return { appId: app.id, accountId: check.identifier, expiresAt: check.expiresAt };
+  return { appId: app.id, accountId: check.identifier, expiresAt: check.expiresAt, issuedAt: check.issuedAt };
 };

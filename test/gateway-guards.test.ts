@@ -40,7 +40,7 @@ class FakeSocket {
 function connection(options: Partial<GatewayOptions> = {}) {
   const ws = new FakeSocket();
   const store = {
-    recordLogin: async () => {},
+    recordLogin: async () => ({ tokensValidAfter: null }),
     livePushIds: async () => [],
     syncAccount: async () => [],
   } as unknown as GatewayStore;

@@ -204,13 +204,16 @@ describe('golden request / response pairs', () => {
     });
     expect(r).toMatchObject({ ActionStatus: 'OK', ErrorCode: 0, FailAccounts: ['ghost'] });
     expect(r.ErrorInfo).toContain('ghost');
-    expect(await v4('all_member_push/im_get_tag', { To_Account: ['u1', 'ghost'] })).toMatchObject({
-      ActionStatus: 'OK',
-      UserTags: [
-        { To_Account: 'u1', Tags: ['a'] },
-        { To_Account: 'ghost', Tags: [] },
-      ],
-      FailAccounts: ['ghost'],
+    // A read answers them as Tencent's get_tag sample does: left out, and in ErrorList with 70107.
+    expect(await v4('all_member_push/im_get_tag', { To_Account: ['u1', 'ghost'] })).toEqual({
+      ...OK,
+      UserTags: [{ To_Account: 'u1', Tags: ['a'] }],
+      ErrorList: [{ To_Account: 'ghost', ErrorCode: 70107 }],
+    });
+    expect(await v4('all_member_push/im_get_attr', { To_Account: ['ghost', 'u1'] })).toEqual({
+      ...OK,
+      UserAttrs: [{ To_Account: 'u1', Attrs: {} }],
+      ErrorList: [{ To_Account: 'ghost', ErrorCode: 70107 }],
     });
   });
 

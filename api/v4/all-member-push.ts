@@ -16,7 +16,7 @@ import { addTags, getTags, removeAllTags, removeTags } from '../../db/tags.ts';
 import { PushError } from '../../pushes/errors.ts';
 import { createPush } from '../../pushes/service.ts';
 import type { Command } from './command.ts';
-import { batchPaths, named, renameFirst, TencentFailure } from './errors.ts';
+import { ACCOUNT_NOT_FOUND, batchPaths, named, renameFirst, TencentFailure } from './errors.ts';
 import { findPushesByIds, report } from './reports.ts';
 import { arrayField, isObject, type Json, objectItems, translatePush } from './translate.ts';
 
@@ -39,13 +39,12 @@ function failures(failed: readonly AccountFailure[]): Json {
   return { ErrorInfo: failed.map((f) => f.message).join('; '), FailAccounts: failed.map((f) => f.id) };
 }
 
+/**
+ * Accounts a read found no account for, as Tencent's get_tag sample answers them: left out of the list and named
+ * in `ErrorList` with 70107 (the account does not exist).
+ */
 const notFound = (ids: readonly string[]): Json =>
-  ids.length
-    ? {
-        ErrorInfo: `${ids.map((id) => JSON.stringify(id)).join(', ')}: no such account in this app`,
-        FailAccounts: [...ids],
-      }
-    : {};
+  ids.length ? { ErrorList: ids.map((id) => ({ To_Account: id, ErrorCode: ACCOUNT_NOT_FOUND })) } : {};
 
 /** The asked ids without repeats, in order (the native reads answer each once). */
 const uniqueIds = (ids: unknown[]) => [...new Set(ids as string[])];
@@ -120,7 +119,10 @@ const imGetAttr: Command = async ({ deps, app, body }) => {
   );
   const found = new Map(r.accounts.map((a) => [a.id, a.attributes]));
   return {
-    UserAttrs: uniqueIds(ids).map((id) => ({ To_Account: id, Attrs: found.get(id) ?? {} })),
+    UserAttrs: uniqueIds(ids).flatMap((id) => {
+      const attrs = found.get(id);
+      return attrs ? [{ To_Account: id, Attrs: attrs }] : [];
+    }),
     ...notFound(r.notFound),
   };
 };
@@ -159,7 +161,10 @@ const imGetTag: Command = async ({ deps, app, body }) => {
   const r = await named(toAccountList, () => getTags(deps.database.db, app.id, ids as string[], limits));
   const found = new Map(r.accounts.map((a) => [a.id, a.tags]));
   return {
-    UserTags: uniqueIds(ids).map((id) => ({ To_Account: id, Tags: found.get(id) ?? [] })),
+    UserTags: uniqueIds(ids).flatMap((id) => {
+      const tags = found.get(id);
+      return tags ? [{ To_Account: id, Tags: tags }] : [];
+    }),
     ...notFound(r.notFound),
   };
 };

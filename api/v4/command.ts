@@ -6,7 +6,7 @@ import type { App } from '../../db/apps.ts';
 import type { ApiDeps } from '../context.ts';
 import { tencentAuth, type V4Env } from './auth.ts';
 import { asFailure, type Family, failBody, ok, TencentFailure } from './errors.ts';
-import { isObject, type Json } from './translate.ts';
+import { isObject, type Json, withoutNulls } from './translate.ts';
 
 export interface CommandContext {
   deps: ApiDeps;
@@ -29,7 +29,8 @@ function readBody(text: string): Json {
     throw new TencentFailure('invalid_json', [], 'the request body is not valid JSON');
   }
   if (!isObject(body)) throw new TencentFailure('invalid_json', [], 'the request body must be a JSON object');
-  return body;
+  // Null means absent in every command (see withoutNulls), so no command reads a null.
+  return withoutNulls(body) as Json;
 }
 
 const unstorable = (path: FieldPath) =>

@@ -12,7 +12,7 @@ import { ApiError } from '../errors.ts';
 
 /**
  * The service families answer some failures with different codes: `push` is all_member_push and timpush
- * (90xxx), `account` is im_open_login_svc (70xxx). Codes of the common range (60000–79999) are shared.
+ * (90xxx), `account` is im_open_login_svc and openim (70xxx). Codes of the common range (60000–79999) are shared.
  */
 export type Family = 'push' | 'account';
 
@@ -51,7 +51,11 @@ interface Row {
 }
 
 /** For codes that cannot occur in im_open_login_svc: its generic "bad parameters". */
-const BAD_PARAMETERS = 70402;
+export const BAD_PARAMETERS = 70402;
+/** Tencent's "the account does not exist" (account_delete's ResultItem, query_online_status's ErrorList). */
+export const ACCOUNT_NOT_FOUND = 70107;
+/** The ResultInfo Tencent's account_delete sample gives with 70107. */
+export const ACCOUNT_NOT_FOUND_INFO = 'Err_TLS_PT_Open_Login_Account_Not_Exist';
 
 /**
  * Native / layer code → Tencent ErrorCode. The first row that matches wins; anything not listed is an internal
@@ -110,6 +114,8 @@ export const ERROR_TABLE: readonly Row[] = [
     push: 90033,
     account: BAD_PARAMETERS,
   },
+  // — accounts (kick) —
+  { codes: ['account_not_found'], push: 90010, account: ACCOUNT_NOT_FOUND },
   // — batches —
   { codes: ['batch_too_large'], push: 90018, account: BAD_PARAMETERS },
   // — reports and recall —

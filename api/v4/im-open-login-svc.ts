@@ -1,11 +1,20 @@
 /**
- * v4/im_open_login_svc: importing accounts. An imported account is eligible for pushes at once; importing it
- * again is harmless (nick and face URL are updated when given).
+ * v4/im_open_login_svc: importing, checking, deleting and kicking accounts. An imported account is eligible for
+ * pushes at once; importing it again is harmless (nick and face URL are updated when given).
  */
-import { accountIdIssue, checkBatchSize, importAccounts } from '../../db/accounts.ts';
+import { accountIdIssue, checkBatchSize, deleteAccounts, importAccounts } from '../../db/accounts.ts';
+import { existingAccountIds, revokeUserTokens } from '../../db/sessions.ts';
+import { postgresBus } from '../../delivery/bus.ts';
 import type { Command } from './command.ts';
-import { named, type PathRename, TencentFailure } from './errors.ts';
-import { arrayField, isObject } from './translate.ts';
+import {
+  ACCOUNT_NOT_FOUND,
+  ACCOUNT_NOT_FOUND_INFO,
+  BAD_PARAMETERS,
+  named,
+  type PathRename,
+  TencentFailure,
+} from './errors.ts';
+import { arrayField, isObject, type Json } from './translate.ts';
 
 /** Tencent: at most 100 accounts in one multiaccount_import. */
 export const MAX_IMPORT = 100;
@@ -76,7 +85,91 @@ const multiaccountImport: Command = async ({ deps, app, body }) => {
   return { FailAccounts: items.filter((it) => bad(it.id)).map((it) => it.id) };
 };
 
+/** Tencent: at most 100 accounts in one account_check or account_delete. */
+export const MAX_CHECK = 100;
+
+/**
+ * `{"<list>": [{"UserID": "…"}, …]}` (1 to 100): the UserIDs in order, and the problem of each one Herald
+ * cannot store (answered in its ResultItem, as Tencent answers per account).
+ */
+function userIdItems(body: Json, list: string): { ids: string[]; invalid: Map<string, string> } {
+  const raw = arrayField(body, list);
+  checkBatchSize(raw.length, MAX_CHECK, [list]);
+  const invalid = new Map<string, string>();
+  const ids = raw.map((item, i) => {
+    if (!isObject(item) || typeof item.UserID !== 'string')
+      throw new TencentFailure('invalid_request', [list, i, 'UserID'], 'required, a string');
+    const issue = accountIdIssue(item.UserID);
+    if (issue) invalid.set(item.UserID, issue.message);
+    return item.UserID;
+  });
+  return { ids, invalid };
+}
+
+const result = (id: string, code = 0, info = '') => ({ UserID: id, ResultCode: code, ResultInfo: info });
+
+/** `{"CheckItem": [{"UserID"}]}` → one ResultItem per asked account, `AccountStatus` Imported / NotImported. */
+const accountCheck: Command = async ({ deps, app, body }) => {
+  const { ids, invalid } = userIdItems(body, 'CheckItem');
+  const found = await existingAccountIds(
+    deps.database.db,
+    app.id,
+    ids.filter((id) => !invalid.has(id)),
+  );
+  return {
+    ResultItem: ids.map((id) => {
+      const problem = invalid.get(id);
+      return {
+        ...(problem ? result(id, BAD_PARAMETERS, `UserID: ${problem}`) : result(id)),
+        AccountStatus: found.has(id) ? 'Imported' : 'NotImported',
+      };
+    }),
+  };
+};
+
+/**
+ * `{"DeleteItem": [{"UserID"}]}` → one ResultItem per asked account: 0, or 70107 for an account that does not
+ * exist (the native deletion: tags, attributes, devices and the stored copies go with it).
+ */
+const accountDelete: Command = async ({ deps, app, body }) => {
+  const { ids, invalid } = userIdItems(body, 'DeleteItem');
+  const valid = ids.filter((id) => !invalid.has(id));
+  const { deleted } = valid.length
+    ? await deleteAccounts(deps.database.db, app.id, valid, { maxAccounts: MAX_CHECK })
+    : { deleted: [] as string[] };
+  const gone = new Set(deleted);
+  return {
+    ResultItem: ids.map((id) => {
+      const problem = invalid.get(id);
+      if (problem) return result(id, BAD_PARAMETERS, `UserID: ${problem}`);
+      return gone.has(id) ? result(id) : result(id, ACCOUNT_NOT_FOUND, ACCOUNT_NOT_FOUND_INFO);
+    }),
+  };
+};
+
+/**
+ * `{"UserID"}` → —: the tokens issued before now stop connecting (db/sessions.ts) and every gateway closes the
+ * account's sockets (close 4001 `token_revoked`, through the fan-out bus). A new token connects.
+ */
+const kick: Command = async ({ deps, app, body }) => {
+  const id = body.UserID;
+  if (typeof id !== 'string' || id === '')
+    throw new TencentFailure('invalid_request', ['UserID'], 'required, the account to kick');
+  if (!(await revokeUserTokens(deps.database.db, app.id, id)))
+    throw new TencentFailure(
+      'account_not_found',
+      ['UserID'],
+      `${JSON.stringify(id)} is no account of this app`,
+    );
+  // Written first, published second: a socket logging in meanwhile either reads the revocation or is closed.
+  await postgresBus(deps.database.sql).publish({ type: 'kick', appId: app.id, accountId: id });
+  return {};
+};
+
 export const imOpenLoginSvcCommands: Record<string, Command> = {
   account_import: accountImport,
   multiaccount_import: multiaccountImport,
+  account_check: accountCheck,
+  account_delete: accountDelete,
+  kick,
 };

@@ -9,6 +9,7 @@ import type { V4Env } from './auth.ts';
 import { mountService } from './command.ts';
 import { failBody, TencentFailure } from './errors.ts';
 import { imOpenLoginSvcCommands } from './im-open-login-svc.ts';
+import { openimCommands } from './openim.ts';
 import { timpushCommands } from './timpush.ts';
 
 export function v4Routes(deps: ApiDeps) {
@@ -16,6 +17,7 @@ export function v4Routes(deps: ApiDeps) {
   mountService(v4, deps, 'all_member_push', 'push', allMemberPushCommands);
   mountService(v4, deps, 'im_open_login_svc', 'account', imOpenLoginSvcCommands);
   mountService(v4, deps, 'timpush', 'push', timpushCommands);
+  mountService(v4, deps, 'openim', 'account', openimCommands);
   v4.all('*', (c) => {
     const what = `${c.req.method} ${c.req.path}`;
     const err = new TencentFailure(

@@ -23,6 +23,31 @@ export type Json = Record<string, unknown>;
 
 export const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/**
+ * Keys whose object is a data map (a name → value per entry), not a struct of optional fields: a null entry in
+ * one is a value the caller sent, refused as such, and never dropped.
+ */
+const DATA_MAPS = new Set(['AttrNames', 'Attrs', 'AttrsAnd', 'AttrsOr', 'AttrsNot']);
+
+/**
+ * A Tencent body with every member whose value is null removed, at any depth: server SDKs in typed languages
+ * (Go structs without `omitempty`, Java beans serialised with nulls) send null for each field they do not set,
+ * and Tencent reads that as absent. So an optional field sent as null is absent, and a required one sent as
+ * null is missing (the same error). Array elements are kept as sent (a null in a list is a bad element), as are
+ * the entries of the data maps above; the maps themselves, as members of a struct, are dropped when null.
+ */
+export function withoutNulls(value: unknown, key?: string): unknown {
+  if (Array.isArray(value)) return value.map((v) => withoutNulls(v));
+  if (!isObject(value)) return value;
+  const map = key !== undefined && DATA_MAPS.has(key);
+  const out: Json = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (v === null && !map) continue;
+    out[k] = map ? v : withoutNulls(v, k);
+  }
+  return out;
+}
+
 /** Drops undefined members, so the stored push reads as what was sent. */
 function compact<T extends Json>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
@@ -234,6 +259,8 @@ export const MAX_CONDITION_TAGS = 10;
 export function translateCondition(input: unknown): Condition | null {
   if (input === undefined || input === null) return null;
   if (!isObject(input)) throw new TencentFailure('invalid_request', ['Condition'], 'must be an object');
+  // No keys (or, as typed SDKs send it, only null ones): no condition, everyone, as when Condition is absent.
+  if (Object.keys(input).length === 0) return null;
   for (const key of Object.keys(input))
     if (!(CONDITION_KEYS as readonly string[]).includes(key))
       throw new TencentFailure(

@@ -14,7 +14,7 @@ export const CloseCode = {
   /** A frame was larger than the limit in `welcome.limits.maxFrameBytes`. */
   tooBig: 1009,
   internal: 1011,
-  /** Token missing, malformed, badly signed or expired — get a new token before reconnecting. */
+  /** Token missing, malformed, badly signed, expired or revoked by a kick — get a new token before reconnecting. */
   unauthorized: 4001,
   /** The token is valid but names something that cannot connect (unknown app, unusable account id). */
   forbidden: 4003,
