@@ -136,7 +136,7 @@ main(process.argv.slice(2)).catch((err: unknown) => {
   const message = err instanceof Error ? err.message : String(err);
   // A failed start points at the check-up; `npm start` users get the npm spelling.
   const hint = ['start', 'api', 'worker'].includes(process.argv[2] ?? '')
-    ? ` (${process.env.npm_lifecycle_event ? 'npm run herald -- doctor' : 'npx herald doctor'} checks this machine)`
+    ? ` (${process.env.npm_lifecycle_event === 'start' ? 'npm run herald -- doctor' : 'npx herald doctor'} checks this machine)`
     : '';
   process.stderr.write(`herald: ${message}${hint}\n`);
   process.exit(1);
