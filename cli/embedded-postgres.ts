@@ -43,7 +43,7 @@ async function packagedBinaries(): Promise<Binaries> {
  * changes no folder outside the data folder for it: the binaries are copied into `<dataDir>/postgres-bin-<v>`
  * (the checkout may sit in a folder only root can enter), the data folder is given to the `postgres` group
  * (traverse only), and when a folder above the data folder keeps that user out, start-up stops with one line
- * saying to choose another HERALD_DATA_DIR (docs: README "Running as root").
+ * saying to choose another HERALD_DATA_DIR (README: "As root, and in containers").
  */
 export async function startEmbeddedPostgres(
   dataDir: string,
