@@ -9,6 +9,8 @@ Commands:
   start                 everything in one process: API, worker, and (when unset) embedded PostgreSQL
                         and a Temporal dev server
   api                   the REST API and WebSocket gateway (needs DATABASE_URL and TEMPORAL_ADDRESS)
+  doctor                check this machine for herald start: Node, the Temporal CLI, Go, the ports,
+                        the data folder, the encryption key, DATABASE_URL / TEMPORAL_ADDRESS when set
   worker                the Temporal worker (needs DATABASE_URL and TEMPORAL_ADDRESS)
   migrate               apply database migrations (needs DATABASE_URL)
   apps create --name N [--json] [--sdk-app-id N --secret-key K]
@@ -44,6 +46,10 @@ async function main(argv: string[]): Promise<void> {
       const { runStart } = await import('./start.ts');
       await installEncryptionKey(config, command, { generate: true });
       return runStart(config, log);
+    }
+    case 'doctor': {
+      const { runDoctor } = await import('./doctor.ts');
+      return runDoctor(config);
     }
     case 'api':
     case 'worker': {
@@ -127,6 +133,11 @@ main(process.argv.slice(2)).catch((err: unknown) => {
     process.stderr.write(`herald: ${err.message}\n`);
     process.exit(2);
   }
-  process.stderr.write(`herald: ${err instanceof Error ? err.message : String(err)}\n`);
+  const message = err instanceof Error ? err.message : String(err);
+  // A failed start points at the check-up; `npm start` users get the npm spelling.
+  const hint = ['start', 'api', 'worker'].includes(process.argv[2] ?? '')
+    ? ` (${process.env.npm_lifecycle_event === 'start' ? 'npm run herald -- doctor' : 'npx herald doctor'} checks this machine)`
+    : '';
+  process.stderr.write(`herald: ${message}${hint}\n`);
   process.exit(1);
 });

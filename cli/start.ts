@@ -7,6 +7,7 @@ import { type CreatedApp, createApp, findDefaultApp } from '../db/apps.ts';
 import type { Database } from '../db/client.ts';
 import { providerRegistry, providerSettings } from '../delivery/registry.ts';
 import { startApi } from './api.ts';
+import { assertPortsFree, portsToBind } from './ports.ts';
 import { type BackingServices, connectTemporal, openDatabase, resolveBackingServices } from './services.ts';
 import { startWorker } from './worker.ts';
 
@@ -80,6 +81,7 @@ export async function runStart(config: Config, log: Logger): Promise<void> {
   };
   onShutdown(log, stopAll);
   try {
+    await assertPortsFree(portsToBind(config, 'start'));
     services = await resolveBackingServices(config, log);
     const database = await openDatabase(config, services.databaseUrl, true);
     cleanups.defer(() => database.close());
@@ -120,6 +122,7 @@ export async function runProcess(config: Config, log: Logger, role: 'api' | 'wor
       `herald ${role} needs DATABASE_URL and TEMPORAL_ADDRESS (herald start provides both itself)`,
     );
   }
+  if (role === 'api') await assertPortsFree(portsToBind(config, 'api'));
   const cleanups = shutdownSteps(log);
   onShutdown(log, () => cleanups.run());
   const database = await openDatabase(config, config.DATABASE_URL, role === 'api');

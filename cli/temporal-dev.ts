@@ -4,6 +4,7 @@ import { mkdir } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import type { Logger } from '../core/log.ts';
+import { StartupError } from './startup-error.ts';
 
 export interface DevTemporal {
   address: string;
@@ -125,8 +126,16 @@ async function spawnCli(
   const exited = new Promise<never>((_, reject) =>
     child.once('exit', (code) => reject(new Error(`temporal dev server exited (${code}): ${stderr.trim()}`))),
   );
-  await Promise.race([waitForPort('127.0.0.1', opts.port, 60_000), exited]);
   exited.catch(() => {});
+  await Promise.race([waitForPort('127.0.0.1', opts.port, 60_000), exited]).catch((err: Error) => {
+    child.kill('SIGKILL');
+    throw new StartupError(
+      `the Temporal dev server (${cli}) did not start on 127.0.0.1:${opts.port}: ${err.message.replace(/\s+/g, ' ')}`,
+    );
+  });
+  // Whatever answered must be our child, not a server someone started meanwhile on that port.
+  if (child.exitCode !== null)
+    throw new StartupError(`the Temporal dev server exited at start: ${stderr.replace(/\s+/g, ' ').trim()}`);
   return {
     address: `127.0.0.1:${opts.port}`,
     uiUrl: opts.uiPort ? `http://127.0.0.1:${opts.uiPort}` : undefined,
@@ -160,7 +169,7 @@ async function startSdkDownload(dbFile: string | undefined, opts: DevTemporalOpt
       stop: () => env.teardown(),
     };
   } catch (err) {
-    throw new Error(
+    throw new StartupError(
       'No Temporal server: TEMPORAL_ADDRESS is unset, no temporal CLI was found (TEMPORAL_CLI, ./.tools/temporal, ' +
         'or `temporal` on PATH) and the SDK could not download one. Install it with ' +
         '`GOBIN=$PWD/.tools go install github.com/temporalio/cli/cmd/temporal@v1.5.1`, ' +

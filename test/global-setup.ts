@@ -51,8 +51,11 @@ export default async function setup(project: TestProject) {
 
   let adminUrl = MACHINE_PG;
   if (MACHINE_PG === 'none' || !(await reachable(MACHINE_PG))) {
-    const pg = await startEmbeddedPostgres(path.join(scratch, 'pg'), await freePort(), log);
-    cleanups.push(pg.stop);
+    // A data folder of its own directly in the temp folder: as root, PostgreSQL runs as the postgres user,
+    // who cannot enter the mode-700 scratch folder (and herald start changes no folder above its data).
+    const pgDir = await mkdtemp(path.join(os.tmpdir(), 'herald-test-pg-'));
+    const pg = await startEmbeddedPostgres(pgDir, await freePort(), log);
+    cleanups.push(() => rm(pgDir, { recursive: true, force: true }), pg.stop);
     adminUrl = pg.url;
   }
   const dbName = `herald_test_${randomBytes(4).toString('hex')}`;
