@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
-import { freePort } from '../cli/temporal-dev.ts';
+import { findTemporalCli, freePort } from '../cli/temporal-dev.ts';
 
 // Issue #20: `herald start` in any folder, as any user, next to anything.
 const repo = path.resolve('.');
@@ -35,6 +35,8 @@ async function startEnv(dataDir: string, overrides: Record<string, string> = {})
     HERALD_TEMPORAL_PORT: String(await freePort()),
     TEMPORAL_UI_PORT: String(await freePort()),
     TEMPORAL_ADDRESS: '',
+    // The checkout's own CLI (./.tools/temporal in CI), named: a copy of the checkout has no .tools of its own.
+    TEMPORAL_CLI: findTemporalCli(process.env.TEMPORAL_CLI, repo) ?? '',
     HERALD_ENCRYPTION_KEY: '',
     LOG_LEVEL: 'warn',
     ...overrides,
