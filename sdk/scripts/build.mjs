@@ -15,7 +15,8 @@ execFileSync(
   process.execPath,
   [require.resolve('typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.build.json')],
   {
-    stdio: 'inherit',
+    // Its messages go to stderr: `npm pack --json` prints the package's listing on stdout.
+    stdio: ['ignore', 2, 2],
   },
 );
 // tsc rewrites `./x.ts` to `./x.js` in JavaScript but not in declarations; consumers resolve `.js`.
@@ -36,4 +37,4 @@ await build({
   outfile: path.join(dist, 'herald.browser.js'),
   logLevel: 'warning',
 });
-process.stdout.write(`built ${dist}\n`);
+process.stderr.write(`built ${dist}\n`);
