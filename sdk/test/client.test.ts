@@ -17,6 +17,7 @@ import {
   HeraldClient,
   type HeraldError,
   type HeraldMessage,
+  type HeraldStorage,
   memoryStorage,
   type Recall,
 } from '../src/node.ts';
@@ -244,7 +245,12 @@ describe('HeraldClient from Node against the real server', () => {
 
   it('keeps delivered ids in the injected storage: a new client on it does not show them again', async () => {
     await api('POST', '/v1/accounts', { accounts: [{ id: 'uma' }] });
-    const storage = memoryStorage();
+    // Answering with promises, as React Native's AsyncStorage does: frames wait for the load.
+    const memory = memoryStorage();
+    const storage: HeraldStorage = {
+      getItem: async (k) => memory.getItem(k),
+      setItem: async (k, v) => memory.setItem(k, v),
+    };
     const first = new HeraldClient({ url: stack.url, token: await token('uma'), storage });
     open.push(first);
     const firstLog = record(first);
