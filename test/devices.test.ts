@@ -1,7 +1,7 @@
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CreatedApp } from '../db/apps.ts';
-import { HeraldClient, HeraldError } from '../sdk/src/index.ts';
+import { HeraldClient, HeraldError } from '../sdk/src/node.ts';
 import { client, startTestStack, type TestStack } from './support/stack.ts';
 
 let stack: TestStack;

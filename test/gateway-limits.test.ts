@@ -6,7 +6,7 @@ import { WebSocket } from 'ws';
 import { mintUserToken } from '../core/user-token.ts';
 import type { CreatedApp } from '../db/apps.ts';
 import { connectDatabase } from '../db/client.ts';
-import { type CloseInfo, HeraldClient } from '../sdk/src/index.ts';
+import { type CloseInfo, HeraldClient } from '../sdk/src/node.ts';
 import { client, startTestStack, type TestStack, waitFor } from './support/stack.ts';
 import { type Frame, TestSocket } from './support/ws.ts';
 

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintUserToken, UserTokenError } from '../core/user-token.ts';
 import type { CreatedApp } from '../db/apps.ts';
 import { userSigVerifier } from '../gateway/usersig-verifier.ts';
-import { HeraldClient, type HeraldMessage, type Recall } from '../sdk/src/index.ts';
+import { HeraldClient, type HeraldMessage, type Recall } from '../sdk/src/node.ts';
 import { client, startTestStack, type TestStack, waitFor } from './support/stack.ts';
 import { TestSocket } from './support/ws.ts';
 

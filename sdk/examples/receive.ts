@@ -3,7 +3,7 @@
  *
  *   HERALD_TOKEN=<user token> npx tsx sdk/examples/receive.ts [http://127.0.0.1:8080]
  */
-import { HeraldClient } from '../src/index.ts';
+import { HeraldClient } from '../src/node.ts';
 
 const token = process.env.HERALD_TOKEN;
 if (!token) {

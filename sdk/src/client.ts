@@ -8,7 +8,13 @@ import {
   TOKEN_PROTOCOL_PREFIX,
   type Welcome,
 } from './protocol.ts';
-import { resolveWebSocket, type WebSocketConstructor, type WebSocketLike } from './socket.ts';
+import {
+  resolveWebSocket,
+  type WebSocketConstructor,
+  type WebSocketFallback,
+  type WebSocketLike,
+} from './socket.ts';
+import { type HeraldStorage, parseStored, type StoredState } from './storage.ts';
 
 export type { Platform };
 export type ClientState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
@@ -27,7 +33,10 @@ export interface HeraldClientOptions {
   url: string;
   /** A user token minted by your app server. */
   token?: string;
-  /** Called before every connection attempt: return a fresh token (then an expired token is renewed). */
+  /**
+   * Called before every connection attempt, including the reconnect after the server refused an expired token
+   * (close 4001): return a fresh token, and the same client carries on.
+   */
   getToken?: () => string | Promise<string>;
   /**
    * How the token is sent: `protocol` (the `herald.token.<token>` subprotocol, default), `query`
@@ -40,12 +49,26 @@ export interface HeraldClientOptions {
   pingIntervalMs?: number;
   /** How long to wait for any frame after a ping (ms); default 10 000. */
   pongTimeoutMs?: number;
-  /** Connect in the constructor (default true); otherwise call `connect()`. */
+  /**
+   * Start connecting by itself (default true), on a later microtask than the constructor's, so listeners added
+   * right after `new HeraldClient(…)` see every state from `connecting` on. Otherwise call `connect()`.
+   */
   autoConnect?: boolean;
-  /** A WebSocket implementation; default the global one (browsers, Node ≥ 22), else the `ws` package. */
+  /**
+   * A WebSocket implementation; default the global one (browsers, React Native, Deno, Bun, Node ≥ 22), else —
+   * in Node only — the `ws` package.
+   */
   WebSocket?: WebSocketConstructor;
   /** How many delivered message ids are remembered to drop duplicates; default 10 000. */
   rememberIds?: number;
+  /**
+   * Where the delivered ids and unsent acks are kept beyond the client object: `localStorage`, React Native's
+   * AsyncStorage, or anything with `getItem` / `setItem`. Default: memory only (kept across reconnects, lost
+   * with the client).
+   */
+  storage?: HeraldStorage;
+  /** Prefix of the storage key; the key is `<prefix><appId>:<accountId>`. Default `herald:`. */
+  storageKeyPrefix?: string;
 }
 
 export interface CloseInfo {
@@ -141,8 +164,15 @@ export class HeraldClient {
   private pongTimer: ReturnType<typeof setTimeout> | undefined;
   private ackTimer: ReturnType<typeof setTimeout> | undefined;
   private lastFrameAt = 0;
+  /** Frames held while the stored state of the welcomed account loads. */
+  private inbox: ServerFrame[] | undefined;
+  /** The storage key whose state is merged into `delivered` / `pendingAcks`. */
+  private storageKey: string | undefined;
+  private saveTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly fallback: WebSocketFallback | undefined;
 
-  constructor(options: HeraldClientOptions) {
+  /** `fallback` is for the Node entry point (where a missing global WebSocket means: use `ws`). */
+  constructor(options: HeraldClientOptions, fallback?: WebSocketFallback) {
     if (!options.token && !options.getToken) throw new TypeError('HeraldClient needs `token` or `getToken`');
     connectUrl(options.url);
     this.opts = options;
@@ -156,7 +186,12 @@ export class HeraldClient {
             factor: 2,
             ...(r === true ? {} : r),
           };
-    if (options.autoConnect !== false) this.connect().catch(() => {});
+    this.fallback = fallback;
+    // On a later microtask, so that listeners added right after construction see `connecting`.
+    if (options.autoConnect !== false)
+      void Promise.resolve().then(() => {
+        if (this.current === 'idle') this.connect().catch(() => {});
+      });
   }
 
   /** 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed'. */
@@ -202,6 +237,7 @@ export class HeraldClient {
       const d = this.delivered.get(id);
       if (d) d.acked = true;
     }
+    this.scheduleSave();
     if (!this.ackTimer) this.ackTimer = setTimeout(() => this.flushAcks(), 0);
   }
 
@@ -239,6 +275,8 @@ export class HeraldClient {
     } catch {
       // already closing
     }
+    this.inbox = undefined;
+    this.save();
     this.failAll(new HeraldError('closed', 'the client was closed'));
     this.setState('closed');
   }
@@ -271,7 +309,7 @@ export class HeraldClient {
     let Ctor: WebSocketConstructor;
     try {
       token = this.opts.getToken ? await this.opts.getToken() : (this.opts.token as string);
-      Ctor = await resolveWebSocket(this.opts.WebSocket);
+      Ctor = await resolveWebSocket(this.opts.WebSocket, this.fallback);
     } catch (err) {
       if (gen !== this.generation) return;
       this.emit('error', new HeraldError('connect_failed', (err as Error).message));
@@ -307,7 +345,9 @@ export class HeraldClient {
       } catch {
         return;
       }
-      this.onFrame(f);
+      if (this.inbox) this.inbox.push(f);
+      else if (f.type === 'welcome' && this.needsLoad(f)) void this.loadThen(f, gen);
+      else this.onFrame(f);
     };
     ws.onclose = (ev) => {
       if (gen !== this.generation) return;
@@ -373,10 +413,67 @@ export class HeraldClient {
     }
   }
 
+  private keyFor(w: Welcome): string {
+    return `${this.opts.storageKeyPrefix ?? 'herald:'}${w.appId}:${w.accountId}`;
+  }
+
+  private needsLoad(w: Welcome): boolean {
+    return this.opts.storage !== undefined && this.storageKey !== this.keyFor(w);
+  }
+
+  /** Loads the welcomed account's stored state, holding frames meanwhile, then handles them in order. */
+  private async loadThen(welcome: ServerFrame & { type: 'welcome' }, gen: number): Promise<void> {
+    const inbox: ServerFrame[] = [];
+    this.inbox = inbox;
+    const key = this.keyFor(welcome);
+    let stored: StoredState | undefined;
+    try {
+      stored = parseStored(await this.opts.storage?.getItem(key));
+    } catch (err) {
+      this.emit('error', new HeraldError('storage_failed', (err as Error).message));
+    }
+    if (gen !== this.generation || this.inbox !== inbox) return;
+    this.inbox = undefined;
+    this.storageKey = key;
+    for (const [id, forgetAt, acked] of stored?.delivered ?? [])
+      if (!this.delivered.has(id)) this.delivered.set(id, { forgetAt, acked: acked === 1 });
+    for (const id of stored?.pendingAcks ?? []) this.pendingAcks.add(id);
+    this.onFrame(welcome);
+    for (const f of inbox) {
+      if (gen !== this.generation) return;
+      this.onFrame(f);
+    }
+  }
+
+  private scheduleSave(): void {
+    if (!this.opts.storage || !this.storageKey || this.saveTimer) return;
+    this.saveTimer = setTimeout(() => this.save(), 50);
+  }
+
+  private save(): void {
+    clearTimeout(this.saveTimer);
+    this.saveTimer = undefined;
+    const storage = this.opts.storage;
+    if (!storage || !this.storageKey) return;
+    const state: StoredState = {
+      v: 1,
+      delivered: [...this.delivered].map(([id, d]) => [id, d.forgetAt, d.acked ? 1 : 0]),
+      pendingAcks: [...this.pendingAcks],
+    };
+    try {
+      Promise.resolve(storage.setItem(this.storageKey, JSON.stringify(state))).catch((err: Error) =>
+        this.emit('error', new HeraldError('storage_failed', err.message)),
+      );
+    } catch (err) {
+      this.emit('error', new HeraldError('storage_failed', (err as Error).message));
+    }
+  }
+
   private remember(m: HeraldMessage): void {
     const now = Date.now();
     const until = Math.max(m.expiresAt ? Date.parse(m.expiresAt) : 0, now) + REMEMBER_MS;
     this.delivered.set(m.id, { forgetAt: until, acked: false });
+    this.scheduleSave();
     const cap = this.opts.rememberIds ?? 10_000;
     if (this.delivered.size <= cap) return;
     for (const [id, d] of this.delivered) if (d.forgetAt < now) this.delivered.delete(id);
@@ -389,6 +486,7 @@ export class HeraldClient {
   /** The socket is gone: reconnect after a backoff, unless the server said not to. */
   private lost(code: number, reason: string): void {
     this.generation++;
+    this.inbox = undefined;
     this.stopPing();
     this.ws = undefined;
     this.welcome = undefined;
@@ -441,6 +539,7 @@ export class HeraldClient {
       if (!this.send({ type: 'ack', ids: ids.slice(i, i + MAX_ACK_IDS) })) return;
       for (const id of ids.slice(i, i + MAX_ACK_IDS)) this.pendingAcks.delete(id);
     }
+    this.scheduleSave();
   }
 
   private request(body: Record<string, unknown>): Promise<Record<string, unknown>> {

@@ -21,3 +21,5 @@ export {
   type Welcome,
 } from './protocol.ts';
 export type { WebSocketConstructor, WebSocketLike } from './socket.ts';
+export { type HeraldStorage, memoryStorage } from './storage.ts';
+export { SDK_VERSION } from './version.ts';

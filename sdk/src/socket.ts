@@ -12,23 +12,23 @@ export interface WebSocketLike {
 
 export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
 
+/** Where a runtime without a global WebSocket finds one (the Node entry point passes the `ws` package). */
+export type WebSocketFallback = () => Promise<WebSocketConstructor>;
+
 /**
- * The WebSocket to use: the one given, else the global one (browsers, Deno, Bun, Node ≥ 22), else the
- * `ws` package, imported only when needed so browser bundles never contain it.
+ * The WebSocket to use: the one given, else the global one (browsers, React Native, Deno, Bun, Node ≥ 22),
+ * else the fallback. This module imports nothing, so no bundle of the universal entry point reaches `ws` or
+ * a Node built-in; only the `node` export condition (src/node.ts) brings `ws` in, lazily.
  */
-export async function resolveWebSocket(given?: WebSocketConstructor): Promise<WebSocketConstructor> {
+export async function resolveWebSocket(
+  given?: WebSocketConstructor,
+  fallback?: WebSocketFallback,
+): Promise<WebSocketConstructor> {
   if (given) return given;
   const global = (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
   if (global) return global;
-  try {
-    const mod = (await import('ws')) as unknown as {
-      default?: WebSocketConstructor;
-      WebSocket?: WebSocketConstructor;
-    };
-    const ws = mod.WebSocket ?? mod.default;
-    if (typeof ws === 'function') return ws;
-  } catch {
-    // fall through
-  }
-  throw new Error('No WebSocket implementation: install the `ws` package or pass `WebSocket` in the options');
+  if (fallback) return fallback();
+  throw new Error(
+    'No WebSocket implementation: this runtime has no global WebSocket; pass `WebSocket` in the options',
+  );
 }

@@ -17,8 +17,10 @@ import {
   HeraldClient,
   type HeraldError,
   type HeraldMessage,
+  type HeraldStorage,
+  memoryStorage,
   type Recall,
-} from '../src/index.ts';
+} from '../src/node.ts';
 
 let stack: TestStack;
 let app: CreatedApp;
@@ -199,6 +201,73 @@ describe('HeraldClient from Node against the real server', () => {
     const w = await renewing.connect();
     expect(w.accountId).toBe('pia');
     expect(calls).toBe(2);
+  });
+
+  it('lets a listener attached after construction see `connecting`', async () => {
+    const c = new HeraldClient({ url: stack.url, token: await token('sol') });
+    open.push(c);
+    const states: string[] = [];
+    c.on('state', (s) => states.push(s));
+    expect(c.state).toBe('idle');
+    await c.connect();
+    expect(states).toEqual(['connecting', 'open']);
+  });
+
+  it('asks getToken again when the server closes an expired token (4001) and carries on', async () => {
+    await api('POST', '/v1/accounts', { accounts: [{ id: 'tao' }] });
+    // Valid for about two more seconds: the server closes the connection with 4001 token_expired then.
+    const shortLived = await mintUserToken({
+      appId: app.id,
+      secretKey: app.secretKey,
+      accountId: 'tao',
+      ttlSeconds: 60,
+      now: new Date(Date.now() - 58_000),
+    });
+    let calls = 0;
+    const c = new HeraldClient({
+      url: stack.url,
+      getToken: async () => (++calls === 1 ? shortLived.token : token('tao')),
+      reconnect: { initialDelayMs: 20, maxDelayMs: 100 },
+    });
+    open.push(c);
+    const log = record(c);
+    const opens: string[] = [];
+    c.on('open', (w) => opens.push(w.connectionId));
+    await c.connect();
+    await until('the expiry close', () => log.closes.length > 0, 10_000);
+    expect(log.closes[0]).toMatchObject({ code: 4001, willReconnect: true });
+    await until('reopened', () => opens.length === 2 && c.state === 'open');
+    expect(calls).toBe(2);
+    const id = await push('after the new token');
+    await until('the message after renewal', () => log.messages.some((m) => m.id === id));
+    expect(log.errors).toEqual([]);
+  });
+
+  it('keeps delivered ids in the injected storage: a new client on it does not show them again', async () => {
+    await api('POST', '/v1/accounts', { accounts: [{ id: 'uma' }] });
+    // Answering with promises, as React Native's AsyncStorage does: frames wait for the load.
+    const memory = memoryStorage();
+    const storage: HeraldStorage = {
+      getItem: async (k) => memory.getItem(k),
+      setItem: async (k, v) => memory.setItem(k, v),
+    };
+    const first = new HeraldClient({ url: stack.url, token: await token('uma'), storage });
+    open.push(first);
+    const firstLog = record(first);
+    await first.connect();
+    const shown = await push('shown, not acked');
+    await until('shown', () => firstLog.messages.some((m) => m.id === shown));
+    first.close();
+
+    // As after a page reload: the server offers the unacked message again; the client knows it was shown.
+    const second = new HeraldClient({ url: stack.url, token: await token('uma'), storage });
+    open.push(second);
+    const secondLog = record(second);
+    await second.connect();
+    await until('synced', () => secondLog.synced === 1);
+    const next = await push('new one');
+    await until('the new one', () => secondLog.messages.some((m) => m.id === next));
+    expect(secondLog.messages.map((m) => m.id)).toEqual([next]);
   });
 
   it('authenticates with an auth frame or the query string as well', async () => {
