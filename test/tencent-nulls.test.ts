@@ -340,8 +340,16 @@ const CASES: Record<string, Case> = {
     command: 'timpush/revoke',
     typed: (w) => ({ TaskId: w.taskId, OfflinePushInfo: null }),
     minimal: (w) => ({ TaskId: w.taskId }),
+    // The recall runs in the push's workflow after the command answers: wait for it rather than read once.
     effect: async (w) =>
-      (await w.v1<{ recalledAt: string | null }>('GET', `/v1/pushes/${w.taskId}`)).body.recalledAt
+      (
+        await waitFor(
+          async () => (await w.v1<{ recalledAt: string | null }>('GET', `/v1/pushes/${w.taskId}`)).body,
+          (b) => b.recalledAt !== null,
+          15_000,
+          `push ${w.taskId} recalled`,
+        )
+      ).recalledAt
         ? 'recalled'
         : 'not',
   },
