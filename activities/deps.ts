@@ -12,6 +12,8 @@ export interface ActivityDeps {
   batchSize: number;
   /** Pages one activity call handles before handing back to the workflow. */
   pagesPerActivity: number;
+  /** Start the workflows the reconciler starts with Herald's search attributes (HERALD_SEARCH_ATTRIBUTES). */
+  searchAttributes?: boolean | undefined;
   /** Test-only knobs: never set in production. */
   testing?: ActivityTesting | undefined;
 }

@@ -2,7 +2,7 @@ import { Context } from '@temporalio/activity';
 import { type SweepOptions, type SweepResult, sweepStranded } from '../pushes/reconcile.ts';
 import type { ActivityDeps } from './deps.ts';
 
-export function reconcileActivities({ database, log }: ActivityDeps) {
+export function reconcileActivities({ database, log, searchAttributes }: ActivityDeps) {
   return {
     /**
      * Starts the workflow of every push and campaign row that has none (or fails a push that is too late),
@@ -14,7 +14,10 @@ export function reconcileActivities({ database, log }: ActivityDeps) {
         {
           database,
           temporal: ctx.client,
-          config: { TEMPORAL_TASK_QUEUE: ctx.info.taskQueue },
+          config: {
+            TEMPORAL_TASK_QUEUE: ctx.info.taskQueue,
+            HERALD_SEARCH_ATTRIBUTES: searchAttributes ?? false,
+          },
           log,
         },
         opts,

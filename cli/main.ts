@@ -13,6 +13,8 @@ Commands:
                         the data folder, the encryption key, DATABASE_URL / TEMPORAL_ADDRESS when set
   worker                the Temporal worker (needs DATABASE_URL and TEMPORAL_ADDRESS)
   migrate               apply database migrations (needs DATABASE_URL)
+  temporal setup        register Herald's search attributes on the namespace (needs TEMPORAL_ADDRESS;
+                        idempotent; Temporal Cloud: see docs/operations.md)
   apps create --name N [--json] [--sdk-app-id N --secret-key K]
                         create an app and print its keys (needs DATABASE_URL); the last two
                         keep a Tencent SDKAppID and secret key (32–128 characters)
@@ -68,6 +70,11 @@ async function main(argv: string[]): Promise<void> {
       const { writeWorkflowBundle } = await import('./worker.ts');
       if (!rest[0]) throw new UsageError('herald bundle <file>');
       return writeWorkflowBundle(rest[0]);
+    }
+    case 'temporal': {
+      if (rest[0] !== 'setup' || rest.length > 1) throw new UsageError('herald temporal setup');
+      const { runTemporalSetup } = await import('./temporal-setup.ts');
+      return runTemporalSetup(config, log);
     }
     case 'migrate': {
       const { runMigrate } = await import('./commands.ts');

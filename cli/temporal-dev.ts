@@ -4,6 +4,7 @@ import { mkdir } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import type { Logger } from '../core/log.ts';
+import { HERALD_SEARCH_ATTRIBUTES } from '../workflows/search-attributes.ts';
 import { StartupError } from './startup-error.ts';
 
 export interface DevTemporal {
@@ -86,6 +87,10 @@ function dynamicConfigArgs(config: DevTemporalOptions['dynamicConfig']): string[
   ]);
 }
 
+/** `--search-attribute Name=Keyword` for each of Herald's search attributes. */
+export const searchAttributeArgs = (): string[] =>
+  HERALD_SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=Keyword`]);
+
 /**
  * Starts `temporal server start-dev` with its database under the data folder, so workflows survive a restart,
  * and its Web UI on. Without a CLI it falls back to the SDK's own download of the dev server.
@@ -116,6 +121,7 @@ async function spawnCli(
     ...(dbFile ? ['--db-filename', dbFile] : []),
     ...(opts.uiPort ? ['--ui-port', String(opts.uiPort)] : ['--headless']),
     ...dynamicConfigArgs(opts.dynamicConfig),
+    ...searchAttributeArgs(),
   ];
   opts.log.info({ cli, port: opts.port }, 'starting Temporal dev server');
   const child: ChildProcess = spawn(cli, args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -160,7 +166,7 @@ async function startSdkDownload(dbFile: string | undefined, opts: DevTemporalOpt
         ...(opts.uiPort ? { uiPort: opts.uiPort, ui: true } : { ui: false }),
         namespace: opts.namespace,
         ...(dbFile ? { dbFilename: dbFile } : {}),
-        extraArgs: dynamicConfigArgs(opts.dynamicConfig),
+        extraArgs: [...dynamicConfigArgs(opts.dynamicConfig), ...searchAttributeArgs()],
       },
     });
     return {

@@ -18,6 +18,7 @@ import type { Logger } from '../core/log.ts';
 import { PAGES_PER_ACTIVITY } from '../core/tunables.ts';
 import type { Database } from '../db/client.ts';
 import { postgresBus } from '../delivery/bus.ts';
+import { HeraldScheduleId } from '../workflows/search-attributes.ts';
 import { scrubActivityErrors, temporalLogger } from './temporal-log.ts';
 
 const require = createRequire(import.meta.url);
@@ -86,6 +87,7 @@ export async function ensureReconcileSchedule(
   taskQueue: string,
   seconds: number,
   log: Logger,
+  searchAttributes = false,
 ): Promise<void> {
   const scheduleId = reconcileScheduleId(taskQueue);
   try {
@@ -99,6 +101,10 @@ export async function ensureReconcileSchedule(
         taskQueue,
         args: [{}],
         workflowExecutionTimeout: `${Math.max(seconds * 2, 300)} seconds`,
+        ...(searchAttributes
+          ? { typedSearchAttributes: [{ key: HeraldScheduleId, value: scheduleId }] }
+          : {}),
+        staticSummary: 'Herald reconciler sweep',
       },
       // A sweep still running when the next is due: skip that one.
       policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: `${seconds} seconds` },
@@ -132,6 +138,7 @@ export async function startWorker(opts: {
     log: log.child({ component: 'activities' }),
     batchSize: opts.batchSize ?? config.HERALD_PAGE_SIZE,
     pagesPerActivity: PAGES_PER_ACTIVITY,
+    searchAttributes: config.HERALD_SEARCH_ATTRIBUTES,
     testing: opts.testing,
   });
   const worker = await Worker.create({
@@ -147,7 +154,13 @@ export async function startWorker(opts: {
   }).finally(() => rm(tmpBundle, { force: true }));
   if (config.HERALD_RECONCILE_SECONDS > 0) {
     const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
-    await ensureReconcileSchedule(client, config.TEMPORAL_TASK_QUEUE, config.HERALD_RECONCILE_SECONDS, log);
+    await ensureReconcileSchedule(
+      client,
+      config.TEMPORAL_TASK_QUEUE,
+      config.HERALD_RECONCILE_SECONDS,
+      log,
+      config.HERALD_SEARCH_ATTRIBUTES,
+    );
   }
   const done = worker.run().finally(() => connection.close());
   log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE }, 'worker running');

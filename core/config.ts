@@ -16,6 +16,15 @@ const splitList = (v: string) =>
     .map((s) => s.trim())
     .filter(Boolean);
 
+const booleanSetting = (def: 'true' | 'false') =>
+  z.preprocess(
+    emptyToUndefined,
+    z
+      .enum(['true', 'false', '1', '0'], 'must be true or false')
+      .default(def)
+      .transform((v) => v === 'true' || v === '1'),
+  );
+
 export const configSchema = z.object({
   PORT: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(65535).default(8080)),
   HOST: z.preprocess(emptyToUndefined, z.string().default('127.0.0.1')),
@@ -158,6 +167,18 @@ export const configSchema = z.object({
       .default('false')
       .transform((v) => v === 'true' || v === '1'),
   ),
+  /**
+   * Start workflows with Herald's Temporal search attributes (HeraldAppId, HeraldStatus, …). They must be
+   * registered on the namespace (`herald temporal setup`; the dev server of `herald start` has them): false on
+   * a cluster where they cannot be.
+   */
+  HERALD_SEARCH_ATTRIBUTES: booleanSetting('true'),
+  /** `herald worker`: the port of its `/metrics` listener; 0 = none (`herald start` serves them on the API). */
+  HERALD_WORKER_METRICS_PORT: intSetting(0, 65535, 0),
+  /** When set, `/metrics` answers only `Authorization: Bearer <this>`. */
+  HERALD_METRICS_TOKEN: optionalString,
+  /** Label push metrics with the app id (one series per app: only with few apps). */
+  HERALD_METRICS_APP_LABEL: booleanSetting('false'),
   LOG_LEVEL: z.preprocess(
     emptyToUndefined,
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

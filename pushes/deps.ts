@@ -7,6 +7,7 @@ import type { Database } from '../db/client.ts';
 export interface PushDeps {
   database: Database;
   temporal: Client;
-  config: Pick<Config, 'TEMPORAL_TASK_QUEUE'>;
+  /** HERALD_SEARCH_ATTRIBUTES absent: workflows start without Herald's search attributes. */
+  config: Pick<Config, 'TEMPORAL_TASK_QUEUE'> & Partial<Pick<Config, 'HERALD_SEARCH_ATTRIBUTES'>>;
   log: Logger;
 }

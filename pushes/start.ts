@@ -7,8 +7,27 @@ import { type CampaignRow, markCampaignWorkflowStarted } from '../db/campaigns.t
 import { markWorkflowStarted, type PushRow } from '../db/pushes.ts';
 import { type CampaignWorkflowInput, campaignWorkflow } from '../workflows/campaign.ts';
 import { type PushWorkflowInput, pushWorkflow } from '../workflows/push.ts';
+import { HeraldAppId, HeraldCampaignId, pushSearchAttributes } from '../workflows/search-attributes.ts';
 import type { PushDeps } from './deps.ts';
 import { markFailed } from './lifecycle.ts';
+
+/** The line the Temporal UI's list shows for a push: its audience, when, and its retention. */
+export function pushSummary(push: PushRow): string {
+  const audience = push.audience === null ? 'all accounts' : 'a condition';
+  const when = push.sendAt ? `at ${push.sendAt.toISOString()}` : 'now';
+  const step = push.campaignId ? ` · campaign step ${push.campaignStep ?? 0}` : '';
+  return `Push to ${audience} · ${when} · keeps ${push.retentionSeconds} s${step}`;
+}
+
+/** Markdown the Temporal UI shows on the workflow's page: ids only (no message text, no condition values). */
+function pushDetails(push: PushRow): string {
+  return [
+    `**app** ${push.appId}`,
+    `**push** ${push.id}`,
+    ...(push.campaignId ? [`**campaign** ${push.campaignId} (step ${push.campaignStep ?? 0})`] : []),
+    `**source** ${push.source}`,
+  ].join('\n\n');
+}
 
 /**
  * Starts the push's workflow (USE_EXISTING: a second start is the first one) and records that it exists. A row
@@ -30,6 +49,17 @@ export async function startPushWorkflow(deps: PushDeps, push: PushRow): Promise<
       // A finished push is never run twice, whatever retries arrive later.
       workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
       memo: { app: push.appId, push: push.id, campaign: push.campaignId ?? '' },
+      ...(deps.config.HERALD_SEARCH_ATTRIBUTES
+        ? {
+            typedSearchAttributes: pushSearchAttributes({
+              appId: push.appId,
+              pushId: push.id,
+              campaignId: push.campaignId,
+            }),
+          }
+        : {}),
+      staticSummary: pushSummary(push),
+      staticDetails: pushDetails(push),
     });
   } catch (err) {
     if ((err as Error).name !== 'WorkflowExecutionAlreadyStartedError') {
@@ -75,6 +105,15 @@ export async function startCampaignWorkflow(
       workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
       workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
       memo: { app: campaign.appId, campaign: campaign.id },
+      ...(deps.config.HERALD_SEARCH_ATTRIBUTES
+        ? {
+            typedSearchAttributes: [
+              { key: HeraldAppId, value: campaign.appId },
+              { key: HeraldCampaignId, value: campaign.id },
+            ],
+          }
+        : {}),
+      staticSummary: `Campaign ${campaign.id} · ${stepRows.length} steps · app ${campaign.appId}`,
     });
   } catch (err) {
     if ((err as Error).name !== 'WorkflowExecutionAlreadyStartedError') throw err;

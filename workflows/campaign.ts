@@ -9,9 +9,11 @@ import {
   proxyActivities,
   setHandler,
   startChild,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { PushActivities } from '../activities/index.ts';
 import { cancelPushSignal, pushWorkflow } from './push.ts';
+import { HeraldCampaignId, pushSearchAttributes } from './search-attributes.ts';
 
 export interface CampaignStepState {
   index: number;
@@ -124,6 +126,11 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<Ca
       args: [{ appId, pushId: next.pushId, retentionSeconds: next.retentionSeconds }],
       parentClosePolicy: ParentClosePolicy.ABANDON,
       memo: { app: appId, push: next.pushId, campaign: campaignId },
+      // Herald's search attributes only when the campaign started with them (they are registered).
+      ...(workflowInfo().typedSearchAttributes.get(HeraldCampaignId) === undefined
+        ? {}
+        : { typedSearchAttributes: pushSearchAttributes({ appId, pushId: next.pushId, campaignId }) }),
+      staticSummary: `Campaign ${campaignId} · step ${next.index}`,
     });
   }
   // A cancel update that woke the loop is still cancelling the waiting pushes; let it finish and answer its

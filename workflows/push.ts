@@ -11,9 +11,11 @@ import {
   isCancellation,
   proxyActivities,
   setHandler,
+  upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { PushActivities } from '../activities/index.ts';
+import { HeraldStatus, type HeraldStatusValue } from './search-attributes.ts';
 
 export interface PushWorkflowInput {
   appId: string;
@@ -68,6 +70,15 @@ const pages = proxyActivities<PushActivities>({
 });
 
 /**
+ * Upserts HeraldStatus as the push moves. Only a run that started with it upserts (its start carried Herald's
+ * search attributes, so they are registered on the namespace); others, and the runs started before it, do not.
+ */
+function setStatus(status: HeraldStatusValue): void {
+  if (workflowInfo().typedSearchAttributes.get(HeraldStatus) === undefined) return;
+  upsertSearchAttributes([{ key: HeraldStatus, value: status }]);
+}
+
+/**
  * One push: wait for send_at → snapshot the audience → tell the gateways → store copies and notify the
  * offline recipients page by page → final counters → keep the copies until retention ends, then expire.
  * The recipient list never enters this history: only cursors (account numbers) do.
@@ -105,6 +116,7 @@ export async function pushWorkflow(input: PushWorkflowInput): Promise<PushPhase>
 
   /** Recall withdraws everything; cancel stops sending but copies already stored wait out their retention. */
   const finishStopped = async (): Promise<PushPhase> => {
+    setStatus('canceled');
     if (recallRequested) {
       await quick.recallPush({ appId, pushId });
       phase = 'done';
@@ -138,6 +150,7 @@ export async function pushWorkflow(input: PushWorkflowInput): Promise<PushPhase>
     }
     if (stopped()) return finishStopped();
     phase = 'snapshot';
+    setStatus('running');
   }
 
   /** Runs the snapshot where cancel and recall reach it; answers why it can never succeed, if so. */
@@ -165,6 +178,7 @@ export async function pushWorkflow(input: PushWorkflowInput): Promise<PushPhase>
     if (stopped()) return finishStopped();
     if (failure !== undefined) {
       await quick.markPushFailed({ appId, pushId, reason: failure });
+      setStatus('failed');
       phase = 'done';
       return phase;
     }
@@ -220,6 +234,7 @@ export async function pushWorkflow(input: PushWorkflowInput): Promise<PushPhase>
     }
     if (stopped()) return finishStopped();
     const { expiresAt } = await quick.completePush({ appId, pushId });
+    setStatus('completed');
     return waitOutRetention(expiresAt);
   }
 
