@@ -1,6 +1,7 @@
 import { CancelledFailure, Context } from '@temporalio/activity';
 import { and, eq } from 'drizzle-orm';
 import { type Message, notificationBody, type OfflineOptions } from '../core/messages.ts';
+import { notificationsTotal } from '../core/metrics.ts';
 import { PAGES_IN_FLIGHT } from '../core/tunables.ts';
 import { type App, findAppById } from '../db/apps.ts';
 import { pushes } from '../db/schema.ts';
@@ -93,6 +94,7 @@ export function offlineActivities({
           'provider notifications failed',
         );
       tally.add(platform, sent, outcomes.length - sent, dead.length);
+      for (const o of outcomes) notificationsTotal.inc({ channel: platform, outcome: o.outcome });
     }
   }
 

@@ -1,4 +1,5 @@
 import { Scalar } from '@scalar/hono-api-reference';
+import { metricsResponse } from '../core/metrics.ts';
 import { accountsRoutes } from './accounts.ts';
 import { appSettingsRoutes } from './app-settings.ts';
 import { appsRoutes } from './apps.ts';
@@ -12,6 +13,7 @@ import { errorBody, errorHandler } from './errors.ts';
 import { healthRoutes } from './health.ts';
 import { appAuth, closeAfterUnreadBody, jsonBody, limitBody } from './middleware.ts';
 import { pushesRoutes } from './pushes.ts';
+import { requestIdOf, requestLog } from './request-log.ts';
 import { tagsRoutes } from './tags.ts';
 import { tokensRoutes } from './tokens.ts';
 import { v4Routes } from './v4/index.ts';
@@ -37,8 +39,19 @@ export function createApi(deps: ApiDeps) {
   const { config } = deps;
   const api = router();
   api.onError(errorHandler(deps.log));
-  api.notFound((c) => c.json(errorBody('not_found', `No route for ${c.req.method} ${c.req.path}`), 404));
+  api.notFound((c) =>
+    c.json(
+      errorBody('not_found', `No route for ${c.req.method} ${c.req.path}`, { requestId: requestIdOf(c) }),
+      404,
+    ),
+  );
+  api.use('*', requestLog(deps.log.child({ component: 'http' })));
   api.use('*', closeAfterUnreadBody());
+  // Prometheus text for this process (core/metrics.ts), behind HERALD_METRICS_TOKEN when set.
+  api.get('/metrics', async (c) => {
+    const answer = await metricsResponse(c.req.header('authorization'), config.HERALD_METRICS_TOKEN);
+    return c.body(answer.body, answer.status === 200 ? 200 : 401, { 'content-type': answer.contentType });
+  });
   // Tencent's v4 layer reads its own bodies (after its own authentication) and always answers HTTP 200.
   api.route('/v4', v4Routes(deps));
 

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../core/config.ts';
 import { createLogger } from '../core/log.ts';
+import { configureMetrics } from '../core/metrics.ts';
 import { installEncryptionKey } from './encryption-key.ts';
 
 const USAGE = `Usage: herald <command>
@@ -43,6 +44,7 @@ async function main(argv: string[]): Promise<void> {
   }
   const config = loadConfig();
   const log = createLogger(config.LOG_LEVEL);
+  configureMetrics({ appLabel: config.HERALD_METRICS_APP_LABEL });
   switch (command) {
     case 'start': {
       const { runStart } = await import('./start.ts');

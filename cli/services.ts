@@ -1,6 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import type { Config } from '../core/config.ts';
 import type { Logger } from '../core/log.ts';
+import { dbPoolMax } from '../core/metrics.ts';
 import { connectDatabase, type Database } from '../db/client.ts';
 import { runMigrations } from '../db/migrate.ts';
 import { startEmbeddedPostgres } from './embedded-postgres.ts';
@@ -60,6 +61,8 @@ export async function openDatabase(config: Config, url: string, migrate: boolean
       await migrator.close();
     }
   }
+  // postgres.js reports no connections in use or waiting: the pool's size is what can be shown honestly.
+  dbPoolMax.set({ pool: 'main' }, config.DATABASE_POOL_SIZE);
   return connectDatabase(url, config.DATABASE_POOL_SIZE, {
     statementTimeoutMs: config.HERALD_STATEMENT_TIMEOUT_MS,
   });

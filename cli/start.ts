@@ -7,6 +7,7 @@ import { type CreatedApp, createApp, findDefaultApp } from '../db/apps.ts';
 import type { Database } from '../db/client.ts';
 import { providerRegistry, providerSettings } from '../delivery/registry.ts';
 import { startApi } from './api.ts';
+import { startMetricsServer } from './metrics-server.ts';
 import { assertPortsFree, portsToBind } from './ports.ts';
 import { type BackingServices, connectTemporal, openDatabase, resolveBackingServices } from './services.ts';
 import { startWorker } from './worker.ts';
@@ -128,6 +129,15 @@ export async function runProcess(config: Config, log: Logger, role: 'api' | 'wor
   const database = await openDatabase(config, config.DATABASE_URL, role === 'api');
   cleanups.defer(() => database.close());
   if (role === 'worker') {
+    if (config.HERALD_WORKER_METRICS_PORT > 0) {
+      const metrics = await startMetricsServer({
+        host: config.HOST,
+        port: config.HERALD_WORKER_METRICS_PORT,
+        token: config.HERALD_METRICS_TOKEN,
+        log,
+      });
+      cleanups.defer(() => metrics.stop());
+    }
     const providers = providersFor(config);
     cleanups.defer(() => providers.close());
     const worker = await startWorker({

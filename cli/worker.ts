@@ -19,6 +19,7 @@ import { PAGES_PER_ACTIVITY } from '../core/tunables.ts';
 import type { Database } from '../db/client.ts';
 import { postgresBus } from '../delivery/bus.ts';
 import { HeraldScheduleId } from '../workflows/search-attributes.ts';
+import { timeActivities } from './metrics-server.ts';
 import { scrubActivityErrors, temporalLogger } from './temporal-log.ts';
 
 const require = createRequire(import.meta.url);
@@ -146,7 +147,7 @@ export async function startWorker(opts: {
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     activities,
-    interceptors: { activity: [scrubActivityErrors] },
+    interceptors: { activity: [scrubActivityErrors, timeActivities] },
     workflowBundle: opts.workflowBundle ?? (await bundleInChildProcess(tmpBundle)),
     shutdownGraceTime: config.HERALD_SHUTDOWN_GRACE_SECONDS * 1000,
     // Heartbeats carry cancellation: send them often enough that a cancel stops a fan-out within a second.

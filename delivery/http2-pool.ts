@@ -1,5 +1,6 @@
 import http2 from 'node:http2';
 import { rootCertificates } from 'node:tls';
+import { providerRequestSeconds, secondsSince } from '../core/metrics.ts';
 
 /** HTTP/2 sessions per origin, shared by every request of one provider client. */
 export interface SessionPool {
@@ -63,6 +64,17 @@ export type ResponseCallback = (
   body: string,
 ) => void;
 
+/** The origin's host, the label of its latency (an origin is a handful of provider hosts). */
+const hosts = new Map<string, string>();
+const hostOf = (origin: string): string => {
+  let host = hosts.get(origin);
+  if (host === undefined) {
+    host = URL.canParse(origin) ? new URL(origin).host : 'unknown';
+    hosts.set(origin, host);
+  }
+  return host;
+};
+
 /**
  * One request on a stream of the pool's next session for `origin`, answered through `done` rather than a
  * promise: a provider page issues hundreds of these from one loop. `headers` is read before this returns,
@@ -77,6 +89,7 @@ export function request(
   done: ResponseCallback,
 ): void {
   let stream: http2.ClientHttp2Stream;
+  const started = performance.now();
   try {
     stream = pool.session(origin).request(headers);
   } catch (err) {
@@ -91,6 +104,8 @@ export function request(
   const finish = (error: Error | undefined) => {
     if (settled) return;
     settled = true;
+    const result = error ? 'error' : `${Math.floor(status / 100)}xx`;
+    providerRequestSeconds.observe({ origin: hostOf(origin), result }, secondsSince(started));
     done(error, status, responseHeaders, chunks.length > 0 ? Buffer.concat(chunks).toString('utf8') : '');
   };
   stream.setTimeout(timeoutMs, () => stream.close(http2.constants.NGHTTP2_CANCEL));

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { WebSocket } from 'ws';
+import { wsFramesTotal, wsSlowConsumerClosesTotal } from '../core/metrics.ts';
 import { tokenFromRequest } from './auth.ts';
 import { FrameLimiter } from './limits.ts';
 import { type LoginDeps, type LoginTarget, login } from './login.ts';
@@ -141,7 +142,9 @@ export class Connection implements LoginTarget, SyncTarget {
   }
 
   send(data: string): void {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(data);
+    if (this.ws.readyState !== WebSocket.OPEN) return;
+    this.ws.send(data);
+    wsFramesTotal.inc({ direction: 'out' });
   }
 
   /**
@@ -179,6 +182,7 @@ export class Connection implements LoginTarget, SyncTarget {
     }
     if (this.ws.readyState !== WebSocket.OPEN) return false;
     this.ws.send(data);
+    wsFramesTotal.inc({ direction: 'out' });
     return true;
   }
 
@@ -221,6 +225,7 @@ export class Connection implements LoginTarget, SyncTarget {
   }
 
   private slow(): void {
+    wsSlowConsumerClosesTotal.inc();
     this.deps.log.info(
       { accountId: this.accountId, buffered: this.ws.bufferedAmount },
       'dropping slow consumer',

@@ -1,4 +1,5 @@
 import type { Logger } from '../core/log.ts';
+import { fanoutSeconds, secondsSince } from '../core/metrics.ts';
 import type { BusEvent } from '../delivery/bus.ts';
 import { forgetAtOf } from './connection.ts';
 import type { Presence } from './presence.ts';
@@ -34,6 +35,7 @@ export function createFanout(deps: FanoutDeps): Fanout {
   async function onPush(appId: string, pushId: string, retry = false): Promise<void> {
     const accounts = local.sockets(appId);
     if (!accounts?.size) return;
+    const started = performance.now();
     const ids = [...accounts.keys()];
     const chunk = (i: number) => store.liveRecipients(appId, pushId, ids.slice(i, i + liveChunk), retry);
     // Small chunks, each chunk's read running while the previous chunk's frames are written, and the rows
@@ -70,6 +72,7 @@ export function createFanout(deps: FanoutDeps): Fanout {
       );
     }
     await marked;
+    fanoutSeconds.observe(secondsSince(started));
   }
 
   function onRecall(appId: string, pushId: string): void {

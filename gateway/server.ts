@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { Logger } from '../core/log.ts';
+import { wsConnections, wsFramesTotal } from '../core/metrics.ts';
 import type { Database } from '../db/client.ts';
 import { type FanoutBus, postgresBus } from '../delivery/bus.ts';
 import { cachedAppSecrets } from './auth.ts';
@@ -115,14 +116,19 @@ export function createGateway(deps: GatewayDeps, options: Partial<GatewayOptions
   function accept(ws: WebSocket, req: IncomingMessage, url: URL): void {
     const conn = new Connection(ws, connDeps);
     conns.add(conn);
+    wsConnections.inc();
     ws.on('pong', () => {
       conn.alive = true;
     });
-    ws.on('message', (data, isBinary) => onMessage(conn, data, isBinary));
+    ws.on('message', (data, isBinary) => {
+      wsFramesTotal.inc({ direction: 'in' });
+      onMessage(conn, data, isBinary);
+    });
     ws.on('error', (err) => log.debug({ err, connectionId: conn.id }, 'socket error'));
     ws.on('close', () => {
       conn.onSocketClosed();
       conns.delete(conn);
+      wsConnections.dec();
     });
     conn.open(req, url);
   }

@@ -7,6 +7,7 @@ import { ApplicationFailure, WorkflowUpdateFailedError } from '@temporalio/clien
 import { z } from 'zod';
 import { newId } from '../core/ids.ts';
 import { messageSchema } from '../core/messages.ts';
+import { countPush } from '../core/metrics.ts';
 import type { App } from '../db/apps.ts';
 import {
   type CampaignRow,
@@ -130,6 +131,7 @@ export async function createCampaign(
     }
     throw err;
   }
+  for (const step of written.stepRows) countPush('scheduled', step.appId);
   await startCampaignWorkflow(deps, written.campaign, written.stepRows);
   return { campaign: written.campaign, created: true };
 }

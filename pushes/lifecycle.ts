@@ -3,7 +3,9 @@
  * services call these and nothing else writes a push's status. The recipient transitions are in recipients.ts
  * (delivered online, sync, ack) and offline-pages.ts (claim a page, the live-send fallback).
  */
+
 import { and, eq, sql } from 'drizzle-orm';
+import { countPush, countRecipients } from '../core/metrics.ts';
 import { eligibleAccount } from '../db/accounts.ts';
 import { attributeSlots } from '../db/attribute-slots.ts';
 import type { Queryable } from '../db/client.ts';
@@ -42,6 +44,21 @@ export async function snapshot(
   { appId, pushId }: PushRef,
   opts: SnapshotOptions = {},
 ): Promise<{ audience: number }> {
+  const { audience, stored } = await snapshotTransaction(db, { appId, pushId }, opts);
+  // Counted once committed, and only by the attempt that took it (`stored` is absent on a repeat).
+  if (stored !== undefined) {
+    countPush('running', appId);
+    countRecipients('snapshotted', appId, audience);
+    countRecipients('stored', appId, stored);
+  }
+  return { audience };
+}
+
+async function snapshotTransaction(
+  db: Queryable,
+  { appId, pushId }: PushRef,
+  opts: SnapshotOptions,
+): Promise<{ audience: number; stored?: number }> {
   const { signal } = opts;
   return db.transaction(async (tx) => {
     const [backend] = await tx.execute<{ pid: number }>(sql`select pg_backend_pid() as pid`);
@@ -76,7 +93,7 @@ async function snapshotIn(
   { appId, pushId }: PushRef,
   holdSeconds: number,
   checkpoint: () => void,
-): Promise<{ audience: number }> {
+): Promise<{ audience: number; stored?: number }> {
   const [push] = await tx
     .select({
       status: pushes.status,
@@ -117,7 +134,7 @@ async function snapshotIn(
       started_at = coalesce(started_at, now()),
       expires_at = clock_timestamp() + make_interval(secs => retention_seconds)
     where app_id = ${appId} and id = ${pushId}`);
-  return { audience };
+  return { audience, stored: stored?.n ?? 0 };
 }
 
 /**
@@ -151,6 +168,7 @@ export async function complete(db: Queryable, { appId, pushId }: PushRef): Promi
     returning expires_at`);
   const expiresAt = rows[0]?.expires_at;
   if (!expiresAt) throw new Error(`push ${pushId} has no expiry: was it snapshotted?`);
+  countPush('completed', appId);
   return { expiresAt: new Date(expiresAt).toISOString() };
 }
 
@@ -168,6 +186,7 @@ export async function markCanceled(
     where app_id = ${appId} and id = ${pushId}
     returning expires_at, retention_seconds`);
   const row = rows[0];
+  if (row) countPush('canceled', appId);
   if (!row?.expires_at || row.retention_seconds === 0) {
     await dropRecipientPartition(db, pushId);
     return { expiresAt: null };
@@ -180,16 +199,19 @@ export async function markCanceled(
  * before its snapshot sent nothing: its slot of the daily quota (the day it was created) is given back.
  */
 export async function markFailed(db: Queryable, { appId, pushId }: PushRef, reason: string): Promise<void> {
-  await db.execute(sql`
+  const rows = await db.execute<{ n: number }>(sql`
     with failed as (
       update pushes set status = 'failed', failure_reason = ${reason}
       where app_id = ${appId} and id = ${pushId} and status in ('scheduled', 'running')
       returning created_at, snapshot_at
+    ), released as (
+      update push_quota q set used = greatest(q.used - 1, 0)
+      from failed f
+      where f.snapshot_at is null and q.app_id = ${appId}
+        and q.day = to_char(f.created_at at time zone 'UTC', 'YYYY-MM-DD')
     )
-    update push_quota q set used = greatest(q.used - 1, 0)
-    from failed f
-    where f.snapshot_at is null and q.app_id = ${appId}
-      and q.day = to_char(f.created_at at time zone 'UTC', 'YYYY-MM-DD')`);
+    select count(*)::int as n from failed`);
+  if ((rows[0]?.n ?? 0) > 0) countPush('failed', appId);
 }
 
 /** Stored copies left when retention ends (none with retention 0: the partition only held the snapshot). */
@@ -225,6 +247,7 @@ export async function expire(db: Queryable, { appId, pushId }: PushRef): Promise
   });
   // Also on a retry whose first attempt committed the count but died before the drop.
   await dropRecipientPartition(db, pushId);
+  countRecipients('expired', appId, result.expired);
   return result;
 }
 

@@ -4,6 +4,7 @@
  * frame), never one per recipient, and reaches `push_recipients` by push id first so PostgreSQL prunes it to
  * the partitions of those pushes. The offline page claim and the live-send fallback are in offline-pages.ts.
  */
+import { countRecipients } from '../core/metrics.ts';
 import type { Sql } from '../db/client.ts';
 import { pgErrorCode, SQLSTATE } from '../db/errors.ts';
 import { RecipientState as S } from '../db/schema.ts';
@@ -60,7 +61,7 @@ export async function syncAccount(
   pushIds: string[],
 ): Promise<PushForDelivery[]> {
   if (!pushIds.length) return [];
-  return retryingDeadlocks(
+  const rows = await retryingDeadlocks(
     () => sql<PushForDelivery[]>`
     with cand as (
       select r.push_id, r.account_seq from push_recipients r
@@ -86,6 +87,8 @@ export async function syncAccount(
     where p.app_id = ${appId}
     order by p.snapshot_at, p.id`,
   );
+  countRecipients('synced', appId, rows.length);
+  return rows;
 }
 
 /**
@@ -139,6 +142,7 @@ export async function markDeliveredOnline(
     )
     select count(*)::int as n from moved`,
   );
+  countRecipients('delivered_online', appId, rows[0]?.n ?? 0);
   return rows[0]?.n ?? 0;
 }
 
@@ -171,5 +175,6 @@ export async function ack(sql: Sql, appId: string, accountId: string, pushIds: s
     )
     select count(*)::int as n from acked`,
   );
+  countRecipients('acked', appId, rows[0]?.n ?? 0);
   return rows[0]?.n ?? 0;
 }

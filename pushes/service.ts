@@ -7,6 +7,7 @@ import { z } from 'zod';
 import type { FieldPath } from '../core/errors.ts';
 import { newId } from '../core/ids.ts';
 import { messageSchema } from '../core/messages.ts';
+import { countPush } from '../core/metrics.ts';
 import { resolveCondition } from '../db/accounts.ts';
 import type { App } from '../db/apps.ts';
 import { lockedSlotsOf } from '../db/attributes.ts';
@@ -179,6 +180,7 @@ export async function createPush(
     }
     throw err;
   }
+  countPush('scheduled', app.id);
   await startPushWorkflow(deps, row);
   return { push: row, created: true };
 }

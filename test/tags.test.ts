@@ -70,6 +70,7 @@ describe('one account', () => {
       expect(res.body.error).toEqual({
         code: 'not_found',
         message: 'account "ghost" does not exist in this app',
+        requestId: expect.any(String),
       });
     }
   });
@@ -161,6 +162,7 @@ describe('batches', () => {
     expect(tooMany.body.error).toEqual({
       code: 'batch_too_large',
       message: 'accounts: at most 1000 accounts per call, got 1001',
+      requestId: expect.any(String),
     });
     for (const path of ['/v1/tags/get', '/v1/tags/remove-all']) {
       const r = await api<ErrorBody>('POST', path, { accounts: [...ids, 'one-more'] });
@@ -179,6 +181,7 @@ describe('batches', () => {
     expect(res.body.error).toEqual({
       code: 'invalid_tag',
       message: 'accounts[1].tags[1]: tag must be 1-50 UTF-8 bytes, got 51',
+      requestId: expect.any(String),
     });
     expect(await tagsOf('b3')).toEqual([]);
   });
