@@ -72,6 +72,7 @@ describe('import', () => {
     });
     expect(tooMany.status).toBe(400);
     expect(tooMany.body.error).toEqual({
+      requestId: expect.any(String),
       code: 'batch_too_large',
       message: 'accounts: at most 1000 accounts per call, got 1001',
     });
@@ -89,6 +90,7 @@ describe('import', () => {
       accounts: [{ id: 'never-1' }, { id: 'never-2' }, { id: 'x'.repeat(33) }],
     });
     expect(res.body.error).toEqual({
+      requestId: expect.any(String),
       code: 'invalid_account_id',
       message: 'accounts[2].id: account id must be 1-32 UTF-8 bytes, got 33',
     });
@@ -152,12 +154,14 @@ describe('one account', () => {
     const missing = await api<ErrorBody>('GET', '/v1/accounts/nobody');
     expect(missing.status).toBe(404);
     expect(missing.body.error).toEqual({
+      requestId: expect.any(String),
       code: 'not_found',
       message: 'account "nobody" does not exist in this app',
     });
     const long = await api<ErrorBody>('GET', `/v1/accounts/${'x'.repeat(33)}`);
     expect(long.status).toBe(400);
     expect(long.body.error).toEqual({
+      requestId: expect.any(String),
       code: 'invalid_account_id',
       message: 'id: account id must be 1-32 UTF-8 bytes, got 33',
     });

@@ -77,6 +77,7 @@ describe('attribute names', () => {
     const taken = await api<ErrorBody>('PATCH', '/v1/attributes', { names: { '5': 'a' } });
     expect(taken.status).toBe(409);
     expect(taken.body.error).toEqual({
+      requestId: expect.any(String),
       code: 'attribute_name_taken',
       message: 'names["5"]: the name "a" is held by slot 1; rename or remove that slot first',
     });
@@ -112,6 +113,7 @@ describe('attribute names', () => {
     const again = await api<ErrorBody>('DELETE', '/v1/attributes/lang');
     expect(again.status).toBe(404);
     expect(again.body.error).toEqual({
+      requestId: expect.any(String),
       code: 'unknown_attribute',
       message: 'name: unknown attribute "lang"; no slot of this app has that name',
     });
@@ -123,6 +125,7 @@ describe('attribute names', () => {
     expect((await api<Names>('GET', '/v1/attributes')).body.slots).toBe(3);
     const res = await api<ErrorBody>('PATCH', '/v1/attributes', { names: { '3': 'x' } });
     expect(res.body.error).toEqual({
+      requestId: expect.any(String),
       code: 'attribute_slot_out_of_range',
       message: 'names["3"]: slots are numbered 0 to 2 in this app, got "3"',
     });
@@ -201,6 +204,7 @@ describe('attribute values', () => {
     });
     expect(res.status).toBe(400);
     expect(res.body.error).toEqual({
+      requestId: expect.any(String),
       code: 'unknown_attribute',
       message:
         'attributes.age: unknown attribute "age"; set its name first (this app has "sex", "city", "vip tier")',
@@ -266,6 +270,7 @@ describe('attribute values', () => {
       ],
     });
     expect(res.body.error).toEqual({
+      requestId: expect.any(String),
       code: 'unknown_attribute',
       message: expect.stringMatching(/^accounts\[2\]\.attributes\.height: unknown attribute "height"/),
     });
@@ -276,6 +281,7 @@ describe('attribute values', () => {
       ],
     });
     expect(long.body.error).toEqual({
+      requestId: expect.any(String),
       code: 'invalid_attribute_value',
       message: 'accounts[1].attributes.city: attribute value must be 0-50 UTF-8 bytes, got 51',
     });
@@ -298,6 +304,7 @@ describe('attribute values', () => {
     ] as const) {
       const res = await x.api<ErrorBody>('POST', path, body);
       expect(res.body.error, path).toEqual({
+        requestId: expect.any(String),
         code: 'batch_too_large',
         message: 'accounts: at most 1000 accounts per call, got 1001',
       });
