@@ -96,6 +96,7 @@ export async function runStart(config: Config, log: Logger): Promise<void> {
       database,
       providers,
       log,
+      sdkMetrics: true,
     });
     cleanups.defer(() => worker.stop());
     const api = await startApi({ config, database, temporal, log });
@@ -146,6 +147,7 @@ export async function runProcess(config: Config, log: Logger, role: 'api' | 'wor
       database,
       providers,
       log,
+      sdkMetrics: true,
     });
     cleanups.defer(() => worker.stop());
     return;

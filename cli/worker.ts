@@ -15,11 +15,13 @@ import {
 import { type ActivityTesting, createActivities, type ProviderRegistry } from '../activities/index.ts';
 import type { Config } from '../core/config.ts';
 import type { Logger } from '../core/log.ts';
+import { addMetricsSource } from '../core/metrics.ts';
 import { PAGES_PER_ACTIVITY } from '../core/tunables.ts';
 import type { Database } from '../db/client.ts';
 import { postgresBus } from '../delivery/bus.ts';
 import { HeraldScheduleId } from '../workflows/search-attributes.ts';
 import { timeActivities } from './metrics-server.ts';
+import { freePort } from './temporal-dev.ts';
 import { scrubActivityErrors, temporalLogger } from './temporal-log.ts';
 
 const require = createRequire(import.meta.url);
@@ -42,16 +44,37 @@ export async function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
 
 let runtimeInstalled = false;
 
-/** The SDK's own log goes through ours (redacted, errors without query parameters): cli/temporal-log.ts. */
-function installRuntime(log: Logger): void {
+/**
+ * The SDK's own log goes through ours (redacted, errors without query parameters): cli/temporal-log.ts. With
+ * `sdkMetrics`, its worker metrics (`temporal_*`: polls, task slots, latencies) are served by its runtime on a
+ * loopback port and appended to this process's `/metrics`.
+ */
+async function installRuntime(log: Logger, sdkMetrics: boolean): Promise<void> {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
+  const address = sdkMetrics ? `127.0.0.1:${await freePort()}` : undefined;
   try {
-    // Signals are ours: the start command drains the worker itself, after the API stops taking requests.
-    Runtime.install({ logger: temporalLogger(log), shutdownSignals: [] });
+    Runtime.install({
+      logger: temporalLogger(log),
+      // Signals are ours: the start command drains the worker itself, after the API stops taking requests.
+      shutdownSignals: [],
+      ...(address
+        ? {
+            telemetryOptions: {
+              metrics: { prometheus: { bindAddress: address, useSecondsForDurations: true } },
+            },
+          }
+        : {}),
+    });
   } catch {
     // Already installed by the embedding process (tests may start several workers).
+    return;
   }
+  if (address)
+    addMetricsSource(async () => {
+      const res = await fetch(`http://${address}/metrics`, { signal: AbortSignal.timeout(2000) });
+      return res.ok ? res.text() : '';
+    });
 }
 
 /**
@@ -127,9 +150,11 @@ export async function startWorker(opts: {
   batchSize?: number;
   /** Test-only knobs of the activities. */
   testing?: ActivityTesting | undefined;
+  /** The SDK's own worker metrics in this process's `/metrics` (the herald commands; not the tests). */
+  sdkMetrics?: boolean;
 }): Promise<WorkerHandle> {
   const { config, database, log } = opts;
-  installRuntime(log);
+  await installRuntime(log, opts.sdkMetrics ?? false);
   const tmpBundle = path.join(os.tmpdir(), `herald-workflows-${process.pid}-${Date.now()}.js`);
   const connection = await NativeConnection.connect({ address: opts.temporalAddress });
   const activities = createActivities({

@@ -110,6 +110,12 @@ const digest = (s: string) => createHash('sha256').update(s).digest();
 /** Compared in time that does not depend on where they differ. */
 const sameSecret = (a: string, b: string): boolean => timingSafeEqual(digest(a), digest(b));
 
+/** More Prometheus text for `/metrics` (the Temporal SDK's own worker metrics, which its runtime serves). */
+const sources: (() => Promise<string>)[] = [];
+export function addMetricsSource(source: () => Promise<string>): void {
+  sources.push(source);
+}
+
 /** The `/metrics` answer: 401 when a token is configured and the request's bearer is not it. */
 export async function metricsResponse(
   authorization: string | undefined,
@@ -117,5 +123,10 @@ export async function metricsResponse(
 ): Promise<{ status: number; contentType: string; body: string }> {
   if (token && !sameSecret(authorization ?? '', `Bearer ${token}`))
     return { status: 401, contentType: 'text/plain', body: 'metrics need the bearer token\n' };
-  return { status: 200, contentType: registry.contentType, body: await registry.metrics() };
+  const texts = await Promise.all([
+    registry.metrics(),
+    // A source that does not answer leaves out its part, not the whole page.
+    ...sources.map((s) => s().catch(() => '')),
+  ]);
+  return { status: 200, contentType: registry.contentType, body: texts.filter(Boolean).join('\n') };
 }

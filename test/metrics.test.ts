@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMetricsServer } from '../cli/metrics-server.ts';
 import { createLogger } from '../core/log.ts';
-import { metricsResponse } from '../core/metrics.ts';
+import { addMetricsSource, metricsResponse } from '../core/metrics.ts';
 import { parsePrometheus, type Samples, seriesValue } from './support/prometheus.ts';
 import { recordingProviders } from './support/recorder.ts';
 import { seedAccounts } from './support/seed.ts';
@@ -93,6 +93,16 @@ describe('/metrics', () => {
     expect(
       delta('herald_http_request_seconds_count', { method: 'POST', route: '/v1/pushes', status: '201' }),
     ).toBe(1);
+  });
+
+  it('appends other sources (the Temporal SDK runtime) and leaves out one that fails', async () => {
+    addMetricsSource(async () => '# TYPE temporal_test_total counter\ntemporal_test_total{a="b"} 7\n');
+    addMetricsSource(async () => {
+      throw new Error('runtime gone');
+    });
+    const samples = parsePrometheus((await metricsResponse(undefined, undefined)).body);
+    expect(seriesValue(samples, 'temporal_test_total', { a: 'b' })).toBe(7);
+    expect(seriesValue(samples, 'herald_ws_connections')).toBeGreaterThanOrEqual(0);
   });
 
   it('answers only the bearer token when one is configured, on the api and the worker listener', async () => {
