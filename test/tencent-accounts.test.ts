@@ -2,18 +2,16 @@
  * The account commands typed server SDKs call beside push: account_check, account_delete, kick and
  * query_online_status, against accounts that exist, do not exist, and are connected.
  */
-import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintUserToken } from '../core/user-token.ts';
 import type { CreatedApp } from '../db/apps.ts';
 import { client, startTestStack, type TestStack, waitFor } from './support/stack.ts';
+import { Api, type TencentCallOptions, tencentClient } from './support/tencent.ts';
 import { TestSocket } from './support/ws.ts';
 
-const { Api } = createRequire(import.meta.url)('tls-sig-api-v2') as {
-  Api: new (sdkAppId: number, key: string) => { genUserSig(id: string, expire: number): string };
-};
-
 let stack: TestStack;
+const tencent = (app: CreatedApp, defaults: TencentCallOptions = {}) =>
+  tencentClient(stack.url, app, defaults);
 const sockets: TestSocket[] = [];
 
 beforeAll(async () => {
@@ -24,27 +22,8 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-type Body = { ActionStatus: string; ErrorCode: number; ErrorInfo: string } & Record<string, unknown>;
 const OK = { ActionStatus: 'OK', ErrorInfo: '', ErrorCode: 0 };
 const fail = (code: number) => ({ ActionStatus: 'FAIL', ErrorCode: code, ErrorInfo: expect.any(String) });
-
-function tencent(app: CreatedApp) {
-  return async (command: string, body: unknown): Promise<Body> => {
-    const q = new URLSearchParams({
-      sdkappid: String(app.sdkAppId),
-      identifier: 'administrator',
-      usersig: new Api(app.sdkAppId, app.secretKey).genUserSig('administrator', 600),
-      random: String(Math.floor(Math.random() * 2 ** 32)),
-      contenttype: 'json',
-    });
-    const res = await fetch(`${stack.url}/v4/${command}?${q}`, {
-      method: 'POST',
-      body: JSON.stringify(body),
-    });
-    expect(res.status).toBe(200);
-    return (await res.json()) as Body;
-  };
-}
 
 async function fresh() {
   const app = await stack.newApp();

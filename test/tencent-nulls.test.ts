@@ -4,16 +4,14 @@
  * minimal body. Both are accepted with the same answer and the same effect; a required field sent as null is
  * the same error as a missing one.
  */
-import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CreatedApp } from '../db/apps.ts';
 import { client, startTestStack, type TestStack, waitFor } from './support/stack.ts';
-
-const { Api } = createRequire(import.meta.url)('tls-sig-api-v2') as {
-  Api: new (sdkAppId: number, key: string) => { genUserSig(id: string, expire: number): string };
-};
+import { type TencentBody, type TencentCallOptions, tencentClient } from './support/tencent.ts';
 
 let stack: TestStack;
+const tencent = (app: CreatedApp, defaults: TencentCallOptions = {}) =>
+  tencentClient(stack.url, app, defaults);
 
 beforeAll(async () => {
   stack = await startTestStack();
@@ -22,26 +20,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-type Body = { ActionStatus: string; ErrorCode: number; ErrorInfo: string } & Record<string, unknown>;
-type V4 = (command: string, body: unknown) => Promise<Body>;
-
-function tencent(app: CreatedApp): V4 {
-  return async (command, body) => {
-    const q = new URLSearchParams({
-      sdkappid: String(app.sdkAppId),
-      identifier: 'administrator',
-      usersig: new Api(app.sdkAppId, app.secretKey).genUserSig('administrator', 600),
-      random: String(Math.floor(Math.random() * 2 ** 32)),
-      contenttype: 'json',
-    });
-    const res = await fetch(`${stack.url}/v4/${command}?${q}`, {
-      method: 'POST',
-      body: JSON.stringify(body),
-    });
-    expect(res.status).toBe(200);
-    return (await res.json()) as Body;
-  };
-}
+type Body = TencentBody;
 
 /** An app with two accounts, one tagged `vip` with `sex: f`, and a push to report on and revoke. */
 async function world() {

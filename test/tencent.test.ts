@@ -1,17 +1,14 @@
 import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_TABLE, failBody, INTERNAL } from '../api/v4/errors.ts';
 import { createLogger } from '../core/log.ts';
 import type { CreatedApp } from '../db/apps.ts';
 import { client, startTestStack, type TestStack, waitFor } from './support/stack.ts';
-
-// The signer of Tencent's own Node server SDK.
-const { Api } = createRequire(import.meta.url)('tls-sig-api-v2') as {
-  Api: new (sdkAppId: number, key: string) => { genUserSig(id: string, expire: number): string };
-};
+import { Api, type TencentCallOptions, tencentClient } from './support/tencent.ts';
 
 let stack: TestStack;
+const tencent = (app: CreatedApp, defaults: TencentCallOptions = {}) =>
+  tencentClient(stack.url, app, defaults);
 
 beforeAll(async () => {
   stack = await startTestStack();
@@ -19,36 +16,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.stop();
 });
-
-type Body = { ActionStatus: string; ErrorCode: number; ErrorInfo: string } & Record<string, unknown>;
-
-interface CallOptions {
-  identifier?: string;
-  usersig?: string;
-  sdkappid?: string | null;
-  contenttype?: string;
-}
-
-/** A Tencent REST call as a Tencent server SDK makes it: POST, auth in the query string, JSON body. */
-function tencent(app: CreatedApp, defaults: CallOptions = {}) {
-  return async (command: string, body: unknown, opts: CallOptions = {}): Promise<Body> => {
-    const o = { ...defaults, ...opts };
-    const identifier = o.identifier ?? 'administrator';
-    const q = new URLSearchParams();
-    if (o.sdkappid !== null) q.set('sdkappid', o.sdkappid ?? String(app.sdkAppId));
-    q.set('identifier', identifier);
-    q.set('usersig', o.usersig ?? new Api(app.sdkAppId, app.secretKey).genUserSig(identifier, 86400));
-    q.set('random', String(Math.floor(Math.random() * 2 ** 32)));
-    q.set('contenttype', o.contenttype ?? 'json');
-    const res = await fetch(`${stack.url}/v4/${command}?${q}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: typeof body === 'string' ? body : JSON.stringify(body),
-    });
-    expect(res.status).toBe(200);
-    return (await res.json()) as Body;
-  };
-}
 
 const OK = { ActionStatus: 'OK', ErrorInfo: '', ErrorCode: 0 };
 const fail = (code: number) => ({ ActionStatus: 'FAIL', ErrorCode: code, ErrorInfo: expect.any(String) });
@@ -492,7 +459,7 @@ describe('authentication', () => {
         opts.signFor ?? opts.identifier ?? 'administrator',
         opts.expire ?? 3600,
       );
-    const call: CallOptions = { usersig };
+    const call: TencentCallOptions = { usersig };
     if (opts.sdkappid !== undefined) call.sdkappid = opts.sdkappid;
     if (opts.contenttype !== undefined) call.contenttype = opts.contenttype;
     if (opts.identifier !== undefined) call.identifier = opts.identifier;
