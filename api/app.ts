@@ -16,6 +16,7 @@ import { pushesRoutes } from './pushes.ts';
 import { requestIdOf, requestLog } from './request-log.ts';
 import { tagsRoutes } from './tags.ts';
 import { tokensRoutes } from './tokens.ts';
+import { traceRequests } from './tracing.ts';
 import { v4Routes } from './v4/index.ts';
 
 /**
@@ -46,6 +47,7 @@ export function createApi(deps: ApiDeps) {
     ),
   );
   api.use('*', requestLog(deps.log.child({ component: 'http' })));
+  api.use('*', traceRequests());
   api.use('*', closeAfterUnreadBody());
   // Prometheus text for this process (core/metrics.ts), behind HERALD_METRICS_TOKEN when set.
   api.get('/metrics', async (c) => {

@@ -32,7 +32,7 @@ const requestIds = new WeakMap<Context, string>();
 export const requestIdOf = (c: Context): string | undefined => requestIds.get(c);
 
 /** The pattern of the route that answered; `(unmatched)` for a 404 no route matched. */
-function routeOf(c: Context): string {
+export function routeOf(c: Context): string {
   const handlers = matchedRoutes(c).filter((r) => r.method !== 'ALL');
   return handlers.at(-1)?.path ?? '(unmatched)';
 }

@@ -45,6 +45,11 @@ async function main(argv: string[]): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.LOG_LEVEL);
   configureMetrics({ appLabel: config.HERALD_METRICS_APP_LABEL });
+  // Traces are opt-in (OTEL_* variables): only the long-running processes export them.
+  if (['start', 'api', 'worker'].includes(command)) {
+    const { installTracing, tracingWanted } = await import('../core/tracing.ts');
+    if (tracingWanted()) installTracing(`herald-${command}`);
+  }
   switch (command) {
     case 'start': {
       const { runStart } = await import('./start.ts');

@@ -1,4 +1,5 @@
 import { Client, Connection } from '@temporalio/client';
+import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
 import type { Config } from '../core/config.ts';
 import type { Logger } from '../core/log.ts';
 import { dbPoolMax } from '../core/metrics.ts';
@@ -70,5 +71,10 @@ export async function openDatabase(config: Config, url: string, migrate: boolean
 
 export async function connectTemporal(config: Config, address: string): Promise<Client> {
   const connection = await Connection.connect({ address });
-  return new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  // The workflow start becomes a span of the request's trace, and carries its context to the workflow.
+  return new Client({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    interceptors: { workflow: [new OpenTelemetryWorkflowClientInterceptor()] },
+  });
 }

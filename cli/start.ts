@@ -3,6 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../core/config.ts';
 import type { Logger } from '../core/log.ts';
+import { currentTracing } from '../core/tracing.ts';
 import { type CreatedApp, createApp, findDefaultApp } from '../db/apps.ts';
 import type { Database } from '../db/client.ts';
 import { providerRegistry, providerSettings } from '../delivery/registry.ts';
@@ -76,6 +77,8 @@ const providersFor = (config: Config) => providerRegistry(providerSettings(confi
 export async function runStart(config: Config, log: Logger): Promise<void> {
   let services: BackingServices | undefined;
   const cleanups = shutdownSteps(log);
+  // Deferred first, so it runs last: the spans of the drain are flushed too.
+  cleanups.defer(async () => currentTracing()?.shutdown());
   const stopAll = async () => {
     await cleanups.run();
     await services?.stop();
@@ -126,6 +129,8 @@ export async function runProcess(config: Config, log: Logger, role: 'api' | 'wor
   }
   if (role === 'api') await assertPortsFree(portsToBind(config, 'api'));
   const cleanups = shutdownSteps(log);
+  // Deferred first, so it runs last: the spans of the drain are flushed too.
+  cleanups.defer(async () => currentTracing()?.shutdown());
   onShutdown(log, () => cleanups.run());
   const database = await openDatabase(config, config.DATABASE_URL, role === 'api');
   cleanups.defer(() => database.close());

@@ -6,6 +6,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, ScheduleAlreadyRunning, ScheduleOverlapPolicy } from '@temporalio/client';
 import {
+  makeWorkflowExporter,
+  OpenTelemetryActivityInboundInterceptor,
+  OpenTelemetryActivityOutboundInterceptor,
+} from '@temporalio/interceptors-opentelemetry';
+import {
   bundleWorkflowCode,
   NativeConnection,
   Runtime,
@@ -16,6 +21,7 @@ import { type ActivityTesting, createActivities, type ProviderRegistry } from '.
 import type { Config } from '../core/config.ts';
 import type { Logger } from '../core/log.ts';
 import { addMetricsSource } from '../core/metrics.ts';
+import { currentTracing, noTracing } from '../core/tracing.ts';
 import { PAGES_PER_ACTIVITY } from '../core/tunables.ts';
 import type { Database } from '../db/client.ts';
 import { postgresBus } from '../delivery/bus.ts';
@@ -26,6 +32,19 @@ import { scrubActivityErrors, temporalLogger } from './temporal-log.ts';
 
 const require = createRequire(import.meta.url);
 export const workflowsPath = require.resolve('../workflows/index.ts');
+/** Always in the bundle: its spans go to the sink the worker injects (a no-op one when tracing is off). */
+const workflowInterceptorModules = [
+  require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors'),
+];
+
+/**
+ * The sink the bundled OpenTelemetry workflow interceptor exports through: the process's span processor, or one
+ * that drops spans when tracing is off. Every worker running the bundle needs it (tests' workers too).
+ */
+export function workflowSpanSinks() {
+  const spans = currentTracing() ?? noTracing();
+  return { exporter: makeWorkflowExporter(spans.processor, spans.resource) };
+}
 
 export interface WorkerHandle {
   worker: Worker;
@@ -39,7 +58,7 @@ export async function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
   const quiet = () => {};
   // The bundler narrates every module at info level; only its errors are worth a line.
   const logger = { log: quiet, info: quiet, warn: quiet, debug: quiet, trace: quiet, error: console.error };
-  return bundleWorkflowCode({ workflowsPath, logger });
+  return bundleWorkflowCode({ workflowsPath, workflowInterceptorModules, logger });
 }
 
 let runtimeInstalled = false;
@@ -172,7 +191,18 @@ export async function startWorker(opts: {
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     activities,
-    interceptors: { activity: [scrubActivityErrors, timeActivities] },
+    interceptors: {
+      activity: [
+        scrubActivityErrors,
+        timeActivities,
+        (ctx) => ({
+          inbound: new OpenTelemetryActivityInboundInterceptor(ctx),
+          outbound: new OpenTelemetryActivityOutboundInterceptor(ctx),
+        }),
+      ],
+    },
+    // The workflow's spans (made in its sandbox) leave through this sink into the process's span processor.
+    sinks: workflowSpanSinks(),
     workflowBundle: opts.workflowBundle ?? (await bundleInChildProcess(tmpBundle)),
     shutdownGraceTime: config.HERALD_SHUTDOWN_GRACE_SECONDS * 1000,
     // Heartbeats carry cancellation: send them often enough that a cancel stops a fan-out within a second.

@@ -6,6 +6,7 @@
 
 import { and, eq, sql } from 'drizzle-orm';
 import { countPush, countRecipients } from '../core/metrics.ts';
+import { traceStatement } from '../core/tracing.ts';
 import { eligibleAccount } from '../db/accounts.ts';
 import { attributeSlots } from '../db/attribute-slots.ts';
 import type { Queryable } from '../db/client.ts';
@@ -44,7 +45,9 @@ export async function snapshot(
   { appId, pushId }: PushRef,
   opts: SnapshotOptions = {},
 ): Promise<{ audience: number }> {
-  const { audience, stored } = await snapshotTransaction(db, { appId, pushId }, opts);
+  const { audience, stored } = await traceStatement('snapshot push recipients', () =>
+    snapshotTransaction(db, { appId, pushId }, opts),
+  );
   // Counted once committed, and only by the attempt that took it (`stored` is absent on a repeat).
   if (stored !== undefined) {
     countPush('running', appId);

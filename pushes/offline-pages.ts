@@ -4,6 +4,7 @@
  * the live-send fallback (claim the rows a live send still owes). Each is one statement per page.
  */
 import { and, eq, inArray, type SQL, sql } from 'drizzle-orm';
+import { traceStatement } from '../core/tracing.ts';
 import type { Queryable } from '../db/client.ts';
 import { connectedNow } from '../db/recipients.ts';
 import { type ChannelCount, devices, RecipientState as S } from '../db/schema.ts';
@@ -90,13 +91,14 @@ export async function claimPage(
 ): Promise<ClaimedPage> {
   const { cursor, size, wantDevices, tally } = page;
   // Its awaitingLive marks and a gateway's online marks take the same rows and the push row in either order.
-  const rows = await retryingDeadlocks(() =>
-    db.execute<{
-      last_seq: string | null;
-      claimed_to: string | null;
-      awaiting: number;
-      devices: DeviceRow[];
-    }>(sql`
+  const rows = await traceStatement('claim offline page', () =>
+    retryingDeadlocks(() =>
+      db.execute<{
+        last_seq: string | null;
+        claimed_to: string | null;
+        awaiting: number;
+        devices: DeviceRow[];
+      }>(sql`
     with page as (
       -- Presence is looked up for undelivered rows only.
       select r0.account_seq, r0.account_id, r0.state,
@@ -123,6 +125,7 @@ export async function claimPage(
            (select offline_cursor from claim)::text as claimed_to,
            (select count(*)::int from awaiting) as awaiting,
            ${devicesOf(appId, sql`offline`)} as devices`),
+    ),
   );
   const row = rows[0];
   return {

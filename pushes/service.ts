@@ -8,6 +8,7 @@ import type { FieldPath } from '../core/errors.ts';
 import { newId } from '../core/ids.ts';
 import { messageSchema } from '../core/messages.ts';
 import { countPush } from '../core/metrics.ts';
+import { traceStatement } from '../core/tracing.ts';
 import { resolveCondition } from '../db/accounts.ts';
 import type { App } from '../db/apps.ts';
 import { lockedSlotsOf } from '../db/attributes.ts';
@@ -159,16 +160,18 @@ export async function createPush(
 
   let row: PushRow;
   try {
-    row = await deps.database.db.transaction(async (tx) => {
-      await takeQuota(tx, app.id, 1);
-      const slots = await resolveAudienceSlots(tx, app.id, condition);
-      const [inserted] = await tx
-        .insert(pushes)
-        .values(newPushRow(app.id, input, condition, requestHash, opts, slots))
-        .returning();
-      if (!inserted) throw new Error('push insert returned nothing');
-      return inserted;
-    });
+    row = await traceStatement('insert push', () =>
+      deps.database.db.transaction(async (tx) => {
+        await takeQuota(tx, app.id, 1);
+        const slots = await resolveAudienceSlots(tx, app.id, condition);
+        const [inserted] = await tx
+          .insert(pushes)
+          .values(newPushRow(app.id, input, condition, requestHash, opts, slots))
+          .returning();
+        if (!inserted) throw new Error('push insert returned nothing');
+        return inserted;
+      }),
+    );
   } catch (err) {
     // Two requests with one new key raced: the loser answers with the winner's push. It waited for the
     // winner's quota lock, so it fails on the key or, with a minimum interval, on the interval.

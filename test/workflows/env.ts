@@ -3,6 +3,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { inject } from 'vitest';
 import type { PushActivities } from '../../activities/index.ts';
+import { workflowSpanSinks } from '../../cli/worker.ts';
 
 /**
  * Where the workflow tests run. With TEMPORAL_TEST_SERVER (the path of a `temporal-test-server` binary) they
@@ -45,6 +46,7 @@ export async function openWorkflowEnv(): Promise<WorkflowTestEnv> {
         taskQueue,
         workflowBundle: { codePath: inject('workflowBundlePath') },
         activities,
+        sinks: workflowSpanSinks(),
         // A page's cancellation reaches it with its next heartbeat: send those at once, not every 8 s.
         maxHeartbeatThrottleInterval: '100 ms',
         defaultHeartbeatThrottleInterval: '100 ms',
