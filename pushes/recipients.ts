@@ -154,7 +154,7 @@ export async function markDeliveredOnline(
 export async function ack(sql: Sql, appId: string, accountId: string, pushIds: string[]): Promise<number> {
   if (!pushIds.length) return 0;
   const rows = await retryingDeadlocks(
-    () => sql<{ n: number }[]>`
+    () => sql<{ n: number; live: number }[]>`
     with cand as (
       select r.push_id, r.account_seq, r.state from push_recipients r
       where r.push_id = any(${pushIds}::text[]) and r.account_id = ${accountId}
@@ -173,8 +173,10 @@ export async function ack(sql: Sql, appId: string, accountId: string, pushIds: s
             from acked group by push_id) a
       where p.app_id = ${appId} and p.id = a.push_id
     )
-    select count(*)::int as n from acked`,
+    select count(*)::int as n, (count(*) filter (where was in ${sql(UNDELIVERED)}))::int as live from acked`,
   );
   countRecipients('acked', appId, rows[0]?.n ?? 0);
+  // An ack that overtook the gateway's mark counted the copy delivered online in the push row: the metric too.
+  countRecipients('delivered_online', appId, rows[0]?.live ?? 0);
   return rows[0]?.n ?? 0;
 }
