@@ -80,6 +80,13 @@ async function scenario(account: string) {
       retentionSeconds: 600,
     });
     expect(r.status).toBe(201);
+    // The push answers before its snapshot: a client connecting meanwhile would get it live, not as backlog.
+    await waitFor(
+      async () => (await api<{ status: string }>('GET', `/v1/pushes/${r.body.id}`)).body.status,
+      (status) => status !== 'scheduled',
+      20_000,
+      `push ${r.body.id} snapshotted`,
+    );
     return r.body.id;
   };
   return { api, account, token: tok, push };
