@@ -1,8 +1,14 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { Client } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { inject } from 'vitest';
 import type { PushActivities } from '../../activities/index.ts';
+import { type PushWorkflowInput, pushWorkflow } from '../../workflows/push.ts';
+
+/** The app id of the pushes the workflow tests start. */
+export const TEST_APP_ID = 'app-1';
+
 import { workflowSpanSinks } from '../../cli/worker.ts';
 
 /**
@@ -16,6 +22,8 @@ export interface WorkflowTestEnv {
   timeSkipping: boolean;
   /** Runs fn while a worker with these activities and the real workflows polls a task queue of its own. */
   withWorker<T>(activities: PushActivities, fn: (taskQueue: string) => Promise<T>): Promise<T>;
+  /** Starts a push workflow of TEST_APP_ID (a fresh push id, retention 1 h unless `input` says otherwise). */
+  startPush(taskQueue: string, input?: Partial<PushWorkflowInput>): ReturnType<Client['workflow']['start']>;
   teardown(): Promise<void>;
 }
 
@@ -52,6 +60,14 @@ export async function openWorkflowEnv(): Promise<WorkflowTestEnv> {
         defaultHeartbeatThrottleInterval: '100 ms',
       });
       return worker.runUntil(fn(taskQueue));
+    },
+    startPush(taskQueue, input = {}) {
+      const pushId = `push-${randomUUID()}`;
+      return env.client.workflow.start(pushWorkflow, {
+        taskQueue,
+        workflowId: `wf-${pushId}`,
+        args: [{ appId: TEST_APP_ID, pushId, retentionSeconds: 3600, ...input }],
+      });
     },
     teardown: () => env.teardown(),
   };

@@ -1,14 +1,12 @@
-import { randomUUID } from 'node:crypto';
 import { CancelledFailure, Context } from '@temporalio/activity';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
   cancelPushUpdate,
   type PushWorkflowInput,
   pushPhaseQuery,
-  pushWorkflow,
   recallPushUpdate,
 } from '../../workflows/push.ts';
-import { eventually, mockActivities, openWorkflowEnv, type WorkflowTestEnv } from './env.ts';
+import { eventually, mockActivities, openWorkflowEnv, TEST_APP_ID, type WorkflowTestEnv } from './env.ts';
 
 // The real push workflow against mocked activities: its phases, stops and continue-as-new, in seconds.
 let t: WorkflowTestEnv;
@@ -19,17 +17,10 @@ afterAll(async () => {
   await t?.teardown();
 });
 
-const appId = 'app-1';
+const appId = TEST_APP_ID;
 const inFromNow = (ms: number) => new Date(Date.now() + ms).toISOString();
 
-function start(taskQueue: string, input: Partial<PushWorkflowInput> = {}) {
-  const pushId = `push-${randomUUID()}`;
-  return t.env.client.workflow.start(pushWorkflow, {
-    taskQueue,
-    workflowId: `wf-${pushId}`,
-    args: [{ appId, pushId, retentionSeconds: 3600, ...input }],
-  });
-}
+const start = (taskQueue: string, input: Partial<PushWorkflowInput> = {}) => t.startPush(taskQueue, input);
 
 describe('push workflow', () => {
   it('a cancel while it waits for sendAt marks the push canceled; no snapshot ever runs', async () => {

@@ -1,14 +1,12 @@
-import { randomUUID } from 'node:crypto';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   cancelPushUpdate,
   type PushWorkflowInput,
   pushPhaseQuery,
-  pushWorkflow,
   recallPushUpdate,
 } from '../../workflows/push.ts';
-import { eventually, mockActivities, openWorkflowEnv, type WorkflowTestEnv } from './env.ts';
+import { eventually, mockActivities, openWorkflowEnv, TEST_APP_ID, type WorkflowTestEnv } from './env.ts';
 
 // The push workflow's snapshot phase against mocked activities: a stop reaches a snapshot in flight, and a
 // snapshot that can never succeed ends the push failed instead of retrying forever.
@@ -20,16 +18,9 @@ afterAll(async () => {
   await t?.teardown();
 });
 
-const appId = 'app-1';
+const appId = TEST_APP_ID;
 
-function start(taskQueue: string, input: Partial<PushWorkflowInput> = {}) {
-  const pushId = `push-${randomUUID()}`;
-  return t.env.client.workflow.start(pushWorkflow, {
-    taskQueue,
-    workflowId: `wf-${pushId}`,
-    args: [{ appId, pushId, retentionSeconds: 3600, ...input }],
-  });
-}
+const start = (taskQueue: string, input: Partial<PushWorkflowInput> = {}) => t.startPush(taskQueue, input);
 
 /** A snapshot that runs until it is cancelled (a statement over a huge audience), heartbeating as the real one. */
 function endlessSnapshot() {
