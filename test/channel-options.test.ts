@@ -1,16 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { providerRegistry } from '../delivery/registry.ts';
-import { type FakeApns, fakeApnsToken, startFakeApns } from '../fakes/apns.ts';
-import { type FakeFcm, fakeFcmToken, startFakeFcm } from '../fakes/fcm.ts';
-import { generateApnsKey, generateServiceAccount } from '../fakes/keys.ts';
-import { client, startTestStack, type TestStack, waitFor } from './support/stack.ts';
+import { type FakeApns, fakeApnsToken } from '../fakes/apns.ts';
+import { type FakeFcm, fakeFcmToken } from '../fakes/fcm.ts';
+import { type FakesStack, startStackWithFakes } from './support/fakes-stack.ts';
+import { client, type TestStack, waitFor } from './support/stack.ts';
 
 // Each channel gets the common offline fields plus its own options, never another channel's: checked end to
 // end, through the real clients, on what the APNs and FCM fakes received.
 
 const topic = 'com.example.herald';
-const apnsKey = generateApnsKey({ topic, keyId: 'KEY1234567', teamId: 'TEAM123456' });
-const serviceAccount = generateServiceAccount('herald-options');
+let fakes: FakesStack;
+let apnsKey: FakesStack['apnsKey'];
+let serviceAccount: FakesStack['serviceAccount'];
 const apnsToken = fakeApnsToken();
 const fcmToken = fakeFcmToken();
 
@@ -22,28 +22,8 @@ let api: ReturnType<typeof client>;
 type Push = { id: string; status: string; counters: Record<string, { sent: number }> };
 
 beforeAll(async () => {
-  apns = await startFakeApns({
-    publicKey: apnsKey.publicKey,
-    keyId: 'KEY1234567',
-    teamId: 'TEAM123456',
-    topic,
-  });
-  fcm = await startFakeFcm({
-    projectId: 'herald-options',
-    clientEmail: serviceAccount.clientEmail,
-    publicKey: serviceAccount.publicKey,
-  });
-  stack = await startTestStack({
-    providers: providerRegistry({
-      apnsProductionUrl: apns.url,
-      apnsSandboxUrl: apns.url,
-      apnsCa: apns.ca,
-      fcmUrl: fcm.url,
-      fcmCa: fcm.ca,
-      fcmAllowedTokenUris: [fcm.tokenUri],
-    }),
-    env: { HERALD_ALLOWED_TOKEN_URIS: fcm.tokenUri },
-  });
+  fakes = await startStackWithFakes({ topic, projectId: 'herald-options' });
+  ({ stack, apns, fcm, apnsKey, serviceAccount } = fakes);
   const app = await stack.newApp({ minPushIntervalMs: 0 });
   api = client(stack.url, app.apiKey);
   expect((await api('PUT', '/v1/apps/current/credentials/apns', apnsKey.credentials)).status).toBe(200);
@@ -55,9 +35,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await stack?.stop();
-  await apns?.close();
-  await fcm?.close();
+  await fakes?.stop();
 });
 
 /** Pushes to both accounts and returns what each fake received for that push. */

@@ -1,18 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CreatedApp } from '../db/apps.ts';
-import { providerRegistry } from '../delivery/registry.ts';
-import { type FakeApns, fakeApnsToken, startFakeApns } from '../fakes/apns.ts';
-import { type FakeFcm, fakeFcmToken, startFakeFcm } from '../fakes/fcm.ts';
-import { generateApnsKey, generateServiceAccount } from '../fakes/keys.ts';
-import { client, startTestStack, type TestStack, waitFor } from './support/stack.ts';
+import { type FakeApns, fakeApnsToken } from '../fakes/apns.ts';
+import { type FakeFcm, fakeFcmToken } from '../fakes/fcm.ts';
+import { type FakesStack, startStackWithFakes } from './support/fakes-stack.ts';
+import { client, type TestStack, waitFor } from './support/stack.ts';
 import { TestSocket } from './support/ws.ts';
 
 // One push to every kind of recipient, through the real gateway and the real APNs / FCM clients, against
 // local fakes that speak Apple's and Google's protocols.
 
 const topic = 'com.example.herald';
-const apnsKey = generateApnsKey({ topic, keyId: 'KEY1234567', teamId: 'TEAM123456' });
-const serviceAccount = generateServiceAccount('herald-e2e');
+let fakes: FakesStack;
+let apnsKey: FakesStack['apnsKey'];
+let serviceAccount: FakesStack['serviceAccount'];
 
 let apns: FakeApns;
 let fcm: FakeFcm;
@@ -41,28 +41,8 @@ type Push = {
 };
 
 beforeAll(async () => {
-  apns = await startFakeApns({
-    publicKey: apnsKey.publicKey,
-    keyId: 'KEY1234567',
-    teamId: 'TEAM123456',
-    topic,
-  });
-  fcm = await startFakeFcm({
-    projectId: 'herald-e2e',
-    clientEmail: serviceAccount.clientEmail,
-    publicKey: serviceAccount.publicKey,
-  });
-  stack = await startTestStack({
-    providers: providerRegistry({
-      apnsProductionUrl: apns.url,
-      apnsSandboxUrl: apns.url,
-      apnsCa: apns.ca,
-      fcmUrl: fcm.url,
-      fcmCa: fcm.ca,
-      fcmAllowedTokenUris: [fcm.tokenUri],
-    }),
-    env: { HERALD_ALLOWED_TOKEN_URIS: fcm.tokenUri },
-  });
+  fakes = await startStackWithFakes({ topic, projectId: 'herald-e2e' });
+  ({ stack, apns, fcm, apnsKey, serviceAccount } = fakes);
   app = await stack.newApp();
   api = client(stack.url, app.apiKey);
   expect((await api('PUT', '/v1/apps/current/credentials/apns', apnsKey.credentials)).status).toBe(200);
@@ -86,9 +66,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const s of sockets) await s.close();
-  await stack?.stop();
-  await apns?.close();
-  await fcm?.close();
+  await fakes?.stop();
 });
 
 async function connect(accountId: string): Promise<TestSocket> {
