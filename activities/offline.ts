@@ -17,7 +17,14 @@ import {
   type PageDevice,
   ProviderTally,
 } from '../pushes/offline-pages.ts';
+import { type NotificationEventType, wantedEventTypes } from '../pushes/webhook-events.ts';
 import type { ActivityDeps } from './deps.ts';
+
+const EVENT_OF: Record<SendOutcome['outcome'], NotificationEventType> = {
+  sent: 'notification.sent',
+  failed: 'notification.failed',
+  invalid: 'notification.token_disabled',
+};
 
 type Push = typeof pushes.$inferSelect;
 
@@ -58,14 +65,15 @@ export function offlineActivities({
 }: ActivityDeps) {
   const { db } = database;
 
-  async function load({ appId, pushId }: PushRef): Promise<{ push: Push; app: App }> {
+  /** The push, its app, and the notification events an endpoint of the app wants (read once per activity). */
+  async function load({ appId, pushId }: PushRef): Promise<{ push: Push; app: App; events: Set<string> }> {
     const [push] = await db
       .select()
       .from(pushes)
       .where(and(eq(pushes.appId, appId), eq(pushes.id, pushId)));
     const app = await findAppById(db, appId);
     if (!push || !app) throw new Error(`push ${pushId} not found`);
-    return { push, app };
+    return { push, app, events: await wantedEventTypes(db, appId) };
   }
 
   async function notifyDevices(
@@ -74,6 +82,7 @@ export function offlineActivities({
     pageDevices: PageDevice[],
     notifications: Map<ChannelName, unknown>,
     tally: ProviderTally,
+    events: Set<string>,
   ): Promise<void> {
     const clients = providers.forApp(app);
     for (const { name: platform } of CHANNELS) {
@@ -94,7 +103,30 @@ export function offlineActivities({
           'provider notifications failed',
         );
       tally.add(platform, sent, outcomes.length - sent, dead.length);
+      if (events.size) recordOutcomes(tally, platform, targets, outcomes, events);
       for (const o of outcomes) notificationsTotal.inc({ channel: platform, outcome: o.outcome });
+    }
+  }
+
+  /** The answers an endpoint wants as notification events, beside the counts they are written with. */
+  function recordOutcomes(
+    tally: ProviderTally,
+    platform: ChannelName,
+    targets: PageDevice[],
+    outcomes: SendOutcome[],
+    events: Set<string>,
+  ): void {
+    const owner = new Map(targets.map((t) => [t.token, t.accountId]));
+    for (const o of outcomes) {
+      const type = EVENT_OF[o.outcome];
+      if (!events.has(type)) continue;
+      tally.outcomes.push({
+        type,
+        channel: platform,
+        accountId: owner.get(o.token) ?? '',
+        token: o.token,
+        reason: o.outcome === 'sent' ? null : o.reason,
+      });
     }
   }
 
@@ -109,7 +141,7 @@ export function offlineActivities({
       cursor: number;
     }): Promise<{ cursor: number; done: boolean; awaitingLive: number }> {
       const ctx = Context.current();
-      const { push, app } = await load(input);
+      const { push, app, events } = await load(input);
       const ref = { appId: push.appId, pushId: push.id };
       // A retry cannot know what the lost attempt marked: the rows say.
       let awaitingLive = ctx.info.attempt > 1 ? await countAwaitingLive(db, ref) : 0;
@@ -119,7 +151,7 @@ export function offlineActivities({
       const tally = new ProviderTally();
       const inFlight = new Set<Promise<void>>();
       const send = (n: Map<ChannelName, unknown>, pageDevices: PageDevice[]) => {
-        const p: Promise<void> = notifyDevices(push, app, pageDevices, n, tally).finally(() =>
+        const p: Promise<void> = notifyDevices(push, app, pageDevices, n, tally, events).finally(() =>
           inFlight.delete(p),
         );
         inFlight.add(p);
@@ -183,7 +215,7 @@ export function offlineActivities({
      */
     async deliverLiveFallbacks(input: PushRef & { cursor?: number }): Promise<{ devices: number }> {
       const ctx = Context.current();
-      const { push, app } = await load(input);
+      const { push, app, events } = await load(input);
       const ref = { appId: push.appId, pushId: push.id };
       const notifications = renderForChannels(push);
       const details = ctx.info.heartbeatDetails as { cursor?: number } | undefined;
@@ -202,7 +234,7 @@ export function offlineActivities({
           cursor = page.lastSeq;
           devices += page.devices.length;
           if (notifications && page.devices.length)
-            await notifyDevices(push, app, page.devices, notifications, tally);
+            await notifyDevices(push, app, page.devices, notifications, tally, events);
           ctx.heartbeat({ cursor });
         }
       } finally {

@@ -39,6 +39,7 @@ import {
   takeQuota,
 } from './service.ts';
 import { isClosedWorkflowError } from './temporal.ts';
+import { emitCampaignEvent, emitPushEvents } from './webhook-events.ts';
 
 export const MAX_STEPS = 20;
 
@@ -119,6 +120,13 @@ export async function createCampaign(
       }
       const stepRows = await tx.insert(pushes).values(values).returning();
       if (!campaign) throw new Error('campaign insert returned nothing');
+      await emitCampaignEvent(tx, app.id, id, 'campaign.created');
+      await emitPushEvents(
+        tx,
+        app.id,
+        stepRows.map((r) => r.id),
+        'push.created',
+      );
       return { campaign, stepRows };
     });
   } catch (err) {

@@ -12,9 +12,12 @@ import type { DeviceTarget } from '../delivery/channel.ts';
 import type { ChannelName } from '../delivery/registry.ts';
 import type { PushRef } from './lifecycle.ts';
 import { retryingDeadlocks } from './recipients.ts';
+import { type NotificationOutcome, notificationEvents } from './webhook-events.ts';
 
 export interface PageDevice extends DeviceTarget {
   platform: ChannelName;
+  /** Whose device it is (for the notification events). */
+  accountId: string;
 }
 
 export interface ClaimedPage {
@@ -28,9 +31,13 @@ export interface ClaimedPage {
   awaitingLive: number;
 }
 
-/** Provider results not yet written to the push row, per channel. */
+/**
+ * Provider results not yet written to the push row, per channel, and (when an endpoint wants them) the
+ * notification events that describe them: both are written by the same statement.
+ */
 export class ProviderTally {
   private counts = new Map<ChannelName, ChannelCount>();
+  outcomes: NotificationOutcome[] = [];
 
   add(platform: ChannelName, sent: number, failed: number, disabled: number): void {
     const c = this.counts.get(platform) ?? { sent: 0, failed: 0, disabled: 0 };
@@ -45,16 +52,24 @@ export class ProviderTally {
   take(): ProviderTally {
     const taken = new ProviderTally();
     taken.counts = this.counts;
+    taken.outcomes = this.outcomes;
     this.counts = new Map();
+    this.outcomes = [];
     return taken;
   }
 
   merge(other: ProviderTally): void {
     for (const [platform, c] of other.counts) this.add(platform, c.sent, c.failed, c.disabled);
+    this.outcomes.push(...other.outcomes);
   }
 
   get empty(): boolean {
-    return this.counts.size === 0;
+    return this.counts.size === 0 && this.outcomes.length === 0;
+  }
+
+  /** A CTE body writing the notification events, guarded by `when`; a no-op select when there are none. */
+  events(appId: string, pushId: string, when: SQL = sql`true`): SQL {
+    return this.outcomes.length ? notificationEvents(appId, pushId, this.outcomes, when) : sql`select 1`;
   }
 
   /** The SET clause that adds this tally to the push's counters. */
@@ -63,14 +78,20 @@ export class ProviderTally {
   }
 }
 
-type DeviceRow = [ChannelName, string, DeviceTarget['environment'], string | null];
+type DeviceRow = [ChannelName, string, DeviceTarget['environment'], string | null, string];
 
 const toDevices = (rows: DeviceRow[] | null | undefined): PageDevice[] =>
-  (rows ?? []).map(([platform, token, environment, topic]) => ({ platform, token, environment, topic }));
+  (rows ?? []).map(([platform, token, environment, topic, accountId]) => ({
+    platform,
+    token,
+    environment,
+    topic,
+    accountId,
+  }));
 
 /** The live devices of the accounts in CTE `who` (a column account_id), as a json array. */
 const devicesOf = (appId: string, who: SQL) => sql`coalesce((
-  select json_agg(json_build_array(d.platform, d.token, d.environment, d.topic))
+  select json_agg(json_build_array(d.platform, d.token, d.environment, d.topic, d.account_id))
   from devices d join ${who} o on d.app_id = ${appId} and d.account_id = o.account_id
   where d.disabled_at is null
 ), '[]'::json)`;
@@ -120,6 +141,7 @@ export async function claimPage(
       where r.push_id = ${pushId} and r.account_seq = p.account_seq
         and p.connected and r.state = ${S.pending} and exists (select 1 from claim)
       returning 1
+    ), notified as (${tally.events(appId, pushId, sql`exists (select 1 from claim)`)}
     )
     select (select max(account_seq) from page)::text as last_seq,
            (select offline_cursor from claim)::text as claimed_to,
@@ -139,7 +161,11 @@ export async function claimPage(
 /** Writes provider results that no claim carried (the last pages of an activity, the fallback). */
 export async function addProviderCounts(db: Queryable, { appId, pushId }: PushRef, tally: ProviderTally) {
   if (tally.empty) return;
-  await db.execute(sql`update pushes set ${tally.increments()} where app_id = ${appId} and id = ${pushId}`);
+  await db.execute(sql`
+    with counted as (
+      update pushes set ${tally.increments()} where app_id = ${appId} and id = ${pushId} returning 1
+    ), notified as (${tally.events(appId, pushId)})
+    select count(*) from counted`);
 }
 
 /** The provider said these tokens are dead (one statement per reason): they get nothing more. */

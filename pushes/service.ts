@@ -34,6 +34,7 @@ import { cancelPushUpdate, recallPushUpdate } from '../workflows/push.ts';
 import type { PushDeps } from './deps.ts';
 import { PushError, TimeError } from './errors.ts';
 import { isClosedWorkflowError } from './temporal.ts';
+import { emitPushEvent } from './webhook-events.ts';
 
 export const MAX_RETENTION_SECONDS = 604_800;
 const IDEMPOTENCY_WINDOW_MS = 7 * 24 * 3600 * 1000;
@@ -169,6 +170,7 @@ export async function createPush(
           .values(newPushRow(app.id, input, condition, requestHash, opts, slots))
           .returning();
         if (!inserted) throw new Error('push insert returned nothing');
+        await emitPushEvent(tx, app.id, inserted.id, 'push.created');
         return inserted;
       }),
     );

@@ -99,6 +99,8 @@ export function mockActivities(overrides: Partial<PushActivities> = {}) {
     finishCampaign: async () => {},
     markPushFailed: async () => {},
     reconcileStranded: async () => ({ started: [], failed: [], found: 0 }),
+    deliverWebhookBatch: async () => ({ state: 'stopped' as const }),
+    disableWebhookEndpoint: async () => {},
     ...overrides,
   };
   const recorded = Object.fromEntries(
