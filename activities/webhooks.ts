@@ -20,7 +20,9 @@ export function webhookActivities({ database, log, webhooks }: ActivityDeps) {
      */
     async deliverWebhookBatch(
       ref: EndpointRef,
-    ): Promise<{ state: 'sent'; count: number } | { state: 'idle'; behindHorizon: boolean } | { state: 'stopped' }> {
+    ): Promise<
+      { state: 'sent'; count: number } | { state: 'idle'; behindHorizon: boolean } | { state: 'stopped' }
+    > {
       const next = await prepareBatch(db, ref);
       if (next.state !== 'ready') return next;
       const { prepared } = next;

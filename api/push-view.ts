@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import type { PushRow } from '../db/pushes.ts';
 import { perChannel } from '../delivery/registry.ts';
+import { engagementRates } from '../pushes/engagement.ts';
 
 const provider = z.object({ sent: z.number(), failed: z.number(), tokensDisabled: z.number() });
 
@@ -30,11 +31,18 @@ export const PushSchema = z
       acked: z.number(),
       expired: z.number(),
       withdrawn: z.number(),
+      opened: z.number().openapi({ description: 'Accounts that reported opening it (once each)' }),
+      clicked: z.number().openapi({ description: 'Accounts that reported a click (once each)' }),
+      openRate: z
+        .number()
+        .nullable()
+        .openapi({ description: 'opened / delivered (online + synced + provider sent)' }),
+      clickRate: z.number().nullable().openapi({ description: 'clicked / delivered' }),
       // One entry per channel: `apns`, `fcm`.
       ...perChannel(() => provider),
     }),
     workflowId: z.string(),
-    links: z.object({ self: z.string(), cancel: z.string(), recall: z.string() }),
+    links: z.object({ self: z.string(), cancel: z.string(), recall: z.string(), funnel: z.string() }),
   })
   .openapi('Push');
 export type PushView = z.infer<typeof PushSchema>;
@@ -68,12 +76,15 @@ export function pushView(p: PushRow): PushView {
       acked: p.acked,
       expired: p.expired,
       withdrawn: p.withdrawn,
+      opened: p.opened,
+      clicked: p.clicked,
+      ...engagementRates(p),
       ...perChannel((c) => {
         const n = p.channelCounts[c.name];
         return { sent: n?.sent ?? 0, failed: n?.failed ?? 0, tokensDisabled: n?.disabled ?? 0 };
       }),
     },
     workflowId: p.workflowId,
-    links: { self, cancel: `${self}/cancel`, recall: `${self}/recall` },
+    links: { self, cancel: `${self}/cancel`, recall: `${self}/recall`, funnel: `${self}/funnel` },
   };
 }

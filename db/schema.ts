@@ -363,13 +363,9 @@ export const webhookOutbox = pgTable(
   'webhook_outbox',
   {
     appId: text('app_id').notNull(),
-    txid: bigint('txid', { mode: 'number' })
-      .notNull()
-      .default(sql`(pg_current_xact_id()::text)::bigint`),
+    txid: bigint('txid', { mode: 'number' }).notNull().default(sql`(pg_current_xact_id()::text)::bigint`),
     seq: bigint('seq', { mode: 'number' }).generatedAlwaysAsIdentity().notNull(),
-    id: text('id')
-      .notNull()
-      .default(sql`'evt_' || replace(gen_random_uuid()::text, '-', '')`),
+    id: text('id').notNull().default(sql`'evt_' || replace(gen_random_uuid()::text, '-', '')`),
     type: text('type').notNull(),
     pushId: text('push_id'),
     accountId: text('account_id'),

@@ -38,6 +38,8 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
     topic: text().min(1).max(255).optional(),
     ref,
   }),
+  z.object({ type: z.literal('opened'), id: pushId, ref }),
+  z.object({ type: z.literal('clicked'), id: pushId, action: text().min(1).max(128).optional(), ref }),
   z.object({
     type: z.literal('unregisterDevice'),
     platform,
@@ -46,7 +48,15 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
   }),
 ]);
 export type ClientFrame = z.infer<typeof clientFrameSchema>;
-export const CLIENT_FRAME_TYPES = new Set(['auth', 'ack', 'ping', 'registerDevice', 'unregisterDevice']);
+export const CLIENT_FRAME_TYPES = new Set([
+  'auth',
+  'ack',
+  'ping',
+  'registerDevice',
+  'unregisterDevice',
+  'opened',
+  'clicked',
+]);
 
 /** A push as the client sees it. `id` is what the client acks; in v1 it equals `pushId`. */
 export interface MessageFrame {

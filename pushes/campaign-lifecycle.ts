@@ -30,9 +30,7 @@ export async function cancelCampaign(
       const canceled = await tx
         .update(pushes)
         .set({ status: 'canceled', canceledAt: sql`coalesce(${pushes.canceledAt}, now())` })
-        .where(
-          and(eq(pushes.appId, appId), inArray(pushes.id, [...pushIds]), eq(pushes.status, 'scheduled')),
-        )
+        .where(and(eq(pushes.appId, appId), inArray(pushes.id, [...pushIds]), eq(pushes.status, 'scheduled')))
         .returning({ id: pushes.id });
       await emitPushEvents(
         tx,

@@ -70,7 +70,7 @@ export async function findEndpoint(db: Queryable, { appId, endpointId }: Endpoin
 /** Chooses the next batch (or takes the one already chosen) and renders it. */
 export async function prepareBatch(db: Queryable, ref: EndpointRef): Promise<Prepared> {
   const endpoint = await findEndpoint(db, ref);
-  if (!endpoint || endpoint.status !== 'enabled') return { state: 'stopped' };
+  if (endpoint?.status !== 'enabled') return { state: 'stopped' };
   let batch = endpoint.pendingBatch;
   let replay = endpoint.replay;
   if (!batch) {
@@ -132,7 +132,12 @@ async function chooseBatch(db: Queryable, endpoint: WebhookEndpointRow): Promise
   const types = endpoint.eventTypes;
   const replay = endpoint.replay;
   const from: OutboxPosition = replay ? replay.after : { txid: endpoint.cursorTxid, seq: endpoint.cursorSeq };
-  const [range] = await db.execute<{ n: number; txid: string | null; seq: string | null; behind: boolean }>(sql`
+  const [range] = await db.execute<{
+    n: number;
+    txid: string | null;
+    seq: string | null;
+    behind: boolean;
+  }>(sql`
     with page as (
       select o.txid, o.seq from webhook_outbox o
       where o.app_id = ${appId} and ${after(from)} and o.txid < ${HORIZON} and ${typesIn(types)}
@@ -200,7 +205,7 @@ export async function batchFailed(db: Queryable, ref: EndpointRef, reason: strin
 /** No 2xx for the whole retry window: the endpoint is disabled with the reason. */
 export async function disableEndpoint(db: Queryable, ref: EndpointRef, giveUpSeconds: number) {
   const endpoint = await findEndpoint(db, ref);
-  if (!endpoint || endpoint.status !== 'enabled') return;
+  if (endpoint?.status !== 'enabled') return;
   const since = endpoint.failingSince?.toISOString() ?? 'unknown';
   const reason = `no 2xx answer for ${giveUpSeconds} s of retries (failing since ${since}); last failure: ${endpoint.lastFailure ?? 'unknown'}`;
   await db

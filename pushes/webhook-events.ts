@@ -32,7 +32,10 @@ export const RECIPIENT_EVENT_TYPES = [
 export const EVENT_TYPES = [...PUSH_EVENT_TYPES, ...CAMPAIGN_EVENT_TYPES, ...RECIPIENT_EVENT_TYPES] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 export type PushEventType = (typeof PUSH_EVENT_TYPES)[number];
-export type NotificationEventType = 'notification.sent' | 'notification.failed' | 'notification.token_disabled';
+export type NotificationEventType =
+  | 'notification.sent'
+  | 'notification.failed'
+  | 'notification.token_disabled';
 
 /** True (once per statement) when an enabled endpoint of the app wants any of `types`. */
 export const wanted = (appId: string, types: readonly string[]) => sql`exists (

@@ -47,4 +47,14 @@ CREATE TABLE "webhook_outbox" (
 ALTER TABLE "pushes" ADD COLUMN "opened" bigint DEFAULT 0 NOT NULL;--> statement-breakpoint
 ALTER TABLE "pushes" ADD COLUMN "clicked" bigint DEFAULT 0 NOT NULL;--> statement-breakpoint
 ALTER TABLE "webhook_endpoints" ADD CONSTRAINT "webhook_endpoints_app_id_apps_id_fk" FOREIGN KEY ("app_id") REFERENCES "public"."apps"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
-CREATE INDEX "webhook_outbox_created" ON "webhook_outbox" USING btree ("app_id","created_at");
+CREATE INDEX "webhook_outbox_created" ON "webhook_outbox" USING btree ("app_id","created_at");--> statement-breakpoint
+-- Wakes the app's webhook workflows once per writing transaction, on commit (pushes/webhook-wake.ts listens).
+CREATE FUNCTION "webhook_outbox_notify"() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM pg_notify('herald_webhooks', a.app_id) FROM (SELECT DISTINCT app_id FROM new_rows) a;
+	RETURN NULL;
+END
+$$;--> statement-breakpoint
+CREATE TRIGGER "webhook_outbox_notify" AFTER INSERT ON "webhook_outbox"
+	REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION "webhook_outbox_notify"();
