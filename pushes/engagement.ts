@@ -7,7 +7,6 @@ import { type SQL, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Queryable } from '../db/client.ts';
 import { type ChannelCount, EngagementKind, type pushes } from '../db/schema.ts';
-import { wanted } from './webhook-events.ts';
 
 /** Where the message was shown: over the socket, or as a channel's notification. */
 export const ONLINE = 'online';
@@ -32,11 +31,18 @@ export interface EngagementResult {
   clicked: boolean;
 }
 
-const eventRows = (type: 'recipient.opened' | 'recipient.clicked', kind: number, appId: string): SQL => sql`
+/** One insert for both kinds, opens first (modifying CTEs run in no order one can rely on). */
+const eventRows = (appId: string): SQL => sql`
   insert into webhook_outbox (app_id, type, push_id, account_id, data)
-  select ${appId}, ${type}, i.push_id, i.account_id,
+  select ${appId}, e.type, i.push_id, i.account_id,
     jsonb_strip_nulls(jsonb_build_object('channel', i.channel, 'action', i.action))
-  from ins i where i.kind = ${kind} and ${wanted(appId, [type])}`;
+  from ins i
+  join (values (${EngagementKind.opened}::smallint, 'recipient.opened'), (${EngagementKind.clicked}::smallint, 'recipient.clicked'))
+    as e(kind, type) on e.kind = i.kind
+  where exists (
+    select 1 from webhook_endpoints we
+    where we.app_id = ${appId} and we.status = 'enabled' and e.type = any(we.event_types))
+  order by i.kind`;
 
 export async function recordEngagement(db: Queryable, r: EngagementReport): Promise<EngagementResult> {
   if (!z.uuid().safeParse(r.pushId).success) return { found: false, opened: false, clicked: false };
@@ -57,8 +63,7 @@ export async function recordEngagement(db: Queryable, r: EngagementReport): Prom
       update pushes set opened = opened + (select count(*) from ins where kind = ${EngagementKind.opened}),
         clicked = clicked + (select count(*) from ins where kind = ${EngagementKind.clicked})
       where app_id = ${r.appId} and id = ${r.pushId} and exists (select 1 from ins)
-    ), ev_opened as (${eventRows('recipient.opened', EngagementKind.opened, r.appId)}
-    ), ev_clicked as (${eventRows('recipient.clicked', EngagementKind.clicked, r.appId)})
+    ), ev as (${eventRows(r.appId)})
     select exists (select 1 from p) as found, (select array_agg(kind) from ins) as kinds`);
   const counted = new Set(row?.kinds ?? []);
   return {

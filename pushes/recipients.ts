@@ -78,7 +78,7 @@ export async function syncAccount(
         and r.push_id = cand.push_id and r.account_seq = cand.account_seq
         and r.state in ${sql(UNDELIVERED)}
       returning r.push_id, r.account_id
-    ), ev as (${recipientEventsPg(sql, appId, 'recipient.synced', 'moved')}
+    ), ev as (${recipientEventsPg(sql, appId, 'moved', 'recipient.synced')}
     ), bumped as (
       update pushes p set synced_later = p.synced_later + m.n
       from (select push_id, count(*)::int as n from moved group by push_id) m
@@ -138,7 +138,7 @@ export async function markDeliveredOnline(
       where r.push_id = ${pushId} and r.account_id = any(${accountIds}::text[])
         and r.state in ${sql(UNDELIVERED)}
       returning r.push_id, r.account_id
-    ), ev as (${recipientEventsPg(sql, appId, 'recipient.delivered_online', 'moved')}
+    ), ev as (${recipientEventsPg(sql, appId, 'moved', 'recipient.delivered_online')}
     ), bumped as (
       update pushes set delivered_online = delivered_online + (select count(*) from moved)
       where app_id = ${appId} and id = ${pushId} and exists (select 1 from moved)
@@ -170,9 +170,12 @@ export async function ack(sql: Sql, appId: string, accountId: string, pushIds: s
       where r.push_id = any(${pushIds}::text[]) and r.account_id = ${accountId}
         and r.push_id = cand.push_id and r.account_seq = cand.account_seq
       returning r.push_id, r.account_id, cand.state as was
-    ), live as (select * from acked where was in ${sql(UNDELIVERED)}
-    ), ev_live as (${recipientEventsPg(sql, appId, 'recipient.delivered_online', 'live')}
-    ), ev as (${recipientEventsPg(sql, appId, 'recipient.acked', 'acked')}
+    ), events as (
+      -- A copy acked before the gateway marked it was delivered online first: that event comes first.
+      select push_id, account_id, 'recipient.delivered_online' as type, 0 as n from acked
+      where was in ${sql(UNDELIVERED)}
+      union all select push_id, account_id, 'recipient.acked', 1 from acked
+    ), ev as (${recipientEventsPg(sql, appId, 'events')}
     ), bumped as (
       update pushes p set acked = p.acked + a.n, delivered_online = p.delivered_online + a.live
       from (select push_id, count(*)::int as n, count(*) filter (where was in ${sql(UNDELIVERED)})::int as live

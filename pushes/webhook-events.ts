@@ -140,8 +140,19 @@ export const wantedPg = (pg: Sql, appId: string, types: readonly string[]) => pg
   select 1 from webhook_endpoints we
   where we.app_id = ${appId} and we.status = 'enabled' and we.event_types && ${[...types]}::text[])`;
 
-/** `recipientEvents` for the gateway's statements: one event per row of the CTE named `rows`. */
-export const recipientEventsPg = (pg: Sql, appId: string, type: EventType, rows: string) => pg`
+/**
+ * `recipientEvents` for the gateway's statements: one event per row of the CTE named `rows`, of `type`, or of
+ * each row's own `type` column (ordered by its `n` column) when no type is given.
+ */
+export const recipientEventsPg = (pg: Sql, appId: string, rows: string, type?: EventType) =>
+  type
+    ? pg`
   insert into webhook_outbox (app_id, type, push_id, account_id)
   select ${appId}, ${type}, x.push_id, x.account_id from ${pg(rows)} x
-  where ${wantedPg(pg, appId, [type])}`;
+  where ${wantedPg(pg, appId, [type])}`
+    : pg`
+  insert into webhook_outbox (app_id, type, push_id, account_id)
+  select ${appId}, x.type, x.push_id, x.account_id from ${pg(rows)} x
+  where exists (select 1 from webhook_endpoints we
+                where we.app_id = ${appId} and we.status = 'enabled' and x.type = any(we.event_types))
+  order by x.n`;
