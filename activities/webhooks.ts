@@ -1,4 +1,4 @@
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import { postWebhook } from '../delivery/webhook-http.ts';
 import {
   batchAcknowledged,
@@ -23,23 +23,30 @@ export function webhookActivities({ database, log, webhooks }: ActivityDeps) {
     ): Promise<
       { state: 'sent'; count: number } | { state: 'idle'; behindHorizon: boolean } | { state: 'stopped' }
     > {
-      const next = await prepareBatch(db, ref);
-      if (next.state !== 'ready') return next;
-      const { prepared } = next;
-      const answer = await postWebhook({
-        url: prepared.url,
-        secret: prepared.secret,
-        id: prepared.messageId,
-        body: prepared.body,
-        allowPrivate: webhooks?.allowPrivate ?? false,
-      });
-      if (!answer.ok) {
-        await batchFailed(db, ref, answer.reason);
-        log.debug({ endpointId: ref.endpointId, reason: answer.reason }, 'webhook batch failed');
-        throw ApplicationFailure.retryable(`webhook endpoint answered: ${answer.reason}`, 'webhook_failed');
+      // Heartbeats throughout: a dead worker's attempt is retried in seconds, not at its timeout.
+      const ctx = Context.current();
+      const beat = setInterval(() => ctx.heartbeat(), 1000);
+      try {
+        const next = await prepareBatch(db, ref);
+        if (next.state !== 'ready') return next;
+        const { prepared } = next;
+        const answer = await postWebhook({
+          url: prepared.url,
+          secret: prepared.secret,
+          id: prepared.messageId,
+          body: prepared.body,
+          allowPrivate: webhooks?.allowPrivate ?? false,
+        });
+        if (!answer.ok) {
+          await batchFailed(db, ref, answer.reason);
+          log.debug({ endpointId: ref.endpointId, reason: answer.reason }, 'webhook batch failed');
+          throw ApplicationFailure.retryable(`webhook endpoint answered: ${answer.reason}`, 'webhook_failed');
+        }
+        await batchAcknowledged(db, ref, prepared.batch);
+        return { state: 'sent', count: prepared.count };
+      } finally {
+        clearInterval(beat);
       }
-      await batchAcknowledged(db, ref, prepared.batch);
-      return { state: 'sent', count: prepared.count };
     },
 
     /** The retry window passed without a 2xx: the endpoint is disabled, with why. */

@@ -101,10 +101,9 @@ export async function prepareBatch(db: Queryable, ref: EndpointRef): Promise<Pre
       ...r.data,
     },
   }));
-  const messageId = `msg_${createHash('sha256')
-    .update(JSON.stringify([ref.endpointId, batch.mode, batch.after, batch.last]))
-    .digest('hex')
-    .slice(0, 32)}`;
+  // From the values, not the object: the batch read back from jsonb has its keys in another order.
+  const range = `${ref.endpointId}/${batch.mode}/${batch.after.txid}.${batch.after.seq}/${batch.last.txid}.${batch.last.seq}`;
+  const messageId = `msg_${createHash('sha256').update(range).digest('hex').slice(0, 32)}`;
   const body = JSON.stringify({
     type: 'batch',
     timestamp: new Date().toISOString(),

@@ -47,6 +47,7 @@ export async function webhookEndpointWorkflow(input: WebhookWorkflowInput): Prom
   });
   const send = proxyActivities<PushActivities>({
     startToCloseTimeout: '1 minute',
+    heartbeatTimeout: '5 seconds',
     scheduleToCloseTimeout: input.giveUpSeconds * 1000,
     retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 hour' },
   });

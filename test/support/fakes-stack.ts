@@ -19,7 +19,12 @@ export interface FakesStack {
  * The test stack with its worker's APNs and FCM clients pointed at local fakes that check Apple's and Google's
  * authentication: one fake APNs for both environments, and the fake FCM's token endpoint allowed.
  */
-export async function startStackWithFakes(opts: { topic: string; projectId: string }): Promise<FakesStack> {
+export async function startStackWithFakes(opts: {
+  topic: string;
+  projectId: string;
+  /** More settings of the stack. */
+  env?: Record<string, string>;
+}): Promise<FakesStack> {
   const apnsKey = generateApnsKey({ topic: opts.topic, keyId: 'KEY1234567', teamId: 'TEAM123456' });
   const serviceAccount = generateServiceAccount(opts.projectId);
   const apns = await startFakeApns({
@@ -42,7 +47,7 @@ export async function startStackWithFakes(opts: { topic: string; projectId: stri
       fcmCa: fcm.ca,
       fcmAllowedTokenUris: [fcm.tokenUri],
     }),
-    env: { HERALD_ALLOWED_TOKEN_URIS: fcm.tokenUri },
+    env: { HERALD_ALLOWED_TOKEN_URIS: fcm.tokenUri, ...opts.env },
   });
   return {
     stack,
