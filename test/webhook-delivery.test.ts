@@ -2,8 +2,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { mintUserToken } from '../core/user-token.ts';
-import { seedAccounts } from './support/seed.ts';
 import { type FakesStack, startStackWithFakes } from './support/fakes-stack.ts';
+import { seedAccounts } from './support/seed.ts';
 import { client, startTestStack, type TestStack, waitFor } from './support/stack.ts';
 import { type Receiver, startReceiver } from './support/webhook-receiver.ts';
 
@@ -65,7 +65,10 @@ describe('per-recipient batching', () => {
     const gaps = receiver.messages.slice(1).map((m, i) => m.at - (receiver.messages[i]?.at ?? 0));
     expect(Math.min(...gaps)).toBeGreaterThanOrEqual(900);
     // The completion is the last event of the push: its counters are final.
-    expect(events.at(-1)).toMatchObject({ type: 'push.completed', data: { counters: { channels: { fcm: { sent: 10_000 } } } } });
+    expect(events.at(-1)).toMatchObject({
+      type: 'push.completed',
+      data: { counters: { channels: { fcm: { sent: 10_000 } } } },
+    });
   }, 180_000);
 });
 
@@ -81,18 +84,22 @@ describe('a worker SIGKILLed mid-batch', () => {
   });
 
   function spawnWorker(): Promise<ChildProcess> {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('test/support/worker-process.ts')], {
-      env: {
-        ...process.env,
-        DATABASE_URL: inject('databaseUrl'),
-        TEMPORAL_ADDRESS: inject('temporalAddress'),
-        TEMPORAL_TASK_QUEUE: stack.config.TEMPORAL_TASK_QUEUE,
-        HERALD_WORKFLOW_BUNDLE: inject('workflowBundlePath'),
-        HERALD_WEBHOOK_ALLOW_PRIVATE: 'true',
-        LOG_LEVEL: 'warn',
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', path.resolve('test/support/worker-process.ts')],
+      {
+        env: {
+          ...process.env,
+          DATABASE_URL: inject('databaseUrl'),
+          TEMPORAL_ADDRESS: inject('temporalAddress'),
+          TEMPORAL_TASK_QUEUE: stack.config.TEMPORAL_TASK_QUEUE,
+          HERALD_WORKFLOW_BUNDLE: inject('workflowBundlePath'),
+          HERALD_WEBHOOK_ALLOW_PRIVATE: 'true',
+          LOG_LEVEL: 'warn',
+        },
+        stdio: ['ignore', 'pipe', 'inherit'],
       },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    );
     children.push(child);
     return new Promise((resolve, reject) => {
       child.stdout?.on('data', (d: Buffer) => d.toString().includes('worker ready') && resolve(child));
@@ -138,14 +145,24 @@ describe('a worker SIGKILLed mid-batch', () => {
             accountId: `k${i + j + 1}`,
             ttlSeconds: 600,
           });
-          const r = await engage('POST', '/v1/engagement', { pushId: push.body.id, event: 'opened', channel: 'fcm' }, {
-            authorization: `Bearer ${token}`,
-          });
+          const r = await engage(
+            'POST',
+            '/v1/engagement',
+            { pushId: push.body.id, event: 'opened', channel: 'fcm' },
+            {
+              authorization: `Bearer ${token}`,
+            },
+          );
           expect(r.status).toBe(200);
         }),
       );
     }
-    await waitFor(async () => receiver.messages.length, (n) => n >= 1, 30_000, 'the first batch processed');
+    await waitFor(
+      async () => receiver.messages.length,
+      (n) => n >= 1,
+      30_000,
+      'the first batch processed',
+    );
     first.kill('SIGKILL');
     await new Promise((r) => first.once('exit', r));
     const attemptsAtKill = receiver.attempts;

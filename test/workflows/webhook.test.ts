@@ -1,6 +1,10 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type WebhookWorkflowInput, wakeWebhookSignal, webhookEndpointWorkflow } from '../../workflows/webhook.ts';
+import {
+  type WebhookWorkflowInput,
+  wakeWebhookSignal,
+  webhookEndpointWorkflow,
+} from '../../workflows/webhook.ts';
 import { eventually, mockActivities, openWorkflowEnv, TEST_APP_ID, type WorkflowTestEnv } from './env.ts';
 
 // The endpoint workflow against mocked activities: pacing, waking, and giving up after the retry window — the
@@ -35,11 +39,16 @@ describe('webhook endpoint workflow', () => {
     });
     await t.withWorker(mock.activities, async (taskQueue) => {
       const handle = await start(taskQueue);
-      await eventually(() => n, (x) => x === 4, 'the idle answer');
+      await eventually(
+        () => n,
+        (x) => x === 4,
+        'the idle answer',
+      );
       await handle.signal(wakeWebhookSignal);
       expect(await handle.result()).toBe('stopped');
     });
-    if (!t.timeSkipping) for (let i = 1; i < 4; i++) expect((at[i] ?? 0) - (at[i - 1] ?? 0)).toBeGreaterThanOrEqual(950);
+    if (!t.timeSkipping)
+      for (let i = 1; i < 4; i++) expect((at[i] ?? 0) - (at[i - 1] ?? 0)).toBeGreaterThanOrEqual(950);
     expect(mock.inputs('disableWebhookEndpoint')).toEqual([]);
   });
 
@@ -57,7 +66,9 @@ describe('webhook endpoint workflow', () => {
       const handle = await start(taskQueue, { giveUpSeconds });
       expect(await handle.result()).toBe('disabled');
     });
-    expect(mock.inputs('disableWebhookEndpoint')).toEqual([{ appId: TEST_APP_ID, endpointId: 'e1', giveUpSeconds }]);
+    expect(mock.inputs('disableWebhookEndpoint')).toEqual([
+      { appId: TEST_APP_ID, endpointId: 'e1', giveUpSeconds },
+    ]);
     // Backoff doubling from 1 s: a handful of attempts in seconds, capped at one an hour over three days.
     expect(attempts).toBeGreaterThanOrEqual(3);
     if (t.timeSkipping) expect(attempts).toBeLessThan(100);
