@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CreatedApp } from '../db/apps.ts';
 import { client, startTestStack, type TestStack, waitFor } from './support/stack.ts';
+import { tencentClient } from './support/tencent.ts';
 import { type ReceivedEvent, type Receiver, startReceiver } from './support/webhook-receiver.ts';
 import { TestSocket } from './support/ws.ts';
 
@@ -244,6 +245,25 @@ describe('events', () => {
         apns: { delivered: 0, opened: 1, clicked: 0 },
       },
     });
+
+    // Tencent's push statistics are filled from the same counters.
+    const v4 = tencentClient(stack.url, t.app);
+    const now = Math.floor(Date.now() / 1000);
+    const stats = await v4('timpush/all_member_push_statistics', {
+      StartTime: now - 3600,
+      EndTime: now + 60,
+      TaskID: [push.id, 'no-such-task'],
+    });
+    expect(stats).toMatchObject({
+      ActionStatus: 'OK',
+      Results: [{ TaskID: push.id, TotalCount: 4, SentCount: 1, DeliveredCount: 1, ClickCount: 2 }],
+    });
+    expect(
+      await v4('timpush/all_member_push_statistics', { StartTime: now - 3600, EndTime: now + 60 }),
+    ).toMatchObject({ TotalCount: 4, DeliveredCount: 1, ClickCount: 2 });
+    expect(
+      (await v4('timpush/all_member_push_statistics', { StartTime: now, EndTime: now - 1 })).ActionStatus,
+    ).toBe('FAIL');
 
     const events = await t.waitForEvents('the engagement events', (e) => e.length >= 5);
     expect(events.map((e) => [e.type, e.data.accountId])).toEqual([
