@@ -19,17 +19,23 @@ export function webhookActivities({ database, log, webhooks }: ActivityDeps) {
      * gone or disabled. Anything but a 2xx fails the attempt: the workflow's retry policy backs off.
      */
     async deliverWebhookBatch(
-      ref: EndpointRef,
+      ref: EndpointRef & { notBefore?: number },
     ): Promise<
-      { state: 'sent'; count: number } | { state: 'idle'; behindHorizon: boolean } | { state: 'stopped' }
+      | { state: 'sent'; count: number; sentAt: number }
+      | { state: 'idle'; behindHorizon: boolean }
+      | { state: 'stopped' }
     > {
       // Heartbeats throughout: a dead worker's attempt is retried in seconds, not at its timeout.
       const ctx = Context.current();
       const beat = setInterval(() => ctx.heartbeat(), 1000);
       try {
-        const next = await prepareBatch(db, ref);
+        const next = await prepareBatch(db, { appId: ref.appId, endpointId: ref.endpointId });
         if (next.state !== 'ready') return next;
         const { prepared } = next;
+        // At most one request a second per endpoint, counted from the previous request's start.
+        const wait = (ref.notBefore ?? 0) - Date.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        const sentAt = Date.now();
         const answer = await postWebhook({
           url: prepared.url,
           secret: prepared.secret,
@@ -38,12 +44,12 @@ export function webhookActivities({ database, log, webhooks }: ActivityDeps) {
           allowPrivate: webhooks?.allowPrivate ?? false,
         });
         if (!answer.ok) {
-          await batchFailed(db, ref, answer.reason);
+          await batchFailed(db, { appId: ref.appId, endpointId: ref.endpointId }, answer.reason);
           log.debug({ endpointId: ref.endpointId, reason: answer.reason }, 'webhook batch failed');
           throw ApplicationFailure.retryable(`webhook endpoint answered: ${answer.reason}`, 'webhook_failed');
         }
-        await batchAcknowledged(db, ref, prepared.batch);
-        return { state: 'sent', count: prepared.count };
+        await batchAcknowledged(db, { appId: ref.appId, endpointId: ref.endpointId }, prepared.batch);
+        return { state: 'sent', count: prepared.count, sentAt };
       } finally {
         clearInterval(beat);
       }

@@ -18,6 +18,12 @@ import {
 
 /** Events per request. */
 export const WEBHOOK_BATCH_SIZE = 1000;
+/** How long events stay in the outbox (and so how far back a replay reaches). */
+export const OUTBOX_RETENTION_DAYS = 7;
+
+// This module defines no request schemas: the worker loads it (zod schemas made before @hono/zod-openapi is
+// loaded lack `.openapi`), and the API's webhooks service (pushes/webhooks.ts) builds on it.
+export const webhookWorkflowId = (appId: string, endpointId: string) => `webhook-${appId}-${endpointId}`;
 
 export type WebhookEndpointRow = typeof webhookEndpoints.$inferSelect;
 export interface EndpointRef {
@@ -211,4 +217,15 @@ export async function disableEndpoint(db: Queryable, ref: EndpointRef, giveUpSec
     .update(webhookEndpoints)
     .set({ status: 'disabled', disabledAt: new Date(), disabledReason: reason, updatedAt: new Date() })
     .where(and(eq(webhookEndpoints.appId, ref.appId), eq(webhookEndpoints.id, ref.endpointId)));
+}
+
+/** Events older than the outbox's retention go, up to `limit` a sweep (the reconciler's schedule runs it). */
+export async function pruneOutbox(db: Queryable, limit = 100_000): Promise<number> {
+  const rows = await db.execute(sql`
+    delete from webhook_outbox o using (
+      select app_id, txid, seq from webhook_outbox
+      where created_at < now() - make_interval(days => ${OUTBOX_RETENTION_DAYS})
+      limit ${limit}) old
+    where o.app_id = old.app_id and o.txid = old.txid and o.seq = old.seq`);
+  return rows.count;
 }

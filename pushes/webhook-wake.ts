@@ -16,7 +16,8 @@ import {
   wakeWebhookSignal,
   webhookEndpointWorkflow,
 } from '../workflows/webhook.ts';
-import { type WebhookDeps, webhookWorkflowId } from './webhooks.ts';
+import { webhookWorkflowId } from './webhook-delivery.ts';
+import type { WebhookDeps } from './webhooks.ts';
 
 export const WEBHOOK_CHANNEL = 'herald_webhooks';
 const DEBOUNCE_MS = 1000;

@@ -17,7 +17,10 @@ import { HeraldAppId } from '../workflows/search-attributes.ts';
 import { type WebhookWorkflowInput, webhookEndpointWorkflow } from '../workflows/webhook.ts';
 import type { PushDeps } from './deps.ts';
 import { PushError } from './errors.ts';
-import { secretContext, type WebhookEndpointRow } from './webhook-delivery.ts';
+
+export { webhookWorkflowId };
+
+import { secretContext, type WebhookEndpointRow, webhookWorkflowId } from './webhook-delivery.ts';
 import {
   CAMPAIGN_EVENT_TYPES,
   EVENT_TYPES,
@@ -27,8 +30,6 @@ import {
 } from './webhook-events.ts';
 
 export const MAX_WEBHOOKS_PER_APP = 10;
-/** How long events stay in the outbox (and so how far back a replay reaches). */
-export const OUTBOX_RETENTION_DAYS = 7;
 
 export interface WebhookDeps extends PushDeps {
   config: PushDeps['config'] &
@@ -87,8 +88,6 @@ export const replayInputSchema = z
 const expand = (types: readonly string[]): string[] => [
   ...new Set(types.flatMap((t): readonly string[] => GROUPS[t] ?? [t])),
 ];
-
-export const webhookWorkflowId = (appId: string, endpointId: string) => `webhook-${appId}-${endpointId}`;
 
 /** Refuses what Herald must not call: loopback and private address literals, unless the installation allows. */
 function checkUrl(deps: WebhookDeps, url: string): void {
@@ -275,15 +274,4 @@ export async function replayWebhook(
   if (!row) throw notFound(id);
   await startWebhookWorkflow(deps, appId, id, true);
   return row;
-}
-
-/** Events older than the outbox's retention go, up to `limit` a sweep (the reconciler's schedule runs it). */
-export async function pruneOutbox(deps: Pick<WebhookDeps, 'database'>, limit = 100_000): Promise<number> {
-  const rows = await deps.database.db.execute(sql`
-    delete from webhook_outbox o using (
-      select app_id, txid, seq from webhook_outbox
-      where created_at < now() - make_interval(days => ${OUTBOX_RETENTION_DAYS})
-      limit ${limit}) old
-    where o.app_id = old.app_id and o.txid = old.txid and o.seq = old.seq`);
-  return rows.count;
 }

@@ -5,7 +5,6 @@ import {
   defineSignal,
   proxyActivities,
   setHandler,
-  sleep,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { PushActivities } from '../activities/index.ts';
@@ -15,6 +14,8 @@ export interface WebhookWorkflowInput {
   endpointId: string;
   /** How long one batch is retried without a 2xx before the endpoint is disabled (3 days by default). */
   giveUpSeconds: number;
+  /** Carried over continue-as-new: when the last request went out (epoch ms). */
+  lastSentAt?: number | undefined;
 }
 
 /** New events for the endpoint were committed (or it changed): look again now. */
@@ -51,13 +52,20 @@ export async function webhookEndpointWorkflow(input: WebhookWorkflowInput): Prom
     scheduleToCloseTimeout: input.giveUpSeconds * 1000,
     retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 hour' },
   });
+  // When the previous request went out: the activity sends the next one no sooner than a second later (it
+  // waits itself, after preparing the batch, so the pace holds at the receiver).
+  let lastSentAt = input.lastSentAt ?? 0;
   for (;;) {
-    if (workflowInfo().continueAsNewSuggested) await continueAsNew<typeof webhookEndpointWorkflow>(input);
+    if (workflowInfo().continueAsNewSuggested)
+      await continueAsNew<typeof webhookEndpointWorkflow>({ ...input, lastSentAt });
     woken = false;
-    const began = Date.now();
     let result: Awaited<ReturnType<PushActivities['deliverWebhookBatch']>>;
     try {
-      result = await send.deliverWebhookBatch({ appId, endpointId });
+      result = await send.deliverWebhookBatch({
+        appId,
+        endpointId,
+        notBefore: lastSentAt + WEBHOOK_MIN_INTERVAL_MS,
+      });
     } catch (err) {
       if (!(err instanceof ActivityFailure)) throw err;
       await quick.disableWebhookEndpoint({ appId, endpointId, giveUpSeconds: input.giveUpSeconds });
@@ -65,8 +73,7 @@ export async function webhookEndpointWorkflow(input: WebhookWorkflowInput): Prom
     }
     if (result.state === 'stopped') return 'stopped';
     if (result.state === 'sent') {
-      const wait = began + WEBHOOK_MIN_INTERVAL_MS - Date.now();
-      if (wait > 0) await sleep(wait);
+      lastSentAt = result.sentAt;
       continue;
     }
     await condition(() => woken, result.behindHorizon ? HORIZON_RETRY_MS : IDLE_POLL_MS);

@@ -11,7 +11,7 @@ export interface ReceivedEvent {
 
 export interface ReceivedMessage {
   id: string;
-  /** When the request arrived (ms). */
+  /** When the request began to arrive (ms). */
   at: number;
   events: ReceivedEvent[];
   replay: boolean;
@@ -31,6 +31,8 @@ export async function startReceiver(secret: () => string | undefined, opts: { ho
   let holdMs = opts.holdMs ?? 0;
   const hanging = new Set<http.ServerResponse>();
   const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    // When the request began (its headers arrived), not when its body ended: the sender's pace.
+    const began = Date.now();
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -62,7 +64,7 @@ export async function startReceiver(secret: () => string | undefined, opts: { ho
           failures.push(`message ${id} changed between sends`);
       } else {
         seen.set(id, JSON.stringify(payload.data.events));
-        messages.push({ id, at: Date.now(), events: payload.data.events, replay: payload.data.replay });
+        messages.push({ id, at: began, events: payload.data.events, replay: payload.data.replay });
       }
       const answer = () => res.writeHead(204).end();
       if (holdMs > 0) setTimeout(answer, holdMs);
