@@ -146,11 +146,21 @@ describe('events', () => {
     const frame = await socket.frame('message', (f) => f.id === push.id);
     socket.send({ type: 'ack', id: frame.id });
     await t.completed(push.id);
+    // a2 was offline: it fetches its stored copy when it connects.
+    const later = await TestSocket.open(stack.wsUrl, await t.token('a2'));
+    sockets.push(later);
+    await later.frame('message', (f) => f.id === push.id);
     const events = await t.waitForEvents('the push’s events', (e) =>
-      ['push.created', 'push.started', 'push.completed', 'recipient.acked'].every((type) =>
-        e.some((x) => x.type === type && x.data.pushId === push.id),
+      ['push.created', 'push.started', 'push.completed', 'recipient.acked', 'recipient.synced'].every(
+        (type) => e.some((x) => x.type === type && x.data.pushId === push.id),
       ),
     );
+    expect(
+      t
+        .eventsOf(push.id)
+        .filter((e) => e.type === 'recipient.synced')
+        .map((e) => e.data.accountId),
+    ).toEqual(['a2']);
     expect(t.receiver.failures).toEqual([]);
     const mine = t.eventsOf(push.id);
     const order = typesOf(mine);
