@@ -302,8 +302,8 @@ describe('events', () => {
     const second = await t.push('while failing 2', 0);
     await t.completed(second.id);
     await waitFor(
-      async () => t.receiver.attempts,
-      (n) => n >= 3,
+      async () => (await t.api<Endpoint>('GET', `/v1/webhooks/${t.endpoint.id}`)).body.lastFailure,
+      (f) => f === 'no answer within 10 s',
       60_000,
       'a timed-out attempt',
     );
