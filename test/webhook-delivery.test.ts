@@ -62,8 +62,12 @@ describe('per-recipient batching', () => {
     const sizes = receiver.messages.map((m) => m.events.length);
     expect(Math.max(...sizes)).toBeLessThanOrEqual(1000);
     expect(receiver.messages.length).toBeGreaterThanOrEqual(11);
-    const gaps = receiver.messages.slice(1).map((m, i) => m.at - (receiver.messages[i]?.at ?? 0));
-    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(900);
+    // At most one request a second: measured where the receiver's event loop (shared with the whole stack in
+    // this process) saw them, so over the run rather than gap by gap; test/workflows/webhook.test.ts checks the
+    // sender's own pacing exactly.
+    const first = receiver.messages[0]?.at ?? 0;
+    const last = receiver.messages.at(-1)?.at ?? 0;
+    expect(last - first).toBeGreaterThanOrEqual((receiver.messages.length - 1) * 1000 - 300);
     // The completion is the last event of the push: its counters are final.
     expect(events.at(-1)).toMatchObject({
       type: 'push.completed',
