@@ -133,8 +133,11 @@ export function devicesRoutes(deps: ApiDeps) {
   r.openapi(put, async (c) => {
     const { id, platform, token } = c.req.valid('param');
     const body =
-      (c.req.valid('json') as { environment?: 'sandbox' | 'production'; topic?: string; deviceId?: string }) ??
-      {};
+      (c.req.valid('json') as {
+        environment?: 'sandbox' | 'production';
+        topic?: string;
+        deviceId?: string;
+      }) ?? {};
     const result = await registerDevice(
       db,
       c.get('app').id,

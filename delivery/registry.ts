@@ -29,7 +29,9 @@ export function channelOf(name: ChannelName): Channel<ChannelName> {
 }
 
 /** Channels a device uses only when it has no live token of another one (see Channel.fallback). */
-export const FALLBACK_CHANNELS: readonly ChannelName[] = CHANNELS.filter((c) => c.fallback).map((c) => c.name);
+export const FALLBACK_CHANNELS: readonly ChannelName[] = CHANNELS.filter((c) => c.fallback).map(
+  (c) => c.name,
+);
 
 export function isChannelName(name: string): name is ChannelName {
   return channelNamed(name) !== undefined;

@@ -117,7 +117,11 @@ describe('a device with tokens of several channels', () => {
   it('counts a device once against the account cap', async () => {
     const { db } = stack.database;
     const platformOf = (name: 'apns' | 'fcm') => channelOf(name);
-    await registerDevice(db, app.id, { accountId: 'cap', platform: platformOf('apns'), token: fakeApnsToken() });
+    await registerDevice(db, app.id, {
+      accountId: 'cap',
+      platform: platformOf('apns'),
+      token: fakeApnsToken(),
+    });
     // Two tokens of one phone, then a second phone: with a cap of 2 devices nothing goes.
     const phone = { accountId: 'cap', deviceId: 'cap-phone' };
     await registerDevice(db, app.id, { ...phone, platform: platformOf('fcm'), token: fakeFcmToken() });
