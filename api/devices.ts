@@ -15,6 +15,7 @@ export const DeviceSchema = z
     accountId: z.string(),
     environment: z.enum(ENVIRONMENTS),
     topic: z.string().nullable(),
+    deviceId: z.string().nullable(),
     createdAt: z.string(),
     updatedAt: z.string(),
     disabledAt: z.string().nullable(),
@@ -29,12 +30,25 @@ export function deviceView(d: DeviceRow) {
     accountId: d.accountId,
     environment: d.environment,
     topic: d.topic,
+    deviceId: d.deviceId,
     createdAt: d.createdAt.toISOString(),
     updatedAt: d.updatedAt.toISOString(),
     disabledAt: d.disabledAt ? d.disabledAt.toISOString() : null,
     disabledReason: d.disabledReason,
   };
 }
+
+/** The app's id of the installation: its tokens of several channels are one device (docs/pushes.md). */
+export const deviceIdSchema = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9._:-]+$/, "letters, digits, '.', '_', ':' and '-' only")
+  .openapi({
+    description:
+      'The app’s id of this installation. Tokens of several channels with the same deviceId are one ' +
+      'device: it holds one token per channel, gets one notification per push and counts once against the cap.',
+  });
 
 const accountParam = accountIdSchema.openapi({ param: { name: 'id', in: 'path' } });
 const deviceParams = z.object({
@@ -69,6 +83,7 @@ const put = createRoute({
             topic: z.string().min(1).max(255).optional().openapi({
               description: 'APNs topic (bundle id) when it differs from the app’s credentials',
             }),
+            deviceId: deviceIdSchema.optional(),
           }),
         },
       },
@@ -117,7 +132,12 @@ export function devicesRoutes(deps: ApiDeps) {
 
   r.openapi(put, async (c) => {
     const { id, platform, token } = c.req.valid('param');
-    const body = (c.req.valid('json') as { environment?: 'sandbox' | 'production'; topic?: string }) ?? {};
+    const body =
+      (c.req.valid('json') as {
+        environment?: 'sandbox' | 'production';
+        topic?: string;
+        deviceId?: string;
+      }) ?? {};
     const result = await registerDevice(
       db,
       c.get('app').id,
@@ -127,6 +147,7 @@ export function devicesRoutes(deps: ApiDeps) {
         token,
         environment: body.environment,
         topic: body.topic,
+        deviceId: body.deviceId,
       },
       { maxDevices: deps.config.HERALD_MAX_DEVICES_PER_ACCOUNT },
     );

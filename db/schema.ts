@@ -113,6 +113,12 @@ export const devices = pgTable(
     accountId: text('account_id').notNull(),
     environment: text('environment').$type<'sandbox' | 'production'>().notNull().default('production'),
     topic: text('topic'),
+    /**
+     * The app's id of the physical device (an installation) holding this token: a device holds at most one
+     * token per channel, and a push notifies it once, through its preferred channel. Null: the token is a device
+     * of its own.
+     */
+    deviceId: text('device_id'),
     createdAt: ts('created_at').notNull().defaultNow(),
     updatedAt: ts('updated_at').notNull().defaultNow(),
     disabledAt: ts('disabled_at'),
@@ -121,6 +127,9 @@ export const devices = pgTable(
   (t) => [
     primaryKey({ columns: [t.appId, t.platform, t.token] }),
     index('devices_account').on(t.appId, t.accountId),
+    uniqueIndex('devices_device_channel')
+      .on(t.appId, t.deviceId, t.platform)
+      .where(sql`${t.deviceId} is not null`),
   ],
 );
 

@@ -70,6 +70,11 @@ export interface Channel<
   readonly name: Name;
   /** How people write it: 'APNs', 'FCM'. */
   readonly label: string;
+  /**
+   * Used for a device only when it has no live token of another channel (FCM on a phone that also has its
+   * maker's push service, which reaches it where Google's services are missing).
+   */
+  readonly fallback?: boolean;
   /** The key under a push's `offline` that holds this channel's own options. */
   readonly optionsKey: Key;
   readonly optionsSchema: z.ZodType<Options>;

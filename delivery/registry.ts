@@ -28,6 +28,11 @@ export function channelOf(name: ChannelName): Channel<ChannelName> {
   return channel;
 }
 
+/** Channels a device uses only when it has no live token of another one (see Channel.fallback). */
+export const FALLBACK_CHANNELS: readonly ChannelName[] = CHANNELS.filter((c) => c.fallback).map(
+  (c) => c.name,
+);
+
 export function isChannelName(name: string): name is ChannelName {
   return channelNamed(name) !== undefined;
 }

@@ -66,6 +66,7 @@ export function frameHandler(deps: FrameDeps): (conn: Connection, data: RawData,
               token: f.token,
               environment: f.environment,
               topic: f.topic,
+              deviceId: f.deviceId,
             },
             { maxDevices: opts.maxDevicesPerAccount },
           );

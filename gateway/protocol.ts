@@ -36,6 +36,11 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
     token: text().min(1).max(4096),
     environment: z.enum(['sandbox', 'production']).optional(),
     topic: text().min(1).max(255).optional(),
+    deviceId: text()
+      .min(1)
+      .max(128)
+      .regex(/^[A-Za-z0-9._:-]+$/, "deviceId: letters, digits, '.', '_', ':' and '-' only")
+      .optional(),
     ref,
   }),
   z.object({

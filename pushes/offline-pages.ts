@@ -9,7 +9,7 @@ import type { Queryable } from '../db/client.ts';
 import { connectedNow } from '../db/recipients.ts';
 import { type ChannelCount, devices, RecipientState as S } from '../db/schema.ts';
 import type { DeviceTarget } from '../delivery/channel.ts';
-import type { ChannelName } from '../delivery/registry.ts';
+import { type ChannelName, FALLBACK_CHANNELS } from '../delivery/registry.ts';
 import type { PushRef } from './lifecycle.ts';
 import { retryingDeadlocks } from './recipients.ts';
 
@@ -68,11 +68,22 @@ type DeviceRow = [ChannelName, string, DeviceTarget['environment'], string | nul
 const toDevices = (rows: DeviceRow[] | null | undefined): PageDevice[] =>
   (rows ?? []).map(([platform, token, environment, topic]) => ({ platform, token, environment, topic }));
 
-/** The live devices of the accounts in CTE `who` (a column account_id), as a json array. */
+const FALLBACKS = `{${FALLBACK_CHANNELS.join(',')}}`;
+
+/**
+ * The live devices of the accounts in CTE `who` (a column account_id), as a json array: one token per device,
+ * so tokens sharing a device id are one notification, through a channel that is not a fallback (FCM) when the
+ * device has a live one, else the most recently registered. A token without a device id is a device of its own.
+ */
 const devicesOf = (appId: string, who: SQL) => sql`coalesce((
-  select json_agg(json_build_array(d.platform, d.token, d.environment, d.topic))
-  from devices d join ${who} o on d.app_id = ${appId} and d.account_id = o.account_id
-  where d.disabled_at is null
+  select json_agg(json_build_array(x.platform, x.token, x.environment, x.topic)) from (
+    select distinct on (d.account_id, coalesce(d.device_id, d.platform || ' ' || d.token))
+      d.platform, d.token, d.environment, d.topic
+    from devices d join ${who} o on d.app_id = ${appId} and d.account_id = o.account_id
+    where d.disabled_at is null
+    order by d.account_id, coalesce(d.device_id, d.platform || ' ' || d.token),
+      d.platform = any(${FALLBACKS}::text[]), d.updated_at desc
+  ) x
 ), '[]'::json)`;
 
 /**

@@ -67,6 +67,11 @@ export interface HeraldClientOptions {
    * with the client).
    */
   storage?: HeraldStorage;
+  /**
+   * The app's stable id of this installation (1–128 of `A-Z a-z 0-9 . _ : -`), sent with every
+   * registerDevice: the tokens it registers for several channels are then one device.
+   */
+  deviceId?: string;
   /** Prefix of the storage key; the key is `<prefix><appId>:<accountId>`. Default `herald:`. */
   storageKeyPrefix?: string;
 }
@@ -242,15 +247,24 @@ export class HeraldClient {
   }
 
   /**
-   * Registers this device's APNs or FCM token for the account (moved here if another account had it; the
-   * answer does not say which). A `topic` must be one of the app's configured APNs topics.
+   * Registers this device's push token for the account (moved here if another account had it; the answer
+   * does not say which). A `topic` must be one of the app's configured APNs topics. `deviceId` (default: the
+   * client's `deviceId` option) makes this device's tokens of several channels one device: a phone with both
+   * its maker's push token and an FCM token gets one notification per push, not two.
    */
   registerDevice(
     platform: Platform,
     token: string,
-    options: { environment?: 'sandbox' | 'production'; topic?: string } = {},
+    options: { environment?: 'sandbox' | 'production'; topic?: string; deviceId?: string } = {},
   ): Promise<{ created: boolean }> {
-    return this.request({ type: 'registerDevice', platform, token, ...options }) as Promise<{
+    const deviceId = options.deviceId ?? this.opts.deviceId;
+    return this.request({
+      type: 'registerDevice',
+      platform,
+      token,
+      ...options,
+      ...(deviceId === undefined ? {} : { deviceId }),
+    }) as Promise<{
       created: boolean;
     }>;
   }
