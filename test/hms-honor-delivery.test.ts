@@ -116,6 +116,15 @@ describe('Huawei Push Kit and Honor Push, end to end', () => {
     });
     expect(wrong.status).toBe(400);
     expect(wrong.body.error.message).toMatch(/^offline\.hms\.importance/);
+    const credentials = await api<Failure>('PUT', '/v1/apps/current/credentials/hms', {
+      clientId: 'not-digits',
+      clientSecret: 's',
+    });
+    expect(credentials.status).toBe(400);
+    expect(credentials.body.error).toMatchObject({
+      code: 'invalid_request',
+      message: expect.stringMatching(/^clientId: clientId is the App ID/),
+    });
   });
 
   it('sends each offline device one notification in a batch, disables dead tokens, spares connected ones', async () => {
@@ -307,7 +316,7 @@ describe('Huawei Push Kit and Honor Push, end to end', () => {
       MsgBody: [{ MsgType: 'TIMTextElem', MsgContent: { Text: 'x' } }],
       OfflinePushInfo: { AndroidInfo: { HuaWeiImportance: 'URGENT' } },
     });
-    expect(refused.ActionStatus).toBe('FAIL');
+    expect(refused).toMatchObject({ ActionStatus: 'FAIL', ErrorCode: 90010 });
     expect(refused.ErrorInfo).toMatch(/^OfflinePushInfo\.AndroidInfo\.HuaWeiImportance/);
   });
 });
