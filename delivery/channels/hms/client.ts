@@ -33,14 +33,8 @@ const REQUEST_TIMEOUT_MS = 15_000;
 const MAX_RETRY_AFTER_MS = 60_000;
 
 /**
- * Huawei Push Kit (HMS Core), server API "Sending Downlink Messages" (https-send-api-0000001050986197, the
- * HMSCore-References V5 page and its current successor, as read in 2025) with an OAuth 2.0 access token of the
- * client-credentials grant (oauth2/v3/token): POST /v1/{clientId}/messages:send, or /v2/{projectId}/… for a
- * multi-sender project, with up to 1,000 tokens and one message per request (at most 4,096 bytes without its
- * tokens). Unconfirmed against Huawei's own pages, taken from open-source senders: the exact `msg` of
- * 80100000 in v1 (`{"success","failure","illegal_tokens"}`; v3's `illegalTokens` by reason is read too), the
- * HTTP status that goes with each business code (the code is read first), a Retry-After on flow control, and
- * whether a TTL of 0 is accepted (1 s is the shortest sent).
+ * The Huawei Push Kit client: each page's devices in requests of up to 1,000 tokens (the documentation this
+ * follows, and what stayed unconfirmed, is in ./index.ts).
  */
 export function createHmsClient(opts: HmsClientOptions): ChannelClient<HmsNotification> {
   const { credentials } = opts;

@@ -32,14 +32,8 @@ const REQUEST_TIMEOUT_MS = 15_000;
 const MAX_RETRY_AFTER_MS = 60_000;
 
 /**
- * Honor Push server API, "downlink message" (developer.honor.com/cn/docs/11002/reference/downlink-message,
- * and Honor's guide "发送下行消息" of 2023-11-01): an access token of the client-credentials grant, then
- * POST /api/v1/{appId}/sendMessage with `Authorization: Bearer`, a `timestamp` header (epoch ms) and a
- * `token` array: one message to every token of the batch, answered `{code: 200, data: {failTokens,
- * expireTokens}}`. Unconfirmed (Honor's error-code table was not readable): the token limit per request
- * (1,000, Huawei's), the codes of an expired access token (80200001/80200003, as Huawei's), of throttling
- * (HTTP 429/503, 81000001) and of all-invalid tokens (80300007), a Retry-After on throttling, and whether a
- * TTL of 0 is accepted (1 s is the shortest sent).
+ * The Honor Push client: each page's devices in requests of up to 1,000 tokens (the documentation this follows,
+ * and what stayed unconfirmed, is in ./index.ts).
  */
 export function createHonorClient(opts: HonorClientOptions): ChannelClient<HonorNotification> {
   const { credentials } = opts;

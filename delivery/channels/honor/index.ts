@@ -1,3 +1,17 @@
+/**
+ * Honor Push for Android, after Honor's server API reference "下行消息" (developer.honor.com/cn/docs/11002/
+ * reference/downlink-message) and its guide "发送下行消息" (2023-11-01):
+ * - auth: form `grant_type=client_credentials&client_id&client_secret` at iam.developer.honor.com →
+ *   `{access_token, expires_in}` (3,600 s), sent as `Authorization: Bearer` with a `timestamp` header (epoch ms);
+ * - send: POST /api/v1/{appId}/sendMessage, one message (`data` string, `android.ttl` ≤ "1296000s",
+ *   `android.notification` with title, body, `clickAction` — mandatory — and `importance` LOW | NORMAL) for a
+ *   `token` array;
+ * - answer: `{code: 200, message, data: {sendResult, requestId, failTokens, expireTokens}}`.
+ * Unconfirmed (Honor's error-code table could not be read): the token limit per request (Huawei's 1,000 is
+ * used), the codes of an expired access token (Huawei's 80200001 / 80200003 are read), of throttling (HTTP
+ * 429 / 503, 81000001) and of all-invalid tokens (80300007), a Retry-After on throttling, the tolerance of the
+ * `timestamp` header, and whether a TTL of 0 is accepted (1 s is the shortest sent).
+ */
 import { DeviceTokenError } from '../../../db/devices.ts';
 import type { Channel } from '../../channel.ts';
 import { createHonorClient } from './client.ts';
