@@ -1,5 +1,5 @@
 /**
- * The APNs (production and sandbox) and FCM fakes of fakes/, in a process of their own so that their CPU
+ * The APNs (production and sandbox), FCM, Huawei and Honor fakes of fakes/, in a process of their own so that their CPU
  * (TLS, JWT checks, validation) is measured apart from Herald's. Started by bench/main.ts over IPC:
  *   env HERALD_BENCH_FAKES = FakesSpec (JSON)
  *   → { type: 'ready', addresses: FakesAddresses }
@@ -10,6 +10,8 @@
  */
 import { startFakeApns } from '../fakes/apns.ts';
 import { startFakeFcm } from '../fakes/fcm.ts';
+import { startFakeHms } from '../fakes/hms.ts';
+import { startFakeHonor } from '../fakes/honor.ts';
 import type { Arrivals, FakesAddresses, FakesReport, FakesSpec } from './ipc.ts';
 import { now } from './ipc.ts';
 
@@ -25,13 +27,18 @@ function arrivals(): Arrivals {
   };
 }
 
-function accept(a: Arrivals): void {
+function accept(a: Arrivals, n = 1): void {
   const t = now();
-  a.accepted++;
+  a.accepted += n;
   a.first ??= t;
   a.last = t;
   const b = String(Math.floor(t / 100) * 100);
-  a.buckets[b] = (a.buckets[b] ?? 0) + 1;
+  a.buckets[b] = (a.buckets[b] ?? 0) + n;
+}
+
+function reject(a: Arrivals, reason: string, n: number): void {
+  a.rejected += n;
+  a.rejectedReasons[reason] = (a.rejectedReasons[reason] ?? 0) + n;
 }
 
 /** An array stand-in whose push() only counts: the fakes push every request into their `received`. */
@@ -46,7 +53,13 @@ const counting = <T>(onPush: (item: T) => void): T[] =>
 
 async function main(): Promise<void> {
   const spec = JSON.parse(process.env.HERALD_BENCH_FAKES ?? '') as FakesSpec;
-  let report: FakesReport = { apns: arrivals(), fcm: arrivals() };
+  const fresh = (): FakesReport => ({
+    apns: arrivals(),
+    fcm: arrivals(),
+    hms: arrivals(),
+    honor: arrivals(),
+  });
+  let report = fresh();
   const apnsFakes = await Promise.all([startFakeApns(spec.apns), startFakeApns(spec.apns)]);
   const fcm = await startFakeFcm(spec.fcm);
   for (const fake of apnsFakes) {
@@ -59,11 +72,30 @@ async function main(): Promise<void> {
     });
   }
   fcm.received = counting(() => accept(report.fcm));
+  // Batch APIs: one accepted request reaches many devices; each counts as one arrival.
+  const hms = spec.hms ? await startFakeHms(spec.hms) : undefined;
+  if (hms) {
+    hms.received = counting((r) => accept(report.hms, r.tokens.length));
+    hms.exchanges = counting((e) => {
+      report.hms.connections++;
+      // 80100000 (some tokens illegal) is counted by what `received` got; the bench's tokens are all valid.
+      if (e.code !== '80000000' && e.code !== '80100000')
+        reject(report.hms, `${e.status} ${e.code}`.trim(), e.tokens);
+    });
+  }
+  const honor = spec.honor ? await startFakeHonor(spec.honor) : undefined;
+  if (honor) {
+    honor.received = counting((r) => accept(report.honor, r.tokens.length));
+    honor.exchanges = counting((e) => {
+      report.honor.connections++;
+      if (e.code !== 200) reject(report.honor, `${e.status} ${e.code}`, e.tokens);
+    });
+  }
   let fcmSendsAtReset = 0;
   const send = (m: unknown) => process.send?.(m);
   process.on('message', (m: { cmd: string }) => {
     if (m.cmd === 'reset') {
-      report = { apns: arrivals(), fcm: arrivals() };
+      report = fresh();
       fcmSendsAtReset = fcm.sendRequests;
       send({ type: 'reset' });
     } else if (m.cmd === 'report') {
@@ -82,6 +114,8 @@ async function main(): Promise<void> {
     ca: production?.ca ?? '',
     fcmUrl: fcm.url,
     tokenUri: fcm.tokenUri,
+    ...(hms ? { hmsUrl: hms.url, hmsTokenUrl: hms.tokenUrl } : {}),
+    ...(honor ? { honorUrl: honor.url, honorTokenUrl: honor.tokenUrl } : {}),
   };
   send({ type: 'ready', addresses });
 }

@@ -6,6 +6,9 @@ export const now = (): number => performance.timeOrigin + performance.now();
 export interface FakesSpec {
   apns: { publicKey: string; keyId: string; teamId: string; topic: string };
   fcm: { publicKey: string; projectId: string; clientEmail: string };
+  /** The Huawei Push Kit and Honor Push fakes' app credentials; each fake runs only when given. */
+  hms?: { clientId: string; clientSecret: string };
+  honor?: { appId: string; clientId: string; clientSecret: string };
 }
 
 export interface FakesAddresses {
@@ -14,6 +17,10 @@ export interface FakesAddresses {
   ca: string;
   fcmUrl: string;
   tokenUri: string;
+  hmsUrl?: string;
+  hmsTokenUrl?: string;
+  honorUrl?: string;
+  honorTokenUrl?: string;
 }
 
 /** Arrivals at one provider fake: count, first and last arrival, and a histogram in 100 ms buckets. */
@@ -25,13 +32,16 @@ export interface Arrivals {
   last: number | null;
   /** bucket start (epoch ms, multiple of 100) → notifications accepted in it. */
   buckets: Record<string, number>;
-  /** HTTP/2 sessions opened (APNs, both fakes) or the peak of concurrent requests (FCM). */
+  /** HTTP/2 sessions opened (APNs, both fakes), the peak of concurrent requests (FCM), or batch requests (Huawei, Honor). */
   connections: number;
 }
 
 export interface FakesReport {
   apns: Arrivals;
   fcm: Arrivals;
+  /** Arrivals count devices reached, not requests: a batch of 1,000 tokens is 1,000 arrivals. */
+  hms: Arrivals;
+  honor: Arrivals;
 }
 
 export interface ClientsStart {

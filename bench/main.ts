@@ -2,13 +2,13 @@
  * End-to-end push benchmark (run by hand, never in CI):
  *
  *   npm run bench -- <all|tag-or|attr-and|every> [--accounts 100000] [--online 10000] [--apns-pct 10]
- *                    [--fcm-pct 10] [--retention 3600] [--apis N] [--page-size N] [--pool-size N]
+ *                    [--fcm-pct 10] [--hms-pct 0] [--honor-pct 0] [--retention 3600] [--apis N] [--page-size N] [--pool-size N]
  *                    [--profile worker[,api]] [--private-pg [--pg-setting k=v]… [--auto-explain MS]]
  *                    [--json out.json] [--keep]
  *
  * It starts (or reuses) PostgreSQL and Temporal, spawns `herald api` (one per ~15,000 sockets: a process may
- * not open more than `ulimit -Hn` files) and `herald worker` as child processes, a child running the APNs and
- * FCM fakes, and children holding the WebSocket clients (≤ 10,000 each). It seeds N accounts in bulk SQL,
+ * not open more than `ulimit -Hn` files) and `herald worker` as child processes, a child running the APNs,
+ * FCM, Huawei and Honor fakes, and children holding the WebSocket clients (≤ 10,000 each). It seeds N accounts in bulk SQL,
  * connects K clients, then pushes — to everyone, to a TagsOr of 3 tags, to an AttrsAnd of 2 attributes, or
  * the three in turn — and measures each push. See docs/performance.md for what each figure means.
  */
@@ -65,9 +65,17 @@ const AUDIENCES = {
 } as const;
 type Scenario = keyof typeof AUDIENCES;
 const CLIENTS_PER_PROCESS = 10_000;
+/** The app credentials the Huawei and Honor fakes accept. */
+const BENCH_HMS = { clientId: '101704409', clientSecret: 'bench-hms-secret' };
+const BENCH_HONOR = {
+  appId: '104443651',
+  clientId: 'bench-honor-client',
+  clientSecret: 'bench-honor-secret',
+};
 const SOCKETS_PER_API = 15_000;
 
 const USAGE = `npm run bench -- <all|tag-or|attr-and|every> [--accounts N] [--online K] [--apns-pct 10] [--fcm-pct 10]
+  [--hms-pct 0] [--honor-pct 0]
   [--retention 3600] [--apis N] [--page-size N] [--pool-size N] [--profile worker[,api]]
   [--private-pg] [--pg-setting name=value]… [--auto-explain MS] [--json out.json] [--keep] [--timeout S]`;
 
@@ -77,6 +85,8 @@ interface Options {
   online: number;
   apnsPct: number;
   fcmPct: number;
+  hmsPct: number;
+  honorPct: number;
   retention: number;
   apis: number;
   pageSize: number | undefined;
@@ -99,6 +109,8 @@ function parseOptions(argv: string[]): Options {
       online: { type: 'string', default: '10000' },
       'apns-pct': { type: 'string', default: '10' },
       'fcm-pct': { type: 'string', default: '10' },
+      'hms-pct': { type: 'string', default: '0' },
+      'honor-pct': { type: 'string', default: '0' },
       retention: { type: 'string', default: '3600' },
       apis: { type: 'string' },
       'page-size': { type: 'string' },
@@ -135,7 +147,10 @@ function parseOptions(argv: string[]): Options {
   if (online > accounts) throw new Error('--online cannot exceed --accounts');
   const apnsPct = pct('apns-pct', values['apns-pct']);
   const fcmPct = pct('fcm-pct', values['fcm-pct']);
-  if (apnsPct + fcmPct > 100) throw new Error('--apns-pct + --fcm-pct must be at most 100');
+  const hmsPct = pct('hms-pct', values['hms-pct']);
+  const honorPct = pct('honor-pct', values['honor-pct']);
+  if (apnsPct + fcmPct + hmsPct + honorPct > 100)
+    throw new Error('--apns-pct + --fcm-pct + --hms-pct + --honor-pct must be at most 100');
   if (values['auto-explain'] !== undefined && !values['private-pg'])
     throw new Error('--auto-explain needs --private-pg (auto_explain must be preloaded)');
   return {
@@ -144,6 +159,8 @@ function parseOptions(argv: string[]): Options {
     online,
     apnsPct,
     fcmPct,
+    hmsPct,
+    honorPct,
     retention: int('retention', values.retention, 0),
     apis: values.apis ? int('apis', values.apis, 1) : Math.max(1, Math.ceil(online / SOCKETS_PER_API)),
     pageSize: values['page-size'] ? int('page-size', values['page-size'], 10) : undefined,
@@ -187,6 +204,10 @@ interface PushRow {
   apns_failed: string;
   fcm_sent: string;
   fcm_failed: string;
+  hms_sent: string;
+  hms_failed: string;
+  honor_sent: string;
+  honor_failed: string;
   /** Epoch ms (drizzle tells the shared postgres client to leave timestamps unparsed, so SQL converts them). */
   created_ms: number;
   snapshot_ms: number | null;
@@ -200,7 +221,11 @@ async function pushRow(database: Database, appId: string, pushId: string): Promi
       coalesce(channel_counts #>> '{apns,sent}', '0') as apns_sent,
       coalesce(channel_counts #>> '{apns,failed}', '0') as apns_failed,
       coalesce(channel_counts #>> '{fcm,sent}', '0') as fcm_sent,
-      coalesce(channel_counts #>> '{fcm,failed}', '0') as fcm_failed, workflow_id,
+      coalesce(channel_counts #>> '{fcm,failed}', '0') as fcm_failed,
+      coalesce(channel_counts #>> '{hms,sent}', '0') as hms_sent,
+      coalesce(channel_counts #>> '{hms,failed}', '0') as hms_failed,
+      coalesce(channel_counts #>> '{honor,sent}', '0') as honor_sent,
+      coalesce(channel_counts #>> '{honor,failed}', '0') as honor_failed, workflow_id,
       (extract(epoch from created_at) * 1000)::float8 as created_ms,
       (extract(epoch from snapshot_at) * 1000)::float8 as snapshot_ms,
       (extract(epoch from completed_at) * 1000)::float8 as completed_ms
@@ -284,6 +309,8 @@ async function runPush(stack: Stack, seeded: Seeded, online: string[], scenario:
     stored: number;
     apns: number;
     fcm: number;
+    hms: number;
+    honor: number;
   }[] = [];
   let row: PushRow | undefined;
   let tCompletedSeen = Number.NaN;
@@ -301,6 +328,8 @@ async function runPush(stack: Stack, seeded: Seeded, online: string[], scenario:
         stored: Number(row.stored_offline),
         apns: Number(row.apns_sent) + Number(row.apns_failed),
         fcm: Number(row.fcm_sent) + Number(row.fcm_failed),
+        hms: Number(row.hms_sent) + Number(row.hms_failed),
+        honor: Number(row.honor_sent) + Number(row.honor_failed),
       };
       const last = timeline.at(-1);
       if (!last || JSON.stringify({ ...last, t: 0 }) !== JSON.stringify({ ...point, t: 0 }))
@@ -310,7 +339,7 @@ async function runPush(stack: Stack, seeded: Seeded, online: string[], scenario:
         `push ${scenario}`,
         point.stored + point.online,
         Math.max(point.audience, 1),
-        `${row.status} · audience ${point.audience} · online ${point.online} · stored ${point.stored} · apns ${point.apns} · fcm ${point.fcm} · ${((t - tPost) / 1000).toFixed(1)} s`,
+        `${row.status} · audience ${point.audience} · online ${point.online} · stored ${point.stored} · apns ${point.apns} · fcm ${point.fcm} · hms ${point.hms} · honor ${point.honor} · ${((t - tPost) / 1000).toFixed(1)} s`,
       );
       if (['completed', 'failed', 'canceled'].includes(row.status)) {
         tCompletedSeen = t;
@@ -492,6 +521,10 @@ function computeFigures(c: Collected) {
       apnsFailed: Number(c.row.apns_failed),
       fcmSent: Number(c.row.fcm_sent),
       fcmFailed: Number(c.row.fcm_failed),
+      hmsSent: Number(c.row.hms_sent),
+      hmsFailed: Number(c.row.hms_failed),
+      honorSent: Number(c.row.honor_sent),
+      honorFailed: Number(c.row.honor_failed),
     },
     status: c.row.status,
     timings: {
@@ -528,7 +561,12 @@ function computeFigures(c: Collected) {
       closes: c.closes,
       reconnects: c.reconnects,
     },
-    providers: { apns: provider(c.fakes.apns), fcm: provider(c.fakes.fcm) },
+    providers: {
+      apns: provider(c.fakes.apns),
+      fcm: provider(c.fakes.fcm),
+      hms: provider(c.fakes.hms),
+      honor: provider(c.fakes.honor),
+    },
     memory: {
       workerPeakMB: mb(c.peak.worker),
       apiPeakMB: mb(c.peak.api),
@@ -610,6 +648,24 @@ function table(results: Figures[], opts: Options): string {
     [
       'FCM notifications / s (peak 1 s)',
       (f) => `${v(f.providers.fcm.perSecond)} (${v(f.providers.fcm.peakPerSecond)})`,
+    ],
+    [
+      'Huawei accepted / rejected (requests)',
+      (f) =>
+        `${v(f.providers.hms.accepted)} / ${v(f.providers.hms.rejected)} (${v(f.providers.hms.connections)})`,
+    ],
+    [
+      'Huawei notifications / s (peak 1 s)',
+      (f) => `${v(f.providers.hms.perSecond)} (${v(f.providers.hms.peakPerSecond)})`,
+    ],
+    [
+      'Honor accepted / rejected (requests)',
+      (f) =>
+        `${v(f.providers.honor.accepted)} / ${v(f.providers.honor.rejected)} (${v(f.providers.honor.connections)})`,
+    ],
+    [
+      'Honor notifications / s (peak 1 s)',
+      (f) => `${v(f.providers.honor.perSecond)} (${v(f.providers.honor.peakPerSecond)})`,
     ],
     ['end to end, POST → completed (ms)', (f) => f.timings.endToEndMs],
     ['worker peak RSS (MB)', (f) => f.memory.workerPeakMB],
@@ -710,6 +766,8 @@ async function main(): Promise<void> {
     const spec: FakesSpec = {
       apns: { publicKey: apnsKey.publicKey, ...apnsKey.credentials },
       fcm: { publicKey: account.publicKey, projectId: account.projectId, clientEmail: account.clientEmail },
+      hms: BENCH_HMS,
+      honor: BENCH_HONOR,
     };
     const baseEnv = { ...process.env };
     delete baseEnv.NODE_OPTIONS;
@@ -741,6 +799,10 @@ async function main(): Promise<void> {
       APNS_SANDBOX_URL: addresses.apnsSandboxUrl,
       FCM_URL: addresses.fcmUrl,
       HERALD_ALLOWED_TOKEN_URIS: addresses.tokenUri,
+      HMS_URL: addresses.hmsUrl,
+      HMS_TOKEN_URL: addresses.hmsTokenUrl,
+      HONOR_URL: addresses.honorUrl,
+      HONOR_TOKEN_URL: addresses.honorTokenUrl,
       HERALD_ENCRYPTION_KEY: BENCH_ENCRYPTION_KEY,
       NODE_EXTRA_CA_CERTS: caFile,
       ...(opts.pageSize ? { HERALD_PAGE_SIZE: String(opts.pageSize) } : {}),
@@ -771,12 +833,14 @@ async function main(): Promise<void> {
       accounts: opts.accounts,
       apnsPct: opts.apnsPct,
       fcmPct: opts.fcmPct,
+      hmsPct: opts.hmsPct,
+      honorPct: opts.honorPct,
       onProgress: (done, total, label) => bar.update(label, done, total),
     });
     const seeded = await seeding;
     bar.end();
     bar.note(
-      `seeded ${seeded.accounts.toLocaleString('en')} accounts (${seeded.apnsDevices.toLocaleString('en')} APNs, ${seeded.fcmDevices.toLocaleString('en')} FCM tokens) in ${seeded.seconds.toFixed(1)} s`,
+      `seeded ${seeded.accounts.toLocaleString('en')} accounts (${seeded.apnsDevices.toLocaleString('en')} APNs, ${seeded.fcmDevices.toLocaleString('en')} FCM, ${seeded.hmsDevices.toLocaleString('en')} Huawei, ${seeded.honorDevices.toLocaleString('en')} Honor tokens) in ${seeded.seconds.toFixed(1)} s`,
     );
     if (db.kind === 'given' && !opts.keep) cleanups.push(() => dropBenchApp(database, seeded.app.id));
     await Promise.all(apis.map((a) => waitForApi(a.proc, a.url)));
@@ -793,6 +857,8 @@ async function main(): Promise<void> {
     };
     await put('apns', apnsKey.credentials);
     await put('fcm', { serviceAccount: account.credentials(addresses.tokenUri).serviceAccount });
+    await put('hms', BENCH_HMS);
+    await put('honor', BENCH_HONOR);
 
     // WebSocket clients.
     const online = onlineAccounts(opts.accounts, opts.online);

@@ -1,10 +1,11 @@
 /**
  * Worker-side CPU per provider notification (run by hand):
  *   npx tsx bench/provider-cpu.ts [notifications=20000] [perPage=200] [pagesInFlight=PAGES_IN_FLIGHT]
- * Sends through delivery/channels/apns and delivery/channels/fcm to the fakes (bench/fakes-child.ts, another process) the
+ * Sends through delivery/channels/{apns,fcm,hms,honor} to the fakes (bench/fakes-child.ts, another process) the
  * way deliverOfflinePages does — pages of `perPage` devices, `pagesInFlight` at a time (its PAGES_IN_FLIGHT)
  * — and reports the sending process's CPU (process.cpuUsage, all threads) per notification, the fakes' (from
- * /proc, over the same window) and the rate, in a fresh process per mode:
+ * /proc, over the same window) and the rate, in a fresh process per mode (Huawei and Honor send a page's
+ * devices in requests of up to 1,000 tokens, APNs and FCM one request per device):
  *   plain  nothing else in the process
  *   als    an AsyncLocalStorage in use, as in a Temporal worker (activities run inside one): Node 20 then
  *          runs promise hooks for every promise the process creates
@@ -24,15 +25,24 @@ import { createApnsClient } from '../delivery/channels/apns/client.ts';
 import type { ApnsNotification } from '../delivery/channels/apns/payload.ts';
 import { createFcmClient } from '../delivery/channels/fcm/client.ts';
 import type { FcmNotification } from '../delivery/channels/fcm/payload.ts';
+import { createHmsClient } from '../delivery/channels/hms/client.ts';
+import type { HmsNotification } from '../delivery/channels/hms/payload.ts';
+import { createHonorClient } from '../delivery/channels/honor/client.ts';
+import type { HonorNotification } from '../delivery/channels/honor/payload.ts';
 import { fakeApnsToken } from '../fakes/apns.ts';
 import { fakeFcmToken } from '../fakes/fcm.ts';
+import { fakeHmsToken } from '../fakes/hms.ts';
+import { fakeHonorToken } from '../fakes/honor.ts';
 import { generateApnsKey, generateServiceAccount } from '../fakes/keys.ts';
 import type { FakesAddresses, FakesSpec } from './ipc.ts';
 import { readStat } from './procstat.ts';
 import { nextMessage } from './stack.ts';
 
-/** What both clients render. */
-type Notification = ApnsNotification & FcmNotification;
+/** What every client renders. */
+type Notification = ApnsNotification & FcmNotification & HmsNotification & HonorNotification;
+
+const HMS = { clientId: '101704409', clientSecret: 'bench-hms-secret' };
+const HONOR = { appId: '104443651', clientId: 'bench-honor-client', clientSecret: 'bench-honor-secret' };
 
 const self = fileURLToPath(import.meta.url);
 const measuring = process.argv[2] === '--measure';
@@ -80,6 +90,24 @@ async function measure(mode: 'plain' | 'als', setup: Setup): Promise<void> {
         allowedTokenUris: [setup.addresses.tokenUri],
       }),
       fakeFcmToken,
+    ],
+    [
+      'Huawei',
+      createHmsClient({
+        credentials: HMS,
+        baseUrl: setup.addresses.hmsUrl ?? '',
+        tokenUrl: setup.addresses.hmsTokenUrl ?? '',
+      }),
+      fakeHmsToken,
+    ],
+    [
+      'Honor',
+      createHonorClient({
+        credentials: HONOR,
+        baseUrl: setup.addresses.honorUrl ?? '',
+        tokenUrl: setup.addresses.honorTokenUrl ?? '',
+      }),
+      fakeHonorToken,
     ],
   ];
   const notification: Notification = {
@@ -142,6 +170,8 @@ async function main(): Promise<void> {
   const spec: FakesSpec = {
     apns: { publicKey: apnsKey.publicKey, ...apnsKey.credentials },
     fcm: { publicKey: account.publicKey, projectId: account.projectId, clientEmail: account.clientEmail },
+    hms: HMS,
+    honor: HONOR,
   };
   const fakes = spawn(
     process.execPath,

@@ -5,7 +5,8 @@
  *   - attributes through attribute_names slots: city (slot 0, 300 values Zipf-like, 10% without),
  *     level (slot 1, 4 values), lang (slot 2, 20 values Zipf-like, 5% without);
  *   - devices: apnsPct % of accounts an APNs token (64 hex digits; 30% of them sandbox), fcmPct % an FCM
- *     token shaped `<instance id>:APA91b…` (what the FCM fake accepts), the rest none.
+ *     token shaped `<instance id>:APA91b…` (what the FCM fake accepts), hmsPct % a Huawei and honorPct % a
+ *     Honor token, the rest none.
  * Then VACUUM (ANALYZE), what autovacuum would do to freshly loaded tables.
  */
 import { sql } from 'drizzle-orm';
@@ -21,6 +22,8 @@ export interface SeedOptions {
   accounts: number;
   apnsPct: number;
   fcmPct: number;
+  hmsPct?: number;
+  honorPct?: number;
   onProgress?: (done: number, total: number, label: string) => void;
 }
 
@@ -29,6 +32,8 @@ export interface Seeded {
   accounts: number;
   apnsDevices: number;
   fcmDevices: number;
+  hmsDevices: number;
+  honorDevices: number;
   seconds: number;
 }
 
@@ -48,6 +53,8 @@ export async function seedBenchApp(database: Database, opts: SeedOptions): Promi
   const n = opts.accounts;
   const apns = opts.apnsPct / 100;
   const fcm = opts.fcmPct / 100;
+  const hms = (opts.hmsPct ?? 0) / 100;
+  const honor = (opts.honorPct ?? 0) / 100;
   const steps = Math.ceil(n / CHUNK) * 2;
   let step = 0;
   for (let lo = 1; lo <= n; lo += CHUNK) {
@@ -73,25 +80,32 @@ export async function seedBenchApp(database: Database, opts: SeedOptions): Promi
     await db.execute(sql`
       insert into devices (app_id, platform, token, account_id, environment)
       select ${app.id},
-        case when r < ${apns} then 'apns' else 'fcm' end,
+        case when r < ${apns} then 'apns' when r < ${apns + fcm} then 'fcm'
+             when r < ${apns + fcm + hms} then 'hms' else 'honor' end,
         case when r < ${apns} then md5('a' || g) || md5('b' || g)
-             else 'f' || g || '-' || substr(md5('c' || g), 1, 16) || ':APA91b' || md5('d' || g) || md5('e' || g) end,
+             when r < ${apns + fcm} then
+               'f' || g || '-' || substr(md5('c' || g), 1, 16) || ':APA91b' || md5('d' || g) || md5('e' || g)
+             when r < ${apns + fcm + hms} then 'IQAAAACy0' || md5('h' || g) || md5('i' || g) || md5('j' || g)
+             else md5('k' || g) || md5('l' || g) || upper(substr(md5('m' || g), 1, 16)) end,
         'u' || g,
         case when r < ${apns} and r2 < 0.3 then 'sandbox' else 'production' end
       from (select g, random() as r, random() as r2 from generate_series(${lo}::int, ${hi}::int) g) s
-      where r < ${apns + fcm}`);
+      where r < ${apns + fcm + hms + honor}`);
     opts.onProgress?.(++step, steps, 'seeding devices');
   }
   await db.execute(sql`vacuum (analyze) accounts`);
   await db.execute(sql`vacuum (analyze) devices`);
-  const [counts] = await db.execute<{ apns: number; fcm: number }>(sql`
-    select count(*) filter (where platform = 'apns')::int as apns, count(*) filter (where platform = 'fcm')::int as fcm
+  const [counts] = await db.execute<{ apns: number; fcm: number; hms: number; honor: number }>(sql`
+    select count(*) filter (where platform = 'apns')::int as apns, count(*) filter (where platform = 'fcm')::int as fcm,
+      count(*) filter (where platform = 'hms')::int as hms, count(*) filter (where platform = 'honor')::int as honor
     from devices where app_id = ${app.id}`);
   return {
     app,
     accounts: n,
     apnsDevices: counts?.apns ?? 0,
     fcmDevices: counts?.fcm ?? 0,
+    hmsDevices: counts?.hms ?? 0,
+    honorDevices: counts?.honor ?? 0,
     seconds: (performance.now() - t0) / 1000,
   };
 }

@@ -144,6 +144,18 @@ export const configSchema = z.object({
   APNS_URL: optionalString,
   APNS_SANDBOX_URL: optionalString,
   FCM_URL: z.preprocess(emptyToUndefined, z.url().default('https://fcm.googleapis.com')),
+  /** Huawei Push Kit's messages:send origin and its OAuth 2.0 token endpoint. */
+  HMS_URL: z.preprocess(emptyToUndefined, z.url().default('https://push-api.cloud.huawei.com')),
+  HMS_TOKEN_URL: z.preprocess(
+    emptyToUndefined,
+    z.url().default('https://oauth-login.cloud.huawei.com/oauth2/v3/token'),
+  ),
+  /** Honor Push's sendMessage origin and its OAuth 2.0 token endpoint. */
+  HONOR_URL: z.preprocess(emptyToUndefined, z.url().default('https://push-api.cloud.honor.com')),
+  HONOR_TOKEN_URL: z.preprocess(
+    emptyToUndefined,
+    z.url().default('https://iam.developer.honor.com/auth/token'),
+  ),
   /** Per-statement ceiling on every database pool, in ms (0 = none); long snapshots raise it locally. */
   HERALD_STATEMENT_TIMEOUT_MS: intSetting(0, 3_600_000, 30_000),
   /** WebSocket frames a connection may send per second (token bucket), and the bucket's size. */

@@ -28,3 +28,6 @@ export const APNS_CONCURRENCY = 500;
 
 /** Requests in flight per app to FCM. */
 export const FCM_CONCURRENCY = 200;
+
+/** Batch requests in flight per app to a vendor's batch API (Huawei, Honor: up to 1,000 devices each). */
+export const VENDOR_BATCH_CONCURRENCY = 8;

@@ -4,13 +4,15 @@ import type { App } from '../db/apps.ts';
 import type { Channel, ChannelClient } from './channel.ts';
 import { apns } from './channels/apns/index.ts';
 import { fcm } from './channels/fcm/index.ts';
+import { hms } from './channels/hms/index.ts';
+import { honor } from './channels/honor/index.ts';
 
 /**
  * The only list of channels: the API's credential routes and device platforms, the push options, the report
  * counters, storage keys and the SDK's platform type (scripts/generate-platforms.ts) all come from here.
  * Adding a channel is one line here plus its folder under delivery/channels/.
  */
-const REGISTERED = [apns, fcm] as const;
+const REGISTERED = [apns, fcm, hms, honor] as const;
 
 type Registered = (typeof REGISTERED)[number];
 export type ChannelName = Registered['name'];
@@ -70,6 +72,10 @@ export function providerSettings(config: Config): ProviderUrls {
     apnsSandboxUrl: config.APNS_SANDBOX_URL,
     fcmUrl: config.FCM_URL,
     fcmAllowedTokenUris: config.HERALD_ALLOWED_TOKEN_URIS,
+    hmsUrl: config.HMS_URL,
+    hmsTokenUrl: config.HMS_TOKEN_URL,
+    honorUrl: config.HONOR_URL,
+    honorTokenUrl: config.HONOR_TOKEN_URL,
   };
 }
 

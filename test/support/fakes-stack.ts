@@ -1,6 +1,8 @@
 import { providerRegistry } from '../../delivery/registry.ts';
 import { type FakeApns, startFakeApns } from '../../fakes/apns.ts';
 import { type FakeFcm, startFakeFcm } from '../../fakes/fcm.ts';
+import { type FakeHms, startFakeHms } from '../../fakes/hms.ts';
+import { type FakeHonor, startFakeHonor } from '../../fakes/honor.ts';
 import { generateApnsKey, generateServiceAccount } from '../../fakes/keys.ts';
 import { startTestStack, type TestStack } from './stack.ts';
 
@@ -8,6 +10,11 @@ export interface FakesStack {
   stack: TestStack;
   apns: FakeApns;
   fcm: FakeFcm;
+  hms: FakeHms;
+  honor: FakeHonor;
+  /** The bodies of `PUT …/credentials/hms` and `…/credentials/honor` the fakes accept. */
+  hmsCredentials: { clientId: string; clientSecret: string };
+  honorCredentials: { appId: string; clientId: string; clientSecret: string };
   /** The APNs key the fake checks, with the credentials body for `PUT …/credentials/apns`. */
   apnsKey: ReturnType<typeof generateApnsKey>;
   /** The FCM service account the fake checks. */
@@ -16,8 +23,9 @@ export interface FakesStack {
 }
 
 /**
- * The test stack with its worker's APNs and FCM clients pointed at local fakes that check Apple's and Google's
- * authentication: one fake APNs for both environments, and the fake FCM's token endpoint allowed.
+ * The test stack with its worker's APNs, FCM, Huawei and Honor clients pointed at local fakes that check
+ * Apple's, Google's, Huawei's and Honor's authentication: one fake APNs for both environments, and the fake
+ * FCM's token endpoint allowed.
  */
 export async function startStackWithFakes(opts: { topic: string; projectId: string }): Promise<FakesStack> {
   const apnsKey = generateApnsKey({ topic: opts.topic, keyId: 'KEY1234567', teamId: 'TEAM123456' });
@@ -33,6 +41,14 @@ export async function startStackWithFakes(opts: { topic: string; projectId: stri
     clientEmail: serviceAccount.clientEmail,
     publicKey: serviceAccount.publicKey,
   });
+  const hmsCredentials = { clientId: '101704409', clientSecret: 'hms-test-secret' };
+  const honorCredentials = {
+    appId: '104443651',
+    clientId: 'honor-client-1',
+    clientSecret: 'honor-test-secret',
+  };
+  const hms = await startFakeHms(hmsCredentials);
+  const honor = await startFakeHonor(honorCredentials);
   const stack = await startTestStack({
     providers: providerRegistry({
       apnsProductionUrl: apns.url,
@@ -41,6 +57,12 @@ export async function startStackWithFakes(opts: { topic: string; projectId: stri
       fcmUrl: fcm.url,
       fcmCa: fcm.ca,
       fcmAllowedTokenUris: [fcm.tokenUri],
+      hmsUrl: hms.url,
+      hmsTokenUrl: hms.tokenUrl,
+      hmsCa: hms.ca,
+      honorUrl: honor.url,
+      honorTokenUrl: honor.tokenUrl,
+      honorCa: honor.ca,
     }),
     env: { HERALD_ALLOWED_TOKEN_URIS: fcm.tokenUri },
   });
@@ -48,12 +70,18 @@ export async function startStackWithFakes(opts: { topic: string; projectId: stri
     stack,
     apns,
     fcm,
+    hms,
+    honor,
+    hmsCredentials,
+    honorCredentials,
     apnsKey,
     serviceAccount,
     async stop() {
       await stack.stop();
       await apns.close();
       await fcm.close();
+      await hms.close();
+      await honor.close();
     },
   };
 }
