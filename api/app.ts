@@ -7,6 +7,7 @@ import { attributesRoutes } from './attributes.ts';
 import { audienceRoutes } from './audience.ts';
 import { campaignsRoutes } from './campaigns.ts';
 import { connectRoutes } from './connect.ts';
+import { type ConsoleOptions, consoleRoutes } from './console/index.tsx';
 import { type ApiDeps, router } from './context.ts';
 import { devicesRoutes } from './devices.ts';
 import { docsRoutes } from './docs.ts';
@@ -37,7 +38,7 @@ const IMPORT_ROUTES = new Set([
  * No body is read before the request is authenticated, and none past its route's limit; a path that
  * matches no route answers 404 without reading it.
  */
-export function createApi(deps: ApiDeps) {
+export function createApi(deps: ApiDeps, options: ConsoleOptions = {}) {
   const { config } = deps;
   const api = router();
   api.onError(errorHandler(deps.log));
@@ -94,5 +95,10 @@ export function createApi(deps: ApiDeps) {
     info: { title: 'Herald API', version: '1', description: 'Push to all users, by tag or by attribute.' },
   });
   api.route('/', docsRoutes());
+  // The operator console: pages over this same API, called in process with the session's key.
+  api.route(
+    '/console',
+    consoleRoutes(deps, (request) => api.fetch(request), options),
+  );
   return api;
 }

@@ -22,6 +22,8 @@ export function docsRoutes() {
       cdn: await assets.url(SCRIPT),
       // The default fonts come from Scalar's font host; the system's serve as well.
       withDefaultFonts: false,
+      // The assistant talks to Scalar's servers (through their proxy); a self-hosted reference has no use for it.
+      agent: { disabled: true },
     })),
   );
   r.get(SCRIPT, async (c) => (await assets.serve(c)) ?? c.notFound());
