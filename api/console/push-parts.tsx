@@ -70,7 +70,7 @@ export function Progress(props: { counters: Counters; label: string }) {
     <span>
       <progress value={of ? done : 0} max={of || 1} aria-label={props.label} />{' '}
       <span class="muted">
-        {done.toLocaleString('en')} / {of.toLocaleString('en')}
+        {done.toLocaleString('en')} / {of.toLocaleString('en')} delivered
       </span>
     </span>
   );
@@ -169,8 +169,40 @@ export function Timeline(props: { push: PushView }) {
   );
 }
 
-/** The part of a push's page that server-sent events replace while it runs. */
-export function PushLive(props: { push: PushView }) {
+/** Cancel (while it has not ended) and recall (until recalled; the API refuses it after 24 hours). */
+export function PushActions(props: { push: PushView; csrf: string }) {
+  const p = props.push;
+  return (
+    <div>
+      <h2>Actions</h2>
+      <div class="actions">
+        {(p.status === 'scheduled' || p.status === 'running') && (
+          <form method="post" action={`/console/pushes/${p.id}/cancel`}>
+            <input type="hidden" name="_csrf" value={props.csrf} />
+            <button type="submit" class="danger" data-confirm="Cancel this push? It stops sending.">
+              Cancel push
+            </button>
+          </form>
+        )}
+        {!p.recalledAt && p.status !== 'failed' && (
+          <form method="post" action={`/console/pushes/${p.id}/recall`}>
+            <input type="hidden" name="_csrf" value={props.csrf} />
+            <button
+              type="submit"
+              class="danger"
+              data-confirm="Recall this push? Stored copies are withdrawn and connected apps remove it."
+            >
+              Recall push
+            </button>
+          </form>
+        )}
+      </div>
+    </div>
+  );
+}
+
+/** The part of a push's page that server-sent events replace while it runs, its actions included. */
+export function PushLive(props: { push: PushView; csrf: string }) {
   const p = props.push;
   return (
     <div>
@@ -182,6 +214,7 @@ export function PushLive(props: { push: PushView }) {
       <Funnel counters={p.counters as Counters} />
       <h2>Timeline</h2>
       <Timeline push={p} />
+      <PushActions push={p} csrf={props.csrf} />
     </div>
   );
 }

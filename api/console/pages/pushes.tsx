@@ -165,31 +165,8 @@ function PushPage(props: {
         sse-swap={live ? 'push' : undefined}
         sse-close={live ? 'done' : undefined}
       >
-        <PushLive push={p} />
+        <PushLive push={p} csrf={props.csrf} />
       </section>
-      <h2>Actions</h2>
-      <div class="actions">
-        {(p.status === 'scheduled' || p.status === 'running') && (
-          <form method="post" action={`/console/pushes/${p.id}/cancel`}>
-            <input type="hidden" name="_csrf" value={props.csrf} />
-            <button type="submit" class="danger" data-confirm="Cancel this push? It stops sending.">
-              Cancel push
-            </button>
-          </form>
-        )}
-        {!p.recalledAt && p.status !== 'failed' && (
-          <form method="post" action={`/console/pushes/${p.id}/recall`}>
-            <input type="hidden" name="_csrf" value={props.csrf} />
-            <button
-              type="submit"
-              class="danger"
-              data-confirm="Recall this push? Stored copies are withdrawn and connected apps remove it."
-            >
-              Recall push
-            </button>
-          </form>
-        )}
-      </div>
       <h2>Audience</h2>
       <pre>{JSON.stringify(p.audience, null, 2)}</pre>
       <h2>Message</h2>
@@ -294,7 +271,7 @@ export function pushesRoutes(cx: Cx) {
           if (!(await currentSession(c, cx.deps.database.db))) break;
           const result = await rest<PushView>('GET', `/v1/pushes/${encodeURIComponent(id)}`);
           if (!result.ok) break;
-          const html = await fragment(<PushLive push={result.body} />);
+          const html = await fragment(<PushLive push={result.body} csrf={session.csrfToken} />);
           if (html !== last) {
             await stream.writeSSE({ event: 'push', data: html });
             last = html;
