@@ -60,7 +60,7 @@ export function consoleRoutes(deps: ApiDeps, fetch: Fetch, options: ConsoleOptio
     '*',
     limitBody(() => deps.config.HERALD_MAX_BODY_BYTES),
   );
-  signedIn.use('*', checkCsrf());
+  signedIn.use('*', checkCsrf(deps.config.HERALD_TRUST_PROXY));
   signedIn.get('/', (c) => {
     const s = c.get('session');
     return redirect(c, s.kind === 'root' && !s.appId ? '/console/apps' : '/console/pushes');

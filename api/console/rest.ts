@@ -65,7 +65,12 @@ export function restFor(
       }),
     );
     const text = await res.text();
-    const parsed: unknown = text ? JSON.parse(text) : undefined;
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = undefined;
+    }
     if (res.ok) return { ok: true, status: res.status, body: parsed as T };
     const error = (parsed as { error?: { code?: string; message?: string } } | undefined)?.error;
     return {

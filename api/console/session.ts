@@ -13,6 +13,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Context, MiddlewareHandler } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { Config } from '../../core/config.ts';
+import { SecretsError } from '../../core/secrets.ts';
 import type { Db } from '../../db/client.ts';
 import {
   type ConsoleSession,
@@ -68,7 +69,13 @@ export async function endSession(c: Context, db: Db, session: ConsoleSession | u
 export async function currentSession(c: Context, db: Db): Promise<ConsoleSession | undefined> {
   const token = getCookie(c, COOKIE);
   if (!token || !/^[\w-]{43}$/.test(token)) return undefined;
-  return findConsoleSession(db, token, IDLE_MINUTES * 60);
+  try {
+    return await findConsoleSession(db, token, IDLE_MINUTES * 60);
+  } catch (err) {
+    // Sealed under an encryption key this installation no longer has: sign in again.
+    if (err instanceof SecretsError) return undefined;
+    throw err;
+  }
 }
 
 /** An htmx request is answered with HX-Redirect (it would otherwise swap the page into a fragment). */
@@ -102,25 +109,29 @@ const same = (a: string, b: string) => {
 };
 
 /** Refusal text when a state-changing request did not come from this origin's pages, else undefined. */
-export function crossSiteProblem(c: Context): string | undefined {
+export function crossSiteProblem(c: Context, trustProxy: boolean): string | undefined {
   const site = c.req.header('sec-fetch-site');
   if (site !== undefined && site !== 'same-origin') return `the request came from another site (${site})`;
   const origin = c.req.header('origin');
-  if (origin !== undefined && origin !== new URL(c.req.url).origin) {
-    const host = c.req.header('x-forwarded-host') ?? c.req.header('host');
-    if (!host || new URL(origin).host !== host) return 'the request came from another origin';
+  if (origin === undefined || origin === new URL(c.req.url).origin) return undefined;
+  const host = (trustProxy ? c.req.header('x-forwarded-host') : undefined) ?? c.req.header('host');
+  let originHost: string | undefined;
+  try {
+    originHost = new URL(origin).host;
+  } catch {
+    originHost = undefined; // `Origin: null` and the like
   }
-  return undefined;
+  return host && originHost === host ? undefined : 'the request came from another origin';
 }
 
 /**
  * Every POST of a signed-in page: from this origin, with the session's CSRF token. The body is read (form)
  * only after the session was found, and only up to the console's body limit (mounted before this).
  */
-export function checkCsrf(): MiddlewareHandler<ConsoleEnv> {
+export function checkCsrf(trustProxy: boolean): MiddlewareHandler<ConsoleEnv> {
   return async (c, next) => {
     if (c.req.method !== 'POST') return next();
-    const problem = crossSiteProblem(c);
+    const problem = crossSiteProblem(c, trustProxy);
     if (problem) return c.text(`Refused: ${problem}`, 403);
     let token = c.req.header('x-csrf-token');
     if (token === undefined) {

@@ -39,6 +39,22 @@ function Apps(props: {
           </p>
         </div>
       )}
+      <form method="post" action="/console/apps/choose" class="panel row">
+        <input type="hidden" name="_csrf" value={props.csrf} />
+        <div>
+          <label for="chooseId">App id</label>
+          <input
+            id="chooseId"
+            name="appId"
+            required
+            maxlength={64}
+            class="narrow"
+            size={38}
+            autocomplete="off"
+          />
+        </div>
+        <button type="submit">Act as this app</button>
+      </form>
       <div class="table-wrap">
         <table>
           <thead>

@@ -71,6 +71,8 @@ export function pushBodyOf(v: FormValues): Record<string, unknown> {
     offline: offlineOf(v),
     retentionSeconds: Math.round(Number(v.retention || 0) * (UNITS[v.retentionUnit ?? 'hours'] ?? 3600)),
   };
+  if (!(body.message as { elements: unknown[] }).elements.length)
+    throw new FormError('Message: write a text, or add another element');
   if (v.when === 'at') {
     const at = localToIso(v.sendAt ?? '', v.tzOffset);
     if (!at) throw new FormError('Send at: choose a date and time');

@@ -59,7 +59,7 @@ export function signInRoutes(cx: Cx) {
     '/sign-in',
     bodyLimit({ maxSize: 4096, onError: (c) => c.text('The form is too large', 413) }),
     async (c) => {
-      const problem = crossSiteProblem(c);
+      const problem = crossSiteProblem(c, config.HERALD_TRUST_PROXY);
       if (problem) return c.text(`Refused: ${problem}`, 403);
       const wait = limiter.retryAfter(c);
       if (wait > 0) {
