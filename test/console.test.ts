@@ -7,6 +7,7 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CreatedApp } from '../db/apps.ts';
+import { generateApnsKey, generateServiceAccount } from '../fakes/keys.ts';
 import { type Browser, browserAvailable, openBrowser, screenshot } from './console/browser.ts';
 import { client, startTestStack, type TestStack, waitFor } from './support/stack.ts';
 
@@ -184,6 +185,48 @@ describe.skipIf(!browserAvailable)('the console in a browser', () => {
     await page.getByLabel('Account id').fill('nobody');
     await page.getByRole('button', { name: 'Look up' }).click();
     await expect(page.getByRole('alert').textContent()).resolves.toContain('does not exist');
+  });
+
+  it('changes the quota and sets channel credentials, never showing a key back', async () => {
+    await page.getByRole('link', { name: 'Settings' }).click();
+    await page.getByLabel('Daily push quota').fill('500');
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await expect(page.getByRole('status').first().textContent()).resolves.toBe('Saved.');
+    expect((await api<{ dailyPushQuota: number }>('GET', '/v1/apps/current')).body.dailyPushQuota).toBe(500);
+    // Above the operator's ceiling: the API's own refusal.
+    await page.getByLabel('Daily push quota').fill('999999');
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await expect(page.getByRole('alert').textContent()).resolves.toContain('limit_above_ceiling');
+    // The forms are made from each channel's credentials schema.
+    const apns = generateApnsKey({ topic: 'com.example.console', keyId: 'CONSOLE123', teamId: 'TEAM123456' });
+    const apnsForm = page.locator('form[action="/console/settings/credentials/apns"]');
+    await apnsForm.getByLabel('keyId').fill(apns.credentials.keyId);
+    await apnsForm.getByLabel('teamId').fill(apns.credentials.teamId);
+    await apnsForm.getByLabel('topic').fill(apns.credentials.topic);
+    await apnsForm.getByLabel('privateKey', { exact: true }).fill(apns.credentials.privateKey);
+    await apnsForm.getByRole('button', { name: 'Save APNs credentials' }).click();
+    await expect(page.getByRole('status').first().textContent()).resolves.toBe('Credentials saved.');
+    const sa = generateServiceAccount('console-test');
+    const fcmForm = page.locator('form[action="/console/settings/credentials/fcm"]');
+    await fcmForm.getByLabel('…or upload the file').setInputFiles({
+      name: 'service-account.json',
+      mimeType: 'application/json',
+      buffer: Buffer.from(
+        JSON.stringify(sa.credentials('https://oauth2.googleapis.com/token').serviceAccount),
+      ),
+    });
+    await fcmForm.getByRole('button', { name: 'Save FCM credentials' }).click();
+    await expect(page.getByRole('status').first().textContent()).resolves.toBe('Credentials saved.');
+    const shown = await api<{ credentials: Record<string, unknown> }>('GET', '/v1/apps/current');
+    expect(shown.body.credentials).toMatchObject({
+      apns: { keyId: 'CONSOLE123', topic: 'com.example.console' },
+      fcm: { projectId: 'console-test' },
+    });
+    const html = await page.content();
+    expect(html).toContain('CONSOLE123');
+    for (const line of apns.credentials.privateKey.split('\n').filter((l) => l.length > 40))
+      expect(html).not.toContain(line);
+    expect(html).not.toContain('BEGIN PRIVATE KEY');
   });
 
   it('reads well at phone width', async () => {
