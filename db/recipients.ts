@@ -1,6 +1,7 @@
 import { type SQL, sql } from 'drizzle-orm';
 import type { Queryable } from './client.ts';
 import { pgErrorCode, SQLSTATE } from './errors.ts';
+import { RecipientState } from './schema.ts';
 
 /** Push ids are UUIDs; the partition name is derived from them and never from caller input. */
 const PUSH_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -72,3 +73,58 @@ export async function dropRecipientPartition(db: Queryable, pushId: string): Pro
 export const connectedNow = (appId: string, accountId: SQL) => sql`exists (
   select 1 from presence pr join gateways g on g.id = pr.gateway_id
   where pr.app_id = ${appId} and pr.account_id = ${accountId} and g.heartbeat_at > now() - interval '30 seconds')`;
+
+/** What happened to one account's copy of a push, by name (db/schema.ts RecipientState). */
+export type RecipientStateName = keyof typeof RecipientState;
+const STATE_NAMES = new Map(
+  Object.entries(RecipientState).map(([name, n]) => [n as number, name as RecipientStateName]),
+);
+
+export interface AccountPush {
+  pushId: string;
+  state: RecipientStateName;
+  status: string;
+  snapshotAt: Date | null;
+  expiresAt: Date | null;
+  recalledAt: Date | null;
+}
+
+/**
+ * The pushes whose recipients still include an account (their recipient rows are kept until retention ends),
+ * newest first: at most `limit` of the app's `window` most recent snapshotted pushes are looked at, each by the
+ * recipients' account index, so the cost does not grow with the app's history.
+ */
+export async function accountPushes(
+  db: Queryable,
+  appId: string,
+  accountId: string,
+  limit: number,
+  window = 500,
+): Promise<AccountPush[]> {
+  const rows = await db.execute<{
+    push_id: string;
+    state: number;
+    status: string;
+    snapshot_at: string | null;
+    expires_at: string | null;
+    recalled_at: string | null;
+  }>(sql`
+    with recent as (
+      select id, status, snapshot_at, expires_at, recalled_at from pushes
+      where app_id = ${appId} and snapshot_at is not null and expired_at is null
+      order by snapshot_at desc limit ${window}
+    )
+    select r.push_id, r.state, p.status, p.snapshot_at, p.expires_at, p.recalled_at
+    from push_recipients r join recent p on p.id = r.push_id
+    where r.account_id = ${accountId} and r.push_id in (select id from recent)
+    order by p.snapshot_at desc limit ${limit}`);
+  const at = (v: string | null) => (v === null ? null : new Date(v));
+  return rows.map((r) => ({
+    pushId: r.push_id,
+    state: STATE_NAMES.get(Number(r.state)) ?? 'pending',
+    status: r.status,
+    snapshotAt: at(r.snapshot_at),
+    expiresAt: at(r.expires_at),
+    recalledAt: at(r.recalled_at),
+  }));
+}

@@ -300,3 +300,25 @@ export const presence = pgTable(
   },
   (t) => [primaryKey({ columns: [t.appId, t.accountId, t.gatewayId] })],
 );
+
+/**
+ * Signed-in sessions of the browser console (api/console/). The cookie holds a random token; only its SHA-256
+ * is kept. The key the session signed in with (an app's API key, or the root key) is sealed by core/secrets.ts:
+ * every console action is a call of the REST API with it, so a rotated or revoked key ends the session too.
+ */
+export const consoleSessions = pgTable(
+  'console_sessions',
+  {
+    tokenHash: text('token_hash').primaryKey(),
+    /** `app`: signed in with an app's API key; `root`: with HERALD_ROOT_KEY (then `appId` is the chosen app). */
+    kind: text('kind').$type<'app' | 'root'>().notNull(),
+    appId: text('app_id'),
+    sealedKey: text('sealed_key').notNull(),
+    /** Sent back with every form (and htmx request) of the session; compared in constant time. */
+    csrfToken: text('csrf_token').notNull(),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    lastSeenAt: ts('last_seen_at').notNull().defaultNow(),
+    expiresAt: ts('expires_at').notNull(),
+  },
+  (t) => [index('console_sessions_expires').on(t.expiresAt)],
+);
