@@ -1,9 +1,9 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { type App, removeChannelCredentials, setChannelCredentials, updateAppSettings } from '../db/apps.ts';
 import { checkTimezone } from '../db/accounts.ts';
+import { type App, removeChannelCredentials, setChannelCredentials, updateAppSettings } from '../db/apps.ts';
 import { type Channel, InvalidCredentialsError } from '../delivery/channel.ts';
-import { sendWindowSchema } from '../pushes/local-delivery.ts';
 import { CHANNEL_NAMES, CHANNELS, perChannel, providerSettings } from '../delivery/registry.ts';
+import { sendWindowSchema } from '../pushes/local-delivery.ts';
 import { type ApiDeps, router } from './context.ts';
 import { ApiError } from './errors.ts';
 import { checkCeilings } from './limits.ts';

@@ -38,12 +38,9 @@ export const PushSchema = z
       .openapi({ description: "sendAt.localTime: the wall-clock time in each recipient's zone" }),
     pastZones: z.enum(['send', 'skip']).nullable(),
     window: z.object({ from: z.string(), to: z.string() }).nullable(),
-    timezone: z
-      .string()
-      .nullable()
-      .openapi({
-        description: "The zone of recipients without one (the app's default when the push was created)",
-      }),
+    timezone: z.string().nullable().openapi({
+      description: "The zone of recipients without one (the app's default when the push was created)",
+    }),
     createdAt: z.string(),
     startedAt: z.string().nullable(),
     completedAt: z.string().nullable(),
@@ -66,12 +63,9 @@ export const PushSchema = z
       // One entry per channel: `apns`, `fcm`.
       ...perChannel(() => provider),
     }),
-    waves: z
-      .array(WaveSchema)
-      .nullable()
-      .openapi({
-        description: 'A local-time or windowed push: its waves, one per UTC offset; null otherwise',
-      }),
+    waves: z.array(WaveSchema).nullable().openapi({
+      description: 'A local-time or windowed push: its waves, one per UTC offset; null otherwise',
+    }),
     workflowId: z.string(),
     links: z.object({ self: z.string(), cancel: z.string(), recall: z.string() }),
   })

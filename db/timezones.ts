@@ -8,7 +8,7 @@ import { sql } from 'drizzle-orm';
 import type { Queryable } from './client.ts';
 
 export interface ZoneNames {
-  /** Canonical spellings, sorted (the `posix/` and `right/` copies left out). */
+  /** Canonical spellings, sorted (the `posix/` and `right/` copies and the server's own links left out). */
   names: string[];
   /** Lower-cased name → canonical spelling: PostgreSQL itself reads zone names case-insensitively. */
   byLower: Map<string, string>;
@@ -20,7 +20,9 @@ export function zoneNames(db: Queryable): Promise<ZoneNames> {
   loading ??= db
     .execute<{ name: string }>(sql`
       select name from pg_timezone_names
-      where name not like 'posix/%' and name not like 'right/%' order by name`)
+      where name not like 'posix/%' and name not like 'right/%'
+        and name not in ('localtime', 'posixrules', 'Factory')
+      order by name`)
     .then((rows) => {
       const names = rows.map((r) => r.name);
       return { names, byLower: new Map(names.map((n) => [n.toLowerCase(), n])) };

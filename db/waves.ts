@@ -42,7 +42,7 @@ export function zoneMoments(names: string[], d: LocalDelivery, base: Date, start
       select name,
         case when ${localTime}::timestamp is null then ${base.toISOString()}::timestamptz
              else (${localTime}::timestamp at time zone name) end as local_at
-      from unnest(${names}::text[]) as name
+      from jsonb_array_elements_text(${JSON.stringify(names)}::jsonb) as name
     ), p as (
       select name, ${localTime}::timestamp is not null and local_at < ${start.toISOString()}::timestamptz as past,
         local_at
@@ -112,9 +112,11 @@ export async function planWaves(
 
 /** The accounts (alias `a`) of a wave's zones; those without a zone belong to the wave of the default zone. */
 export function inWaveZones(zones: string[], defaultZone: string): SQL {
+  // One bound parameter (drizzle would spread an array into one per element).
+  const list = sql`array(select jsonb_array_elements_text(${JSON.stringify(zones)}::jsonb))`;
   return zones.includes(defaultZone)
-    ? sql`(a.timezone = any(${zones}::text[]) or a.timezone is null)`
-    : sql`a.timezone = any(${zones}::text[])`;
+    ? sql`(a.timezone = any(${list}) or a.timezone is null)`
+    : sql`a.timezone = any(${list})`;
 }
 
 export async function insertWaves(

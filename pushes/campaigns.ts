@@ -30,6 +30,12 @@ import {
 import type { PushDeps } from './deps.ts';
 import { PushError } from './errors.ts';
 import {
+  checkLocalTime,
+  localDeliveryFields,
+  localTimeSchema,
+  resolveLocalDelivery,
+} from './local-delivery.ts';
+import {
   cancelPush,
   checkAudience,
   checkFutureTime,
@@ -38,12 +44,6 @@ import {
   resolveAudienceSlots,
   takeQuota,
 } from './service.ts';
-import {
-  checkLocalTime,
-  localDeliveryFields,
-  localTimeSchema,
-  resolveLocalDelivery,
-} from './local-delivery.ts';
 import { isClosedWorkflowError } from './temporal.ts';
 
 export const MAX_STEPS = 20;

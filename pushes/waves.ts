@@ -17,7 +17,7 @@ import {
 } from '../db/recipients.ts';
 import { pushes, pushWaves } from '../db/schema.ts';
 import { zoneNames } from '../db/timezones.ts';
-import { inWaveZones, insertWaves, planWaves, type WaveRow } from '../db/waves.ts';
+import { insertWaves, inWaveZones, planWaves, type WaveRow } from '../db/waves.ts';
 import { PushError } from './errors.ts';
 import { audiencePredicate, type PushRef, type SnapshotOptions, stoppableSnapshot } from './lifecycle.ts';
 

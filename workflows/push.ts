@@ -190,7 +190,7 @@ export async function pushWorkflow(input: PushWorkflowInput): Promise<PushPhase>
     return undefined;
   };
 
-  let cursor = input.resume?.phase === 'offline' ? input.resume.cursor : 0;
+  const cursor = input.resume?.phase === 'offline' ? input.resume.cursor : 0;
   if (phase === 'snapshot') {
     const failure = stopped() ? undefined : await takeSnapshot();
     if (stopped()) return finishStopped();
