@@ -45,6 +45,9 @@ export const RECIPIENTS_GRACE_MS = 60_000;
  */
 export const LIVE_SETTLE_MS = 5_000;
 
+/** A local-time push: how many waves' offline pages run at once (each its own activity and cursor). */
+export const MAX_WAVES_PAGING = 3;
+
 export type PushPhase = 'waiting' | 'snapshot' | 'online' | 'offline' | 'retained' | 'done';
 
 /** The wave a local-time push is in, and how many it has (for the Temporal UI and tests). */
@@ -101,7 +104,11 @@ export async function pushWorkflow(input: PushWorkflowInput): Promise<PushPhase>
   let currentWave: { wave: number; of: number } | null = null;
   let cancelRequested = false;
   let recallRequested = false;
-  let deliveryScope: CancellationScope | undefined;
+  /** The activities a stop must cancel (a local-time push pages several waves at once). */
+  const scopes = new Set<CancellationScope>();
+  const cancelScopes = () => {
+    for (const scope of scopes) scope.cancel();
+  };
 
   setHandler(pushPhaseQuery, () => phase);
   setHandler(pushWaveQuery, () => currentWave);
@@ -109,7 +116,7 @@ export async function pushWorkflow(input: PushWorkflowInput): Promise<PushPhase>
     const accepted = phase !== 'done' && phase !== 'retained';
     if (accepted) {
       cancelRequested = true;
-      deliveryScope?.cancel();
+      cancelScopes();
     }
     return { accepted, phase };
   };
@@ -121,7 +128,7 @@ export async function pushWorkflow(input: PushWorkflowInput): Promise<PushPhase>
     const accepted = phase !== 'done';
     if (accepted) {
       recallRequested = true;
-      deliveryScope?.cancel();
+      cancelScopes();
     }
     return { accepted, phase };
   });
@@ -174,8 +181,13 @@ export async function pushWorkflow(input: PushWorkflowInput): Promise<PushPhase>
     run: () => Promise<unknown> = () => snapshot.snapshotAudience({ appId, pushId }),
   ): Promise<string | undefined> => {
     try {
-      deliveryScope = new CancellationScope();
-      await deliveryScope.run(run);
+      const scope = new CancellationScope();
+      scopes.add(scope);
+      try {
+        await scope.run(run);
+      } finally {
+        scopes.delete(scope);
+      }
     } catch (err) {
       if (isCancellation(err) && stopped()) return undefined;
       if (!(err instanceof ActivityFailure)) throw err;
@@ -184,8 +196,6 @@ export async function pushWorkflow(input: PushWorkflowInput): Promise<PushPhase>
       return cause?.nonRetryable
         ? `snapshot failed: ${why}`
         : `snapshot failed after ${SNAPSHOT_ATTEMPTS} attempts: ${why}`;
-    } finally {
-      deliveryScope = undefined;
     }
     return undefined;
   };
@@ -207,14 +217,15 @@ export async function pushWorkflow(input: PushWorkflowInput): Promise<PushPhase>
 
   /** Runs one delivery activity where cancel and recall reach it; undefined when a stop canceled it. */
   const stoppable = async <T>(run: () => Promise<T>): Promise<T | undefined> => {
+    const scope = new CancellationScope();
+    scopes.add(scope);
     try {
-      deliveryScope = new CancellationScope();
-      return await deliveryScope.run(run);
+      return await scope.run(run);
     } catch (err) {
       if (!(isCancellation(err) && stopped())) throw err;
       return undefined;
     } finally {
-      deliveryScope = undefined;
+      scopes.delete(scope);
     }
   };
 
@@ -222,6 +233,8 @@ export async function pushWorkflow(input: PushWorkflowInput): Promise<PushPhase>
    * The offline pages (of one wave of a local-time push, or of the whole push), then the live-send fallback for
    * the rows they left to the live send. Continues-as-new when Temporal suggests it, carrying only the cursor.
    */
+  /** Waves whose pages are running now (a local-time push overlaps a wave's pages with the next snapshots). */
+  const paging = new Set<Promise<void>>();
   const deliverPages = async (
     from: { cursor: number; awaitingLive: number },
     wave?: { wave: number; label: string },
@@ -230,7 +243,8 @@ export async function pushWorkflow(input: PushWorkflowInput): Promise<PushPhase>
     const at = <T>(options: T) => (wave ? { ...options, summary: wave.label } : options);
     let { cursor, awaitingLive } = from;
     while (!stopped()) {
-      if (workflowInfo().continueAsNewSuggested) {
+      // A run carries one cursor: it continues as new only while no other wave pages beside this one.
+      if (workflowInfo().continueAsNewSuggested && paging.size <= 1) {
         await continueAsNew<typeof pushWorkflow>({
           ...input,
           resume: { phase: 'offline', cursor, awaitingLive, ...(w === undefined ? {} : { wave: w }) },
@@ -276,6 +290,11 @@ export async function pushWorkflow(input: PushWorkflowInput): Promise<PushPhase>
    * with the wave in the Temporal UI. Waves whose local time had passed are skipped or sent at once, as planned.
    */
   async function runWaves(): Promise<PushPhase> {
+    /** A stop: the pages in flight end (their activities are canceled) before the push is marked. */
+    const stopWaves = async () => {
+      await Promise.all(paging);
+      return finishStopped();
+    };
     let plan: WavePlan[];
     try {
       plan = await quick.planWaves({ appId, pushId });
@@ -299,21 +318,22 @@ export async function pushWorkflow(input: PushWorkflowInput): Promise<PushPhase>
       const label = `wave ${i + 1} of ${due.length} · UTC${w.offset} · ${w.planned} planned`;
       const resumingPages = resume?.phase === 'offline' && resume.wave === w.wave;
       if (!resumingPages) {
-        if (w.wave > first && workflowInfo().continueAsNewSuggested) {
+        if (w.wave > first && paging.size === 0 && workflowInfo().continueAsNewSuggested) {
           await continueAsNew<typeof pushWorkflow>({ ...input, resume: { phase: 'waves', wave: w.wave } });
         }
         phase = 'waiting';
         const wait = Date.parse(w.at) - Date.now();
         if (wait > 0 && !stopped()) await condition(stopped, wait, { summary: `${label} · at ${w.at}` });
-        if (stopped()) return finishStopped();
+        if (stopped()) return stopWaves();
         phase = 'snapshot';
         if (!sentAny) setStatus('running');
         const args = { appId, pushId, wave: w.wave };
         const failure = await takeSnapshot(() =>
           snapshot.snapshotWave.executeWithOptions({ summary: label }, [args]),
         );
-        if (stopped()) return finishStopped();
+        if (stopped()) return stopWaves();
         if (failure !== undefined) {
+          await Promise.all(paging);
           await quick.markPushFailed({ appId, pushId, reason: `wave ${i + 1} (UTC${w.offset}): ${failure}` });
           setStatus('failed');
           if (!sentAny) {
@@ -329,14 +349,20 @@ export async function pushWorkflow(input: PushWorkflowInput): Promise<PushPhase>
         await quick.publishToGateways.executeWithOptions({ summary: label }, [args]);
         phase = 'offline';
       }
-      await deliverPages(
+      // This wave's pages run while the next waves are waited for and snapshotted (each wave has its own
+      // cursor), at most MAX_WAVES_PAGING at once: waves due together do not queue behind each other's sends.
+      const pages: Promise<void> = deliverPages(
         resumingPages
           ? { cursor: resume.cursor, awaitingLive: resume.awaitingLive ?? 0 }
           : { cursor: 0, awaitingLive: 0 },
         { wave: w.wave, label },
-      );
-      if (stopped()) return finishStopped();
+      ).finally(() => paging.delete(pages));
+      paging.add(pages);
+      if (paging.size >= MAX_WAVES_PAGING) await Promise.race(paging);
+      if (stopped()) return stopWaves();
     }
+    await Promise.all(paging);
+    if (stopped()) return finishStopped();
     currentWave = null;
     const { expiresAt } = await quick.completePush({ appId, pushId });
     setStatus('completed');
