@@ -107,8 +107,9 @@ export async function snapshotWave(
           retentionSeconds: pushes.retentionSeconds,
         })
         .from(pushes)
-        .where(and(eq(pushes.appId, appId), eq(pushes.id, pushId)))
-        .for('update');
+        // Not locked: the wave's row is (below), and the push row only for the counters at the end, so the
+        // pages of earlier waves, which add to the same push row, do not wait for this insert.
+        .where(and(eq(pushes.appId, appId), eq(pushes.id, pushId)));
       if (!push?.localDelivery) throw new PushError('not_found', 'not_found', `push ${pushId} has no waves`);
       const [w] = await tx
         .select()
