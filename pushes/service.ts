@@ -168,7 +168,9 @@ export async function createPush(
   if (typeof input.sendAt === 'string') checkFutureTime(input.sendAt, ['sendAt']);
   const localTime = typeof input.sendAt === 'object' ? input.sendAt.localTime : undefined;
   if (localTime !== undefined) checkLocalTime(localTime, ['sendAt', 'localTime']);
-  const localDelivery = resolveLocalDelivery(app, { ...input, localTime });
+  // The Tencent layer has no such thing: its pushes go out at once whatever the app's default window.
+  const defaults = opts.source === 'v4' ? { ...app, defaultWindow: null } : app;
+  const localDelivery = resolveLocalDelivery(defaults, { ...input, localTime });
   const requestHash = createHash('sha256').update(JSON.stringify(input)).digest('hex');
   const earlier = await sameRequest(deps, app.id, requestHash, opts.idempotencyKey);
   if (earlier) return earlier;
