@@ -152,7 +152,7 @@ describe('the wave plan', () => {
 
 describe('local-time pushes through the REST API', () => {
   it('sends each wave at its time, to its recipients only (online too), with counters per wave and in total', async () => {
-    const { app, api } = await appIn({
+    const { api } = await appIn({
       'Pacific/Kiritimati': 2, // +14:00: passed, sent at once
       'Asia/Tokyo': 1, // +09:00: passed, sent at once
       'Asia/Kolkata': 3, // +05:30: due 3 s after the push is created
