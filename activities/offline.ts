@@ -14,6 +14,7 @@ import {
   claimPage,
   countAwaitingLive,
   disableDevices,
+  offlineCursorOf,
   type PageDevice,
   ProviderTally,
 } from '../pushes/offline-pages.ts';
@@ -107,14 +108,20 @@ export function offlineActivities({
       appId: string;
       pushId: string;
       cursor: number;
+      /** A local-time push's wave: its rows only (pushes/waves.ts). */
+      wave?: number | undefined;
     }): Promise<{ cursor: number; done: boolean; awaitingLive: number }> {
       const ctx = Context.current();
       const { push, app } = await load(input);
       const ref = { appId: push.appId, pushId: push.id };
+      const { wave } = input;
       // A retry cannot know what the lost attempt marked: the rows say.
-      let awaitingLive = ctx.info.attempt > 1 ? await countAwaitingLive(db, ref) : 0;
-      // The push row's cursor is the truth: pages up to it were claimed, by this attempt or an earlier one.
-      let cursor = Math.max(input.cursor, push.offlineCursor);
+      let awaitingLive = ctx.info.attempt > 1 ? await countAwaitingLive(db, ref, wave) : 0;
+      // The stored cursor is the truth: pages up to it were claimed, by this attempt or an earlier one.
+      let cursor = Math.max(
+        input.cursor,
+        wave === undefined ? push.offlineCursor : await offlineCursorOf(db, ref, wave),
+      );
       const notifications = renderForChannels(push);
       const tally = new ProviderTally();
       const inFlight = new Set<Promise<void>>();
@@ -133,6 +140,7 @@ export function offlineActivities({
             size: batchSize,
             wantDevices: notifications !== undefined,
             tally: carried,
+            wave,
           }).catch((err: unknown) => {
             // The claim rolled back with the results it carried: they are written in `finally` instead.
             tally.merge(carried);
@@ -142,11 +150,7 @@ export function offlineActivities({
           awaitingLive += page.awaitingLive;
           if (page.lastSeq === null) return { cursor, done: true, awaitingLive };
           if (!page.claimed) {
-            const [now] = await db
-              .select({ c: pushes.offlineCursor })
-              .from(pushes)
-              .where(and(eq(pushes.appId, push.appId), eq(pushes.id, push.id)));
-            cursor = Math.max(cursor, now?.c ?? cursor);
+            cursor = Math.max(cursor, await offlineCursorOf(db, ref, wave));
             continue;
           }
           cursor = page.lastSeq;
@@ -159,7 +163,7 @@ export function offlineActivities({
         return { cursor, done: false, awaitingLive };
       } finally {
         await Promise.all(inFlight);
-        await addProviderCounts(db, ref, tally);
+        await addProviderCounts(db, ref, tally, wave);
       }
     },
 
@@ -168,9 +172,13 @@ export function offlineActivities({
      * them once more (an account whose socket died and that reconnected elsewhere gets the push live) and
      * answers how many there are; the workflow then lets the fan-outs settle and runs deliverLiveFallbacks.
      */
-    async retryLiveDelivery(ref: PushRef): Promise<{ awaitingLive: number }> {
-      const awaitingLive = await countAwaitingLive(db, ref);
-      if (awaitingLive > 0) await bus.publish({ type: 'push', ...ref, retry: true });
+    async retryLiveDelivery({
+      wave,
+      ...ref
+    }: PushRef & { wave?: number }): Promise<{ awaitingLive: number }> {
+      const awaitingLive = await countAwaitingLive(db, ref, wave);
+      if (awaitingLive > 0)
+        await bus.publish({ type: 'push', ...ref, retry: true, ...(wave === undefined ? {} : { wave }) });
       return { awaitingLive };
     },
 
@@ -181,7 +189,9 @@ export function offlineActivities({
      * commits before its notification goes out), so the fallback is at most once, as pages are. Heartbeats and
      * resumes like the pages; a canceled or recalled push claims nothing.
      */
-    async deliverLiveFallbacks(input: PushRef & { cursor?: number }): Promise<{ devices: number }> {
+    async deliverLiveFallbacks(
+      input: PushRef & { cursor?: number; wave?: number },
+    ): Promise<{ devices: number }> {
       const ctx = Context.current();
       const { push, app } = await load(input);
       const ref = { appId: push.appId, pushId: push.id };
@@ -197,6 +207,7 @@ export function offlineActivities({
             cursor,
             size: batchSize,
             wantDevices: notifications !== undefined,
+            wave: input.wave,
           });
           if (page.lastSeq === null) return { devices };
           cursor = page.lastSeq;
@@ -206,7 +217,7 @@ export function offlineActivities({
           ctx.heartbeat({ cursor });
         }
       } finally {
-        await addProviderCounts(db, ref, tally);
+        await addProviderCounts(db, ref, tally, input.wave);
       }
     },
   };

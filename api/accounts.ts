@@ -141,6 +141,10 @@ export const AccountSchema = z
     id: z.string(),
     nick: z.string().nullable(),
     faceUrl: z.string().nullable(),
+    timezone: z
+      .string()
+      .nullable()
+      .openapi({ description: "IANA zone for local-time delivery; null: the app's default zone" }),
     tags: z.array(z.string()),
     attributes: z.record(z.string(), z.string()).openapi({ description: 'Attribute values by name' }),
     eligible: z.boolean().openapi({ description: 'Receives pushes: imported, or logged in at least once' }),
@@ -169,6 +173,7 @@ export const accountView = (a: AccountSummary): z.infer<typeof AccountSchema> =>
   id: a.id,
   nick: a.nick,
   faceUrl: a.faceUrl,
+  timezone: a.timezone,
   tags: a.tags,
   attributes: a.attributes,
   eligible: a.eligible,
@@ -221,6 +226,10 @@ const importRoute = createRoute({
                 id: z.string().openapi({ description: `1–${MAX_ACCOUNT_ID_BYTES} bytes of UTF-8` }),
                 nick: z.string().optional().openapi({ maxLength: MAX_NICK_LENGTH }),
                 faceUrl: z.string().optional().openapi({ maxLength: MAX_FACE_URL_LENGTH }),
+                timezone: z.string().nullable().optional().openapi({
+                  description:
+                    'IANA zone name (e.g. "Asia/Kolkata"); null clears it; absent keeps it. Unknown: 400 invalid_timezone',
+                }),
               }),
             )
             .openapi({ minItems: 1, maxItems: MAX_BATCH_ACCOUNTS }),

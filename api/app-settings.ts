@@ -1,7 +1,9 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { checkTimezone } from '../db/accounts.ts';
 import { type App, removeChannelCredentials, setChannelCredentials, updateAppSettings } from '../db/apps.ts';
 import { type Channel, InvalidCredentialsError } from '../delivery/channel.ts';
 import { CHANNEL_NAMES, CHANNELS, perChannel, providerSettings } from '../delivery/registry.ts';
+import { sendWindowSchema } from '../pushes/local-delivery.ts';
 import { type ApiDeps, router } from './context.ts';
 import { ApiError } from './errors.ts';
 import { checkCeilings } from './limits.ts';
@@ -18,6 +20,13 @@ const AppSchema = z
     dailyPushQuota: z.number(),
     minPushIntervalMs: z.number(),
     attributeSlots: z.number(),
+    defaultTimezone: z
+      .string()
+      .openapi({ description: 'The zone of accounts without one, for local-time delivery and send windows' }),
+    defaultWindow: z
+      .object({ from: z.string(), to: z.string() })
+      .nullable()
+      .openapi({ description: 'The send window of pushes that name none; null: any hour' }),
     credentials: z.object(perChannel((c) => c.credentialsViewSchema.nullable())),
   })
   .openapi('App');
@@ -32,6 +41,8 @@ function appView(a: App): z.infer<typeof AppSchema> {
     dailyPushQuota: a.dailyPushQuota,
     minPushIntervalMs: a.minPushIntervalMs,
     attributeSlots: a.attrSlots,
+    defaultTimezone: a.defaultTimezone,
+    defaultWindow: a.defaultWindow ?? null,
     credentials: perChannel((c) => {
       const stored = a.channelCredentials[c.name];
       return stored === undefined ? null : c.viewCredentials(stored);
@@ -54,7 +65,7 @@ const patch = createRoute({
   tags,
   security,
   summary:
-    'Change the app’s name, quota, minimum push interval or Tencent admin identifier (within the operator’s ceilings)',
+    'Change the app’s name, quota, minimum push interval, Tencent admin identifier (within the operator’s ceilings), default zone or default send window',
   request: {
     body: jsonBodyOf(
       z.strictObject({
@@ -62,6 +73,10 @@ const patch = createRoute({
         dailyPushQuota: z.number().int().min(1).max(1_000_000).optional(),
         minPushIntervalMs: z.number().int().min(0).max(3_600_000).optional(),
         adminIdentifier: z.string().min(1).max(32).optional(),
+        defaultTimezone: z.string().optional().openapi({
+          description: 'IANA zone name (default UTC); unknown: 400 invalid_timezone',
+        }),
+        defaultWindow: sendWindowSchema.nullable().optional(),
       }),
     ),
   },
@@ -101,7 +116,14 @@ export function appSettingsRoutes({ config, database }: ApiDeps) {
     const body = c.req.valid('json');
     // The operator's ceilings (HERALD_MAX_DAILY_PUSH_QUOTA, HERALD_MIN_PUSH_INTERVAL_MS): api/limits.ts.
     checkCeilings(config, body, c.get('app'));
-    return c.json(appView(await updateAppSettings(database.db, c.get('app').id, body)), 200);
+    const { defaultTimezone, ...rest } = body;
+    const patch = {
+      ...rest,
+      ...(defaultTimezone === undefined
+        ? {}
+        : { defaultTimezone: await checkTimezone(database.db, defaultTimezone, ['defaultTimezone']) }),
+    };
+    return c.json(appView(await updateAppSettings(database.db, c.get('app').id, patch)), 200);
   });
   for (const channel of CHANNELS) {
     r.openapi(putCredentials(channel), async (c) => {

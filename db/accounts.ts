@@ -13,6 +13,7 @@ import { attributeSlots } from './attribute-slots.ts';
 import type { Queryable } from './client.ts';
 import { type Condition, ConditionError, compileCondition, validateCondition } from './conditions.ts';
 import { accounts, devices, RecipientState } from './schema.ts';
+import { canonicalZone } from './timezones.ts';
 
 /** At most this many accounts in one batch call (import, tags, attributes, delete). Tencent's v4 uses 100. */
 export const MAX_BATCH_ACCOUNTS = 1000;
@@ -40,6 +41,7 @@ export type DomainErrorCode =
   | 'attribute_name_taken'
   | 'attribute_in_use'
   | 'invalid_cursor'
+  | 'invalid_timezone'
   | 'not_found';
 
 /**
@@ -195,6 +197,20 @@ export interface AccountImport {
   id: string;
   nick?: string | undefined;
   faceUrl?: string | undefined;
+  /** An IANA zone name; null clears it (the app's default zone applies); absent keeps it. */
+  timezone?: string | null | undefined;
+}
+
+/** A zone name as PostgreSQL spells it, or invalid_timezone at `path`. */
+export async function checkTimezone(db: Queryable, name: unknown, path: FieldPath): Promise<string> {
+  const canonical = typeof name === 'string' ? await canonicalZone(db, name) : undefined;
+  if (canonical === undefined)
+    throw new DomainError(
+      'invalid_timezone',
+      path,
+      `${JSON.stringify(name)} is not a time zone PostgreSQL knows; use an IANA name such as "Europe/Paris" or "Asia/Kolkata"`,
+    );
+  return canonical;
 }
 
 /**
@@ -245,16 +261,43 @@ export async function importAccounts(
       face_url: item.faceUrl ?? before?.face_url ?? null,
     });
   });
+  // Zones: null clears, absent keeps (the last mention of an id wins, as for nick).
+  const zones = new Map<string, { timezone: string | null }>();
+  for (const [i, item] of items.entries()) {
+    if (item.timezone === undefined) continue;
+    zones.set(item.id, {
+      timezone:
+        item.timezone === null ? null : await checkTimezone(db, item.timezone, ['accounts', i, 'timezone']),
+    });
+  }
+  const values = [...byId.values()].map((v) => ({ ...v, timezone: zones.get(v.id)?.timezone ?? null }));
+  const cleared = [...zones].filter(([, z]) => z.timezone === null).map(([id]) => id);
   const rows = await db.execute<{ created: boolean }>(sql`
-    insert into accounts (app_id, account_id, nick, face_url, imported_at)
-    select ${appId}, x.id, x.nick, x.face_url, now()
-    from jsonb_to_recordset(${JSON.stringify([...byId.values()])}::jsonb) as x(id text, nick text, face_url text)
+    insert into accounts (app_id, account_id, nick, face_url, timezone, imported_at)
+    select ${appId}, x.id, x.nick, x.face_url, x.timezone, now()
+    from jsonb_to_recordset(${JSON.stringify(values)}::jsonb)
+      as x(id text, nick text, face_url text, timezone text)
     on conflict (app_id, account_id) do update set
       nick = coalesce(excluded.nick, accounts.nick),
       face_url = coalesce(excluded.face_url, accounts.face_url),
+      timezone = case when excluded.timezone is not null then excluded.timezone
+                      when ${JSON.stringify(cleared)}::jsonb ? accounts.account_id then null
+                      else accounts.timezone end,
       imported_at = coalesce(accounts.imported_at, excluded.imported_at)
     returning (xmax = 0) as created`);
   return { imported: byId.size, created: rows.filter((r) => r.created).length };
+}
+
+/** The device's zone (the SDK's profile frame); written only when it changed. */
+export async function setAccountTimezone(
+  db: Queryable,
+  appId: string,
+  accountId: string,
+  timezone: string | null,
+): Promise<void> {
+  await db.execute(sql`
+    update accounts set timezone = ${timezone}
+    where app_id = ${appId} and account_id = ${accountId} and timezone is distinct from ${timezone}`);
 }
 
 // ——— read ———
@@ -263,6 +306,8 @@ export interface AccountSummary {
   id: string;
   nick: string | null;
   faceUrl: string | null;
+  /** Null: the app's default zone applies. */
+  timezone: string | null;
   tags: string[];
   /** Attribute values by attribute name (values of slots without a name are not shown). */
   attributes: Record<string, string>;
@@ -312,6 +357,7 @@ const summaryColumns = {
   seq: accounts.seq,
   nick: accounts.nick,
   faceUrl: accounts.faceUrl,
+  timezone: accounts.timezone,
   tags: accounts.tags,
   attrs: accounts.attrs,
   importedAt: accounts.importedAt,
@@ -323,6 +369,7 @@ type SummaryRow = {
   id: string;
   nick: string | null;
   faceUrl: string | null;
+  timezone: string | null;
   tags: string[];
   attrs: Record<string, string>;
   importedAt: Date | null;
@@ -334,6 +381,7 @@ const toSummary = (r: SummaryRow, names: Map<string, string>): AccountSummary =>
   id: r.id,
   nick: r.nick,
   faceUrl: r.faceUrl,
+  timezone: r.timezone,
   tags: r.tags,
   attributes: attributesByName(r.attrs, names),
   eligible: r.importedAt !== null || r.lastLoginAt !== null,

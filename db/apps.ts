@@ -146,7 +146,16 @@ export async function updateAppSettings(
   db: Db,
   appId: string,
   patch: Partial<
-    Pick<App, 'name' | 'dailyPushQuota' | 'minPushIntervalMs' | 'adminIdentifier' | 'attrSlots'>
+    Pick<
+      App,
+      | 'name'
+      | 'dailyPushQuota'
+      | 'minPushIntervalMs'
+      | 'adminIdentifier'
+      | 'attrSlots'
+      | 'defaultTimezone'
+      | 'defaultWindow'
+    >
   >,
 ): Promise<App> {
   // An empty patch changes nothing (drizzle refuses an UPDATE without values).

@@ -26,7 +26,13 @@ export async function createRecipientPartition(db: Queryable, pushId: string): P
  * `push_recipients` than creating the partition in place. Run inside the caller's transaction. DDL takes no
  * bound parameters: the id is checked against PUSH_ID.
  */
-export async function snapshotRecipients(tx: Queryable, pushId: string, recipients: SQL): Promise<number> {
+export async function snapshotRecipients(
+  tx: Queryable,
+  pushId: string,
+  recipients: SQL,
+  /** The first wave of a local-time push (pushes/waves.ts): its rows carry it, and later waves are appended. */
+  wave?: number,
+): Promise<number> {
   const name = recipientPartition(pushId);
   await tx.execute(sql`set local maintenance_work_mem = '256MB'`);
   await tx.execute(sql`set local statement_timeout = '15min'`); // a large audience outlasts the pool's ceiling
@@ -36,16 +42,49 @@ export async function snapshotRecipients(tx: Queryable, pushId: string, recipien
     ),
   );
   const inserted = await tx.execute(
-    sql`insert into ${sql.identifier(name)} (push_id, account_seq, account_id) select ${pushId}, r.seq, r.account_id from (${recipients}) r`,
+    wave === undefined
+      ? sql`insert into ${sql.identifier(name)} (push_id, account_seq, account_id) select ${pushId}, r.seq, r.account_id from (${recipients}) r`
+      : sql`insert into ${sql.identifier(name)} (push_id, account_seq, account_id, wave) select ${pushId}, r.seq, r.account_id, ${wave}::smallint from (${recipients}) r`,
   );
   await tx.execute(sql.raw(`alter table "${name}" add primary key (push_id, account_seq)`));
   await tx.execute(sql.raw(`create index on "${name}" (account_id)`));
+  // A wave's pages and counts read its rows only (pushes/offline-pages.ts).
+  if (wave !== undefined) await tx.execute(sql.raw(`create index on "${name}" (wave, account_seq)`));
   await tx.execute(
     sql.raw(`alter table push_recipients attach partition "${name}" for values in ('${pushId}')`),
   );
   // Autovacuum may not get to a fresh partition before the push is over; without statistics the planner
   // turns each keyset page into a scan of everything after it.
   await tx.execute(sql.raw(`analyze "${name}"`));
+  return inserted.count;
+}
+
+/** Whether the push's partition exists (a local-time push's first wave creates it, later waves append). */
+export async function recipientPartitionExists(tx: Queryable, pushId: string): Promise<boolean> {
+  const [row] = await tx.execute<{ found: boolean }>(
+    sql`select to_regclass(${`"${recipientPartition(pushId)}"`}) is not null as found`,
+  );
+  return row?.found === true;
+}
+
+/**
+ * A later wave of a local-time push: its recipients are inserted into the push's attached partition (its
+ * indexes kept row by row). An account some earlier wave already took (it moved to a later zone meanwhile)
+ * is left there, so nobody gets the push twice. Answers how many rows this wave added.
+ */
+export async function appendRecipients(
+  tx: Queryable,
+  pushId: string,
+  wave: number,
+  recipients: SQL,
+): Promise<number> {
+  const name = recipientPartition(pushId);
+  await tx.execute(sql`set local statement_timeout = '15min'`);
+  const inserted = await tx.execute(
+    sql`insert into ${sql.identifier(name)} (push_id, account_seq, account_id, wave)
+        select ${pushId}, r.seq, r.account_id, ${wave}::smallint from (${recipients}) r
+        on conflict (push_id, account_seq) do nothing`,
+  );
   return inserted.count;
 }
 

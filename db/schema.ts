@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import {
   bigint,
   boolean,
+  foreignKey,
   index,
   integer,
   jsonb,
@@ -37,6 +38,10 @@ export const apps = pgTable('apps', {
   attrSlots: smallint('attr_slots').notNull().default(10),
   dailyPushQuota: integer('daily_push_quota').notNull().default(100),
   minPushIntervalMs: integer('min_push_interval_ms').notNull().default(1000),
+  /** The zone of accounts that have none, for local-time delivery and send windows (an IANA name). */
+  defaultTimezone: text('default_timezone').notNull().default('UTC'),
+  /** The send window of pushes that name none (`window` absent); null: pushes go out at any hour. */
+  defaultWindow: jsonb('default_window').$type<SendWindow | null>(),
   /**
    * Channel name → that channel's stored credentials (delivery/channels/<name>/credentials.ts), each sealed
    * as one string by core/secrets.ts (an object: written before encryption at rest).
@@ -46,6 +51,27 @@ export const apps = pgTable('apps', {
   lastPushAt: ts('last_push_at'),
   createdAt: ts('created_at').notNull().defaultNow(),
 });
+
+/** A send window in the recipient's local time, `HH:MM` each; `from` > `to` crosses midnight. */
+export interface SendWindow {
+  from: string;
+  to: string;
+}
+
+/**
+ * How a push's delivery follows its recipients' clocks (pushes/waves.ts): a local time, a send window, or
+ * both. Resolved when the push is created (the app's defaults included), so later changes of the app's
+ * settings do not move it.
+ */
+export interface LocalDelivery {
+  /** `YYYY-MM-DDTHH:MM[:SS]` in each recipient's zone; absent: `sendAt` (or now) for everyone. */
+  localTime?: string | undefined;
+  /** Zones where `localTime` has already passed when the push starts: sent at once, or skipped. */
+  pastZones: 'send' | 'skip';
+  window: SendWindow | null;
+  /** The app's default zone when the push was created: the zone of accounts that have none. */
+  timezone: string;
+}
 
 /** What one channel did for one push. */
 export interface ChannelCount {
@@ -91,11 +117,15 @@ export const accounts = pgTable(
     lastLoginAt: ts('last_login_at'),
     /** Set by a kick: user tokens issued before it no longer connect (gateway/login.ts). */
     tokensValidAfter: ts('tokens_valid_after'),
+    /** The account's IANA zone, as PostgreSQL names it (db/timezones.ts); null: the app's default zone. */
+    timezone: text('timezone'),
     createdAt: ts('created_at').notNull().defaultNow(),
   },
   (t) => [
     primaryKey({ columns: [t.appId, t.accountId] }),
     uniqueIndex('accounts_app_seq').on(t.appId, t.seq),
+    // A local-time wave reads only the accounts of its zones.
+    index('accounts_app_timezone').on(t.appId, t.timezone),
     index('accounts_tags_gin').using('gin', t.tags),
     index('accounts_attrs_gin').using('gin', sql`${t.attrs} jsonb_path_ops`),
   ],
@@ -173,6 +203,8 @@ export const pushes = pgTable(
     expiresAt: ts('expires_at'),
     expiredAt: ts('expired_at'),
     failureReason: text('failure_reason'),
+    /** Local-time delivery and the send window; null for a push that goes to everyone at once. */
+    localDelivery: jsonb('local_delivery').$type<LocalDelivery>(),
     /** The last account_seq whose offline page has been claimed: pages after it are still to send. */
     offlineCursor: bigint('offline_cursor', { mode: 'number' }).notNull().default(0),
     audienceCount: counter('audience_count'),
@@ -230,10 +262,48 @@ export const pushRecipients = pgTable(
     accountSeq: bigint('account_seq', { mode: 'number' }).notNull(),
     accountId: text('account_id').notNull(),
     state: smallint('state').notNull().default(0),
+    /** The wave of a local-time push that took this recipient (push_waves); 0 for every other push. */
+    wave: smallint('wave').notNull().default(0),
   },
   (t) => [
     primaryKey({ columns: [t.pushId, t.accountSeq] }),
     index('push_recipients_account').on(t.accountId),
+  ],
+);
+
+export type WaveStatus = 'waiting' | 'sent' | 'skipped' | 'canceled';
+
+/**
+ * The waves of a local-time or windowed push: one per distinct UTC offset of its audience's zones at the
+ * moment the push reaches them, planned when the push starts (pushes/waves.ts). Each wave snapshots its
+ * recipients at its time into the push's partition and has its own counters and offline cursor.
+ */
+export const pushWaves = pgTable(
+  'push_waves',
+  {
+    appId: text('app_id').notNull(),
+    pushId: text('push_id').notNull(),
+    wave: smallint('wave').notNull(),
+    /** `+05:30`: the UTC offset of the wave's zones at its time. */
+    utcOffset: text('utc_offset').notNull(),
+    at: ts('at').notNull(),
+    /** Every zone name (db/timezones.ts) whose recipients this wave takes, whether or not any has one now. */
+    zones: text('zones').array().notNull(),
+    /** Accounts of the audience in these zones when the waves were planned. */
+    planned: integer('planned').notNull(),
+    status: text('status').$type<WaveStatus>().notNull().default('waiting'),
+    snapshotAt: ts('snapshot_at'),
+    audience: integer('audience').notNull().default(0),
+    storedOffline: integer('stored_offline').notNull().default(0),
+    deliveredOnline: integer('delivered_online').notNull().default(0),
+    offlineCursor: bigint('offline_cursor', { mode: 'number' }).notNull().default(0),
+    channelCounts: jsonb('channel_counts').$type<Record<string, ChannelCount>>().notNull().default({}),
+  },
+  (t) => [
+    primaryKey({ columns: [t.pushId, t.wave] }),
+    foreignKey({ columns: [t.appId, t.pushId], foreignColumns: [pushes.appId, pushes.id] }).onDelete(
+      'cascade',
+    ),
   ],
 );
 

@@ -30,6 +30,12 @@ import {
 import type { PushDeps } from './deps.ts';
 import { PushError } from './errors.ts';
 import {
+  checkLocalTime,
+  localDeliveryFields,
+  localTimeSchema,
+  resolveLocalDelivery,
+} from './local-delivery.ts';
+import {
   cancelPush,
   checkAudience,
   checkFutureTime,
@@ -43,7 +49,11 @@ import { isClosedWorkflowError } from './temporal.ts';
 export const MAX_STEPS = 20;
 
 export const stepSchema = z.strictObject({
-  at: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time, e.g. 2026-12-01T09:00:00Z' }),
+  at: z.union([
+    z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time, e.g. 2026-12-01T09:00:00Z' }),
+    localTimeSchema,
+  ]),
+  ...localDeliveryFields,
   audience: z.union([z.literal('all'), z.record(z.string(), z.unknown())]).default('all'),
   message: messageSchema,
   offline: offlineOptionsSchema.default({ push: true }),
@@ -75,7 +85,12 @@ export async function createCampaign(
   input: CampaignInput,
   opts: CreateCampaignOptions = {},
 ): Promise<{ campaign: CampaignRow; created: boolean }> {
-  for (const [i, s] of input.steps.entries()) checkFutureTime(s.at, ['steps', i, 'at']);
+  const localDeliveries = input.steps.map((s, i) => {
+    if (typeof s.at === 'string') checkFutureTime(s.at, ['steps', i, 'at']);
+    else checkLocalTime(s.at.localTime, ['steps', i, 'at', 'localTime']);
+    const localTime = typeof s.at === 'string' ? undefined : s.at.localTime;
+    return resolveLocalDelivery(app, { ...s, localTime }, ['steps', i]);
+  });
   const conditions: (Condition | null)[] = [];
   for (const [i, s] of input.steps.entries()) {
     conditions.push(await checkAudience(deps, app.id, s.audience, ['steps', i, 'audience']));
@@ -109,11 +124,12 @@ export async function createCampaign(
         values.push(
           newPushRow(
             app.id,
-            { ...s, sendAt: s.at },
+            { ...s, sendAt: typeof s.at === 'string' ? s.at : undefined },
             condition,
             createHash('sha256').update(JSON.stringify(s)).digest('hex'),
             { source: 'campaign', campaign: { id, step: i } },
             slots,
+            localDeliveries[i] ?? null,
           ),
         );
       }
@@ -211,7 +227,15 @@ export async function rescheduleCampaign(
   campaign: CampaignRow,
   steps: { index: number; at: string }[],
 ) {
-  for (const [k, s] of steps.entries()) checkFutureTime(s.at, ['steps', k, 'at']);
+  for (const [k, s] of steps.entries()) {
+    checkFutureTime(s.at, ['steps', k, 'at']);
+    if (typeof campaign.steps[s.index]?.at === 'object')
+      throw new PushError(
+        'step_at_local_time',
+        'conflict',
+        `step ${s.index} is sent at a local time; cancel the campaign and create it again to change it`,
+      );
+  }
   await updateCampaign(deps, campaign, (h) =>
     h.executeUpdate(rescheduleCampaignUpdate, { args: [{ steps }] }),
   );

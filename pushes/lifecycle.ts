@@ -4,13 +4,14 @@
  * (delivered online, sync, ack) and offline-pages.ts (claim a page, the live-send fallback).
  */
 
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, type SQL, sql } from 'drizzle-orm';
 import { countPush, countRecipients } from '../core/metrics.ts';
 import { traceStatement } from '../core/tracing.ts';
 import { eligibleAccount } from '../db/accounts.ts';
 import { attributeSlots } from '../db/attribute-slots.ts';
 import type { Queryable } from '../db/client.ts';
 import { compileCondition } from '../db/conditions.ts';
+import type { PushRow } from '../db/pushes.ts';
 import { connectedNow, dropRecipientPartition, snapshotRecipients } from '../db/recipients.ts';
 import { pushes, RecipientState } from '../db/schema.ts';
 import { PushError } from './errors.ts';
@@ -62,6 +63,21 @@ async function snapshotTransaction(
   { appId, pushId }: PushRef,
   opts: SnapshotOptions,
 ): Promise<{ audience: number; stored?: number }> {
+  return stoppableSnapshot(db, opts, (tx, checkpoint) =>
+    snapshotIn(tx, { appId, pushId }, opts.holdSeconds ?? 0, checkpoint),
+  );
+}
+
+/**
+ * Runs a snapshot's statements in one transaction that a stop (opts.signal) rolls back: the running statement
+ * is canceled in PostgreSQL, and `checkpoint` throws between statements once stopped. Shared by the push's
+ * snapshot and a local-time wave's (pushes/waves.ts).
+ */
+export async function stoppableSnapshot<T>(
+  db: Queryable,
+  opts: SnapshotOptions,
+  run: (tx: Queryable, checkpoint: () => void) => Promise<T>,
+): Promise<T> {
   const { signal } = opts;
   return db.transaction(async (tx) => {
     const [backend] = await tx.execute<{ pid: number }>(sql`select pg_backend_pid() as pid`);
@@ -76,7 +92,7 @@ async function snapshotTransaction(
     };
     try {
       checkpoint();
-      const result = await snapshotIn(tx, { appId, pushId }, opts.holdSeconds ?? 0, checkpoint);
+      const result = await run(tx, checkpoint);
       checkpoint();
       return result;
     } catch (err) {
@@ -115,12 +131,11 @@ async function snapshotIn(
     throw new PushError('push_ended', 'conflict', `the push is already ${push.status}`);
   if (holdSeconds > 0) await tx.execute(sql`select pg_sleep(${holdSeconds})`);
   checkpoint();
-  const predicate = compileCondition(push.audience, await slotResolver(tx, appId, push.audienceSlots), 'a');
   const audience = await snapshotRecipients(
     tx,
     pushId,
     sql`select a.seq, a.account_id from accounts a
-        where a.app_id = ${appId} and ${eligibleAccount('a')} and ${predicate}`,
+        where a.app_id = ${appId} and ${await audiencePredicate(tx, appId, push)}`,
   );
   checkpoint();
   // The stored copies are the recipients not connected to a live gateway now: they exist from this
@@ -138,6 +153,16 @@ async function snapshotIn(
       expires_at = clock_timestamp() + make_interval(secs => retention_seconds)
     where app_id = ${appId} and id = ${pushId}`);
   return { audience, stored: stored?.n ?? 0 };
+}
+
+/** The accounts (alias `a`) a push is for: eligible, and matching its condition through its stored slots. */
+export async function audiencePredicate(
+  tx: Queryable,
+  appId: string,
+  push: { audience: PushRow['audience']; audienceSlots: PushRow['audienceSlots'] },
+): Promise<SQL> {
+  const predicate = compileCondition(push.audience, await slotResolver(tx, appId, push.audienceSlots), 'a');
+  return sql`${eligibleAccount('a')} and ${predicate}`;
 }
 
 /**
@@ -165,8 +190,11 @@ async function slotResolver(
 /** running → completed: final counters are in place; the copies wait until `expiresAt`. */
 export async function complete(db: Queryable, { appId, pushId }: PushRef): Promise<{ expiresAt: string }> {
   const rows = await db.execute<{ expires_at: Date }>(sql`
-    update pushes set status = case when status = 'running' then 'completed' else status end,
-      completed_at = coalesce(completed_at, now())
+    update pushes set status = case when status = 'running' then 'completed'
+        -- A local-time push whose waves reached nobody (every zone skipped) never ran a snapshot.
+        when status = 'scheduled' and local_delivery is not null then 'completed' else status end,
+      completed_at = coalesce(completed_at, now()),
+      expires_at = case when local_delivery is not null then coalesce(expires_at, now()) else expires_at end
     where app_id = ${appId} and id = ${pushId}
     returning expires_at`);
   const expiresAt = rows[0]?.expires_at;
@@ -190,11 +218,33 @@ export async function markCanceled(
     returning expires_at, retention_seconds`);
   const row = rows[0];
   if (row) countPush('canceled', appId);
+  await cancelWaves(db, { appId, pushId });
   if (!row?.expires_at || row.retention_seconds === 0) {
     await dropRecipientPartition(db, pushId);
     return { expiresAt: null };
   }
   return { expiresAt: new Date(row.expires_at).toISOString() };
+}
+
+/**
+ * A canceled local-time push: its waves still to come are marked canceled, and the rows of the waves sent whose
+ * offline page was never reached become `skipped` (no stored copy: as for a plain push, only the pages reached
+ * keep theirs). The push's cursor then covers every row left, so sync offers exactly the copies kept.
+ */
+async function cancelWaves(db: Queryable, { appId, pushId }: PushRef): Promise<void> {
+  await db.execute(sql`
+    with waved as (
+      select 1 from pushes where app_id = ${appId} and id = ${pushId} and local_delivery is not null
+    ), unreached as (
+      update push_recipients r set state = ${RecipientState.skipped}
+      from push_waves w
+      where exists (select 1 from waved) and r.push_id = ${pushId} and w.push_id = ${pushId}
+        and w.wave = r.wave and r.account_seq > w.offline_cursor and r.state = ${RecipientState.pending}
+    ), waves as (
+      update push_waves set status = 'canceled' where push_id = ${pushId} and status = 'waiting'
+    )
+    update pushes set offline_cursor = 9223372036854775807
+    where app_id = ${appId} and id = ${pushId} and exists (select 1 from waved)`);
 }
 
 /**

@@ -98,9 +98,35 @@ const devicesOf = (appId: string, who: SQL) => sql`coalesce((
 export async function claimPage(
   db: Queryable,
   { appId, pushId }: PushRef,
-  page: { cursor: number; size: number; wantDevices: boolean; tally: ProviderTally },
+  page: {
+    cursor: number;
+    size: number;
+    wantDevices: boolean;
+    tally: ProviderTally;
+    /** A local-time push's wave: only its rows, its own cursor, and its counters beside the push's. */
+    wave?: number | undefined;
+  },
 ): Promise<ClaimedPage> {
-  const { cursor, size, wantDevices, tally } = page;
+  const { cursor, size, wantDevices, tally, wave } = page;
+  // A wave's cursor is its push_waves row's; a plain push's is the push row's.
+  const claim =
+    wave === undefined
+      ? sql`update pushes set offline_cursor = (select max(account_seq) from page), ${tally.increments()}
+      where app_id = ${appId} and id = ${pushId} and offline_cursor = ${cursor}
+        and exists (select 1 from page)
+      returning offline_cursor`
+      : sql`update push_waves set offline_cursor = (select max(account_seq) from page), ${tally.increments()}
+      where push_id = ${pushId} and wave = ${wave} and offline_cursor = ${cursor}
+        and exists (select 1 from page)
+      returning offline_cursor`;
+  const ofWave = wave === undefined ? sql`` : sql`and r0.wave = ${wave}`;
+  const pushCounts =
+    wave === undefined || tally.empty
+      ? sql``
+      : sql`, pushed as (
+      update pushes set ${tally.increments()}
+      where app_id = ${appId} and id = ${pushId} and exists (select 1 from claim)
+    )`;
   // Its awaitingLive marks and a gateway's online marks take the same rows and the push row in either order.
   const rows = await traceStatement('claim offline page', () =>
     retryingDeadlocks(() =>
@@ -115,17 +141,14 @@ export async function claimPage(
       select r0.account_seq, r0.account_id, r0.state,
         r0.state = ${S.pending} and ${connectedNow(appId, sql`r0.account_id`)} as connected
       from push_recipients r0
-      where r0.push_id = ${pushId} and r0.account_seq > ${cursor}
+      where r0.push_id = ${pushId} ${ofWave} and r0.account_seq > ${cursor}
       order by r0.account_seq limit ${size}
     ), offline as (
       select p.account_id from page p
       where ${wantDevices} and p.state = ${S.pending} and not p.connected
     ), claim as (
-      update pushes set offline_cursor = (select max(account_seq) from page), ${tally.increments()}
-      where app_id = ${appId} and id = ${pushId} and offline_cursor = ${cursor}
-        and exists (select 1 from page)
-      returning offline_cursor
-    ), awaiting as (
+      ${claim}
+    )${pushCounts}, awaiting as (
       update push_recipients r set state = ${S.awaitingLive}
       from page p
       where r.push_id = ${pushId} and r.account_seq = p.account_seq
@@ -148,9 +171,33 @@ export async function claimPage(
 }
 
 /** Writes provider results that no claim carried (the last pages of an activity, the fallback). */
-export async function addProviderCounts(db: Queryable, { appId, pushId }: PushRef, tally: ProviderTally) {
+export async function addProviderCounts(
+  db: Queryable,
+  { appId, pushId }: PushRef,
+  tally: ProviderTally,
+  wave?: number,
+) {
   if (tally.empty) return;
-  await db.execute(sql`update pushes set ${tally.increments()} where app_id = ${appId} and id = ${pushId}`);
+  if (wave === undefined) {
+    await db.execute(sql`update pushes set ${tally.increments()} where app_id = ${appId} and id = ${pushId}`);
+    return;
+  }
+  await db.execute(sql`
+    with waved as (
+      update push_waves set ${tally.increments()} where push_id = ${pushId} and wave = ${wave}
+    )
+    update pushes set ${tally.increments()} where app_id = ${appId} and id = ${pushId}`);
+}
+
+/** Where a wave's offline pages have got to (its push_waves row), or a plain push's (the push row). */
+export async function offlineCursorOf(db: Queryable, { appId, pushId }: PushRef, wave?: number) {
+  const [row] =
+    wave === undefined
+      ? await db.execute<{ c: string }>(sql`
+          select offline_cursor::text as c from pushes where app_id = ${appId} and id = ${pushId}`)
+      : await db.execute<{ c: string }>(sql`
+          select offline_cursor::text as c from push_waves where push_id = ${pushId} and wave = ${wave}`);
+  return row ? Number(row.c) : 0;
 }
 
 /** The provider said these tokens are dead (one statement per reason): they get nothing more. */
@@ -170,9 +217,11 @@ export async function disableDevices(
 }
 
 /** Rows a live send still owes: what the workflow checks before it waits for the fan-outs to settle. */
-export async function countAwaitingLive(db: Queryable, { pushId }: PushRef): Promise<number> {
+export async function countAwaitingLive(db: Queryable, { pushId }: PushRef, wave?: number): Promise<number> {
+  const ofWave = wave === undefined ? sql`` : sql`and wave = ${wave}`;
   const [row] = await db.execute<{ n: number }>(sql`
-    select count(*)::int as n from push_recipients where push_id = ${pushId} and state = ${S.awaitingLive}`);
+    select count(*)::int as n from push_recipients
+    where push_id = ${pushId} ${ofWave} and state = ${S.awaitingLive}`);
   return row?.n ?? 0;
 }
 
@@ -186,8 +235,9 @@ export async function countAwaitingLive(db: Queryable, { pushId }: PushRef): Pro
 export async function claimLiveFallbackPage(
   db: Queryable,
   { appId, pushId }: PushRef,
-  page: { cursor: number; size: number; wantDevices: boolean },
+  page: { cursor: number; size: number; wantDevices: boolean; wave?: number | undefined },
 ): Promise<{ lastSeq: number | null; devices: PageDevice[] }> {
+  const ofWave = page.wave === undefined ? sql`` : sql`and wave = ${page.wave}`;
   const rows = await retryingDeadlocks(() =>
     db.execute<{ last_seq: string | null; devices: DeviceRow[] }>(sql`
     with moved as (
@@ -195,7 +245,7 @@ export async function claimLiveFallbackPage(
       where r.push_id = ${pushId} and r.state = ${S.awaitingLive}
         and r.account_seq in (
           select account_seq from push_recipients
-          where push_id = ${pushId} and state = ${S.awaitingLive} and account_seq > ${page.cursor}
+          where push_id = ${pushId} ${ofWave} and state = ${S.awaitingLive} and account_seq > ${page.cursor}
           order by account_seq limit ${page.size})
         and exists (select 1 from pushes p where p.app_id = ${appId} and p.id = ${pushId}
                     and p.status = 'running' and p.recalled_at is null)

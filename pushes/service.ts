@@ -28,11 +28,17 @@ import {
   releaseIdempotencyKey,
 } from '../db/pushes.ts';
 import { reservePushSlots } from '../db/quota.ts';
-import { pushes } from '../db/schema.ts';
+import { type LocalDelivery, pushes } from '../db/schema.ts';
 import { offlineOptionsSchema } from '../delivery/offline-options.ts';
 import { cancelPushUpdate, recallPushUpdate } from '../workflows/push.ts';
 import type { PushDeps } from './deps.ts';
 import { PushError, TimeError } from './errors.ts';
+import {
+  checkLocalTime,
+  localDeliveryFields,
+  localTimeSchema,
+  resolveLocalDelivery,
+} from './local-delivery.ts';
 import { isClosedWorkflowError } from './temporal.ts';
 
 export const MAX_RETENTION_SECONDS = 604_800;
@@ -50,9 +56,13 @@ export const pushInputSchema = z.strictObject({
     .min(0)
     .max(MAX_RETENTION_SECONDS, 'retention is at most 604800 seconds (7 days)')
     .default(0),
-  sendAt: z.iso
-    .datetime({ offset: true, message: 'must be an ISO 8601 date-time, e.g. 2026-12-01T09:00:00Z' })
+  sendAt: z
+    .union([
+      z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time, e.g. 2026-12-01T09:00:00Z' }),
+      localTimeSchema,
+    ])
     .optional(),
+  ...localDeliveryFields,
 });
 export type PushInput = z.infer<typeof pushInputSchema>;
 
@@ -108,6 +118,7 @@ export function newPushRow(
   requestHash: string | null,
   opts: CreatePushOptions,
   audienceSlots: Record<string, number> | null = null,
+  localDelivery: LocalDelivery | null = null,
 ): typeof pushes.$inferInsert {
   const id = newId();
   return {
@@ -121,7 +132,8 @@ export function newPushRow(
     offline: input.offline,
     fromAccount: input.message.from,
     retentionSeconds: input.retentionSeconds,
-    sendAt: input.sendAt ? new Date(input.sendAt) : undefined,
+    sendAt: typeof input.sendAt === 'string' ? new Date(input.sendAt) : undefined,
+    localDelivery,
     idempotencyKey: opts.idempotencyKey,
     requestHash,
     source: opts.source ?? 'v1',
@@ -153,7 +165,12 @@ export async function createPush(
   opts: CreatePushOptions = {},
 ): Promise<{ push: PushRow; created: boolean }> {
   const condition = await checkAudience(deps, app.id, input.audience);
-  if (input.sendAt) checkFutureTime(input.sendAt, ['sendAt']);
+  if (typeof input.sendAt === 'string') checkFutureTime(input.sendAt, ['sendAt']);
+  const localTime = typeof input.sendAt === 'object' ? input.sendAt.localTime : undefined;
+  if (localTime !== undefined) checkLocalTime(localTime, ['sendAt', 'localTime']);
+  // The Tencent layer has no such thing: its pushes go out at once whatever the app's default window.
+  const defaults = opts.source === 'v4' ? { ...app, defaultWindow: null } : app;
+  const localDelivery = resolveLocalDelivery(defaults, { ...input, localTime });
   const requestHash = createHash('sha256').update(JSON.stringify(input)).digest('hex');
   const earlier = await sameRequest(deps, app.id, requestHash, opts.idempotencyKey);
   if (earlier) return earlier;
@@ -166,7 +183,7 @@ export async function createPush(
         const slots = await resolveAudienceSlots(tx, app.id, condition);
         const [inserted] = await tx
           .insert(pushes)
-          .values(newPushRow(app.id, input, condition, requestHash, opts, slots))
+          .values(newPushRow(app.id, input, condition, requestHash, opts, slots, localDelivery))
           .returning();
         if (!inserted) throw new Error('push insert returned nothing');
         return inserted;

@@ -10,13 +10,20 @@ import { type PushWorkflowInput, pushWorkflow } from '../workflows/push.ts';
 import { HeraldAppId, HeraldCampaignId, pushSearchAttributes } from '../workflows/search-attributes.ts';
 import type { PushDeps } from './deps.ts';
 import { markFailed } from './lifecycle.ts';
+import { localTimeStart } from './local-delivery.ts';
 
 /** The line the Temporal UI's list shows for a push: its audience, when, and its retention. */
 export function pushSummary(push: PushRow): string {
   const audience = push.audience === null ? 'all accounts' : 'a condition';
-  const when = push.sendAt ? `at ${push.sendAt.toISOString()}` : 'now';
+  const local = push.localDelivery;
+  const when = local?.localTime
+    ? `at ${local.localTime} local time`
+    : push.sendAt
+      ? `at ${push.sendAt.toISOString()}`
+      : 'now';
+  const window = local?.window ? ` · window ${local.window.from}–${local.window.to}` : '';
   const step = push.campaignId ? ` · campaign step ${push.campaignStep ?? 0}` : '';
-  return `Push to ${audience} · ${when} · keeps ${push.retentionSeconds} s${step}`;
+  return `Push to ${audience} · ${when}${window} · keeps ${push.retentionSeconds} s${step}`;
 }
 
 /** Markdown the Temporal UI shows on the workflow's page: ids only (no message text, no condition values). */
@@ -39,6 +46,7 @@ export async function startPushWorkflow(deps: PushDeps, push: PushRow): Promise<
     pushId: push.id,
     sendAt: push.sendAt?.toISOString(),
     retentionSeconds: push.retentionSeconds,
+    ...(push.localDelivery ? { waves: true } : {}),
   };
   try {
     await deps.temporal.workflow.start(pushWorkflow, {
@@ -92,8 +100,12 @@ export async function startCampaignWorkflow(
         index: p.campaignStep ?? 0,
         pushId: p.id,
         workflowId: p.workflowId,
-        at: p.sendAt?.toISOString() ?? new Date().toISOString(),
+        // A local-time step's push plans its waves when the time first comes anywhere (UTC+14).
+        at:
+          p.sendAt?.toISOString() ??
+          (p.localDelivery?.localTime ? localTimeStart(p.localDelivery.localTime) : new Date().toISOString()),
         retentionSeconds: p.retentionSeconds,
+        ...(p.localDelivery ? { waves: true } : {}),
         state: p.status === 'scheduled' ? ('waiting' as const) : ('canceled' as const),
       })),
   };
