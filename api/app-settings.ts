@@ -2,6 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { type App, removeChannelCredentials, setChannelCredentials, updateAppSettings } from '../db/apps.ts';
 import { type Channel, InvalidCredentialsError } from '../delivery/channel.ts';
 import { CHANNEL_NAMES, CHANNELS, perChannel, providerSettings } from '../delivery/registry.ts';
+import { throttleSchema } from '../pushes/throttle.ts';
 import { type ApiDeps, router } from './context.ts';
 import { ApiError } from './errors.ts';
 import { checkCeilings } from './limits.ts';
@@ -17,6 +18,9 @@ const AppSchema = z
     adminIdentifier: z.string(),
     dailyPushQuota: z.number(),
     minPushIntervalMs: z.number(),
+    defaultThrottlePerMinute: z.number().nullable().openapi({
+      description: 'The throttle of a push that names none (recipients notified per minute); null = none',
+    }),
     attributeSlots: z.number(),
     credentials: z.object(perChannel((c) => c.credentialsViewSchema.nullable())),
   })
@@ -31,6 +35,7 @@ function appView(a: App): z.infer<typeof AppSchema> {
     adminIdentifier: a.adminIdentifier,
     dailyPushQuota: a.dailyPushQuota,
     minPushIntervalMs: a.minPushIntervalMs,
+    defaultThrottlePerMinute: a.defaultThrottlePerMinute,
     attributeSlots: a.attrSlots,
     credentials: perChannel((c) => {
       const stored = a.channelCredentials[c.name];
@@ -54,13 +59,14 @@ const patch = createRoute({
   tags,
   security,
   summary:
-    'Change the app’s name, quota, minimum push interval or Tencent admin identifier (within the operator’s ceilings)',
+    'Change the app’s name, quota, minimum push interval, default throttle or Tencent admin identifier (within the operator’s ceilings)',
   request: {
     body: jsonBodyOf(
       z.strictObject({
         name: z.string().trim().min(1).max(100).optional(),
         dailyPushQuota: z.number().int().min(1).max(1_000_000).optional(),
         minPushIntervalMs: z.number().int().min(0).max(3_600_000).optional(),
+        defaultThrottlePerMinute: throttleSchema.nullable().optional(),
         adminIdentifier: z.string().min(1).max(32).optional(),
       }),
     ),

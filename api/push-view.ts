@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import type { PushRow } from '../db/pushes.ts';
 import { perChannel } from '../delivery/registry.ts';
+import { expectedFinish } from '../pushes/throttle.ts';
 
 const provider = z.object({ sent: z.number(), failed: z.number(), tokensDisabled: z.number() });
 
@@ -9,11 +10,19 @@ export const PushSchema = z
     id: z.string(),
     status: z.enum(['scheduled', 'running', 'completed', 'canceled', 'failed']),
     campaignId: z.string().nullable(),
+    scheduleId: z.string().nullable().openapi({ description: 'The schedule whose run created this push' }),
     audience: z.unknown().openapi({ description: '"all" or the condition' }),
     message: z.unknown(),
     offline: z.unknown(),
     retentionSeconds: z.number(),
     sendAt: z.string().nullable(),
+    throttlePerMinute: z
+      .number()
+      .nullable()
+      .openapi({ description: 'At most this many recipients notified per minute; null = not throttled' }),
+    expectedFinishAt: z.string().nullable().openapi({
+      description: 'A running throttled push: when it should have notified its last recipient (an estimate)',
+    }),
     createdAt: z.string(),
     startedAt: z.string().nullable(),
     completedAt: z.string().nullable(),
@@ -47,11 +56,14 @@ export function pushView(p: PushRow): PushView {
     id: p.id,
     status: p.status,
     campaignId: p.campaignId,
+    scheduleId: p.scheduleId,
     audience: p.audience ?? 'all',
     message: p.message,
     offline: p.offline,
     retentionSeconds: p.retentionSeconds,
     sendAt: iso(p.sendAt),
+    throttlePerMinute: p.throttlePerMinute,
+    expectedFinishAt: iso(expectedFinish(p)),
     createdAt: p.createdAt.toISOString(),
     startedAt: iso(p.startedAt),
     completedAt: iso(p.completedAt),

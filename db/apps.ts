@@ -146,7 +146,15 @@ export async function updateAppSettings(
   db: Db,
   appId: string,
   patch: Partial<
-    Pick<App, 'name' | 'dailyPushQuota' | 'minPushIntervalMs' | 'adminIdentifier' | 'attrSlots'>
+    Pick<
+      App,
+      | 'name'
+      | 'dailyPushQuota'
+      | 'minPushIntervalMs'
+      | 'adminIdentifier'
+      | 'attrSlots'
+      | 'defaultThrottlePerMinute'
+    >
   >,
 ): Promise<App> {
   // An empty patch changes nothing (drizzle refuses an UPDATE without values).

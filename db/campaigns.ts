@@ -63,4 +63,5 @@ export interface CampaignStep {
   message: Message;
   offline: OfflineOptions;
   retentionSeconds: number;
+  throttlePerMinute?: number | null | undefined;
 }

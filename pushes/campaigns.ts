@@ -39,6 +39,7 @@ import {
   takeQuota,
 } from './service.ts';
 import { isClosedWorkflowError } from './temporal.ts';
+import { throttleSchema } from './throttle.ts';
 
 export const MAX_STEPS = 20;
 
@@ -48,6 +49,7 @@ export const stepSchema = z.strictObject({
   message: messageSchema,
   offline: offlineOptionsSchema.default({ push: true }),
   retentionSeconds: z.number().int().min(0).max(MAX_RETENTION_SECONDS).default(0),
+  throttlePerMinute: throttleSchema.nullable().optional(),
 });
 
 export const campaignInputSchema = z.strictObject({
@@ -112,7 +114,11 @@ export async function createCampaign(
             { ...s, sendAt: s.at },
             condition,
             createHash('sha256').update(JSON.stringify(s)).digest('hex'),
-            { source: 'campaign', campaign: { id, step: i } },
+            {
+              source: 'campaign',
+              campaign: { id, step: i },
+              defaultThrottlePerMinute: app.defaultThrottlePerMinute,
+            },
             slots,
           ),
         );

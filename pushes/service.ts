@@ -34,6 +34,7 @@ import { cancelPushUpdate, recallPushUpdate } from '../workflows/push.ts';
 import type { PushDeps } from './deps.ts';
 import { PushError, TimeError } from './errors.ts';
 import { isClosedWorkflowError } from './temporal.ts';
+import { throttleSchema } from './throttle.ts';
 
 export const MAX_RETENTION_SECONDS = 604_800;
 const IDEMPOTENCY_WINDOW_MS = 7 * 24 * 3600 * 1000;
@@ -53,6 +54,8 @@ export const pushInputSchema = z.strictObject({
   sendAt: z.iso
     .datetime({ offset: true, message: 'must be an ISO 8601 date-time, e.g. 2026-12-01T09:00:00Z' })
     .optional(),
+  /** Recipients notified per minute at most; absent = the app's default; null = not throttled. */
+  throttlePerMinute: throttleSchema.nullable().optional(),
 });
 export type PushInput = z.infer<typeof pushInputSchema>;
 
@@ -75,8 +78,12 @@ export async function checkAudience(
 
 export interface CreatePushOptions {
   idempotencyKey?: string | undefined;
-  source?: 'v1' | 'v4' | 'campaign';
+  source?: 'v1' | 'v4' | 'campaign' | 'schedule';
   campaign?: { id: string; step: number } | undefined;
+  /** The schedule whose run this push is. */
+  scheduleId?: string | undefined;
+  /** The app's default throttle, for an input that names none (createPush fills it in from the app). */
+  defaultThrottlePerMinute?: number | null | undefined;
 }
 
 /**
@@ -103,7 +110,7 @@ export async function resolveAudienceSlots(
 /** The row of a new push; its id is time-ordered and its workflow id derived from it. */
 export function newPushRow(
   appId: string,
-  input: PushInput,
+  input: Omit<PushInput, 'throttlePerMinute'> & { throttlePerMinute?: number | null | undefined },
   condition: Condition | null,
   requestHash: string | null,
   opts: CreatePushOptions,
@@ -115,6 +122,7 @@ export function newPushRow(
     id,
     campaignId: opts.campaign?.id,
     campaignStep: opts.campaign?.step,
+    scheduleId: opts.scheduleId,
     audience: condition,
     audienceSlots,
     message: input.message,
@@ -126,6 +134,10 @@ export function newPushRow(
     requestHash,
     source: opts.source ?? 'v1',
     workflowId: pushWorkflowId(appId, id),
+    throttlePerMinute:
+      input.throttlePerMinute === undefined
+        ? (opts.defaultThrottlePerMinute ?? null)
+        : input.throttlePerMinute,
   };
 }
 
@@ -157,6 +169,7 @@ export async function createPush(
   const requestHash = createHash('sha256').update(JSON.stringify(input)).digest('hex');
   const earlier = await sameRequest(deps, app.id, requestHash, opts.idempotencyKey);
   if (earlier) return earlier;
+  const rowOpts = { defaultThrottlePerMinute: app.defaultThrottlePerMinute, ...opts };
 
   let row: PushRow;
   try {
@@ -166,7 +179,7 @@ export async function createPush(
         const slots = await resolveAudienceSlots(tx, app.id, condition);
         const [inserted] = await tx
           .insert(pushes)
-          .values(newPushRow(app.id, input, condition, requestHash, opts, slots))
+          .values(newPushRow(app.id, input, condition, requestHash, rowOpts, slots))
           .returning();
         if (!inserted) throw new Error('push insert returned nothing');
         return inserted;

@@ -99,6 +99,8 @@ export function mockActivities(overrides: Partial<PushActivities> = {}) {
     finishCampaign: async () => {},
     markPushFailed: async () => {},
     reconcileStranded: async () => ({ started: [], failed: [], found: 0 }),
+    startScheduledPush: async ({ runId }) => ({ pushId: `push-of-${runId}`, pushWorkflowId: `wf-${runId}` }),
+    recordScheduleRunFailure: async () => {},
     ...overrides,
   };
   const recorded = Object.fromEntries(
