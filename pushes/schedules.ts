@@ -68,7 +68,7 @@ export type ScheduleUpdate = z.infer<typeof scheduleUpdateSchema>;
 const IDEMPOTENCY_WINDOW_MS = 7 * 24 * 3600 * 1000;
 
 /** The Temporal Schedule of a row: its spec, and the action that starts one run. */
-function scheduleOptions(deps: PushDeps, row: ScheduleRow): ScheduleOptions {
+export function scheduleOptions(deps: PushDeps, row: ScheduleRow): ScheduleOptions {
   const args: ScheduledPushInput = { appId: row.appId, scheduleId: row.id };
   const attributes = deps.config.HERALD_SEARCH_ATTRIBUTES
     ? {
