@@ -11,8 +11,8 @@ import type { PushDeps } from './deps.ts';
 import { PushError } from './errors.ts';
 import { createPush, pushInputSchema, startPushWorkflow } from './service.ts';
 
-/** The key of a run's push: `schedule:` + the run's workflow id (which names its scheduled time). */
-export const scheduleRunKey = (runId: string) => `schedule:${runId}`;
+/** The idempotency key of a run's push: `schedule:<schedule id>:<the run's Temporal run id>`. */
+export const scheduleRunKey = (scheduleId: string, runId: string) => `schedule:${scheduleId}:${runId}`;
 
 export async function runSchedule(
   deps: PushDeps,
@@ -25,7 +25,7 @@ export async function runSchedule(
     throw new PushError('schedule_deleted', 'not_found', `schedule ${scheduleId} no longer exists`);
   const app = await findAppById(db, appId);
   if (!app) throw new PushError('not_found', 'not_found', `app ${appId} no longer exists`);
-  const idempotencyKey = scheduleRunKey(run.runId);
+  const idempotencyKey = scheduleRunKey(scheduleId, run.runId);
   // Looked up first: the template may have been updated since an earlier attempt made this run's push.
   const earlier = await findPushByIdempotencyKey(db, appId, idempotencyKey);
   if (earlier) await startPushWorkflow(deps, earlier);

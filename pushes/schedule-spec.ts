@@ -50,27 +50,39 @@ function nameOf<T extends string>(names: readonly T[], what: string, numbered: b
 const int = (min: number, max: number) =>
   z.number().int().min(min, `must be ${min}-${max}`).max(max, `must be ${min}-${max}`);
 
-/** One value, a range `{start, end?, step?}`, a list of those, or "*" (every value). */
-function field<T extends z.ZodType>(value: T, maxStep: number) {
-  const range = z.union([
-    value,
-    z.strictObject({
+/**
+ * One value, a range `{start, end?, step?}`, a list of those, or "*" (every value): stored as a list of ranges
+ * (no unions, so a refusal names the very value: `calendar.0.dayOfWeek.0.start: must be a day name …`).
+ */
+function field<T extends z.ZodType>(value: T, maxStep: number, every: unknown) {
+  const range = z
+    .strictObject({
       start: value,
       end: value.optional(),
       step: z.number().int().min(1).max(maxStep).optional(),
-    }),
-  ]);
-  return z.union([z.literal('*'), range, z.array(range).min(1).max(60)]).optional();
+    })
+    // Written out in full: Temporal reads a missing end as 0, not as the start.
+    .transform((r) => {
+      const { start, end, step } = r as { start: z.output<T>; end?: z.output<T>; step?: number };
+      return { start, end: end ?? start, step: step ?? 1 };
+    });
+  const asRanges = (v: unknown): unknown => {
+    if (v === '*') return every;
+    const items = Array.isArray(v) ? v : [v];
+    return items.map((x) => (typeof x === 'object' && x !== null ? x : { start: x }));
+  };
+  return z.preprocess(asRanges, z.array(range).min(1).max(60)).optional();
 }
 
 export const calendarSchema = z.strictObject({
-  second: field(int(0, 59), 59),
-  minute: field(int(0, 59), 59),
-  hour: field(int(0, 23), 23),
-  dayOfMonth: field(int(1, 31), 31),
-  month: field(nameOf(MONTHS, 'month', true), 12),
-  dayOfWeek: field(nameOf(DAYS, 'day', false), 7),
-  year: field(int(2000, 2200), 100),
+  second: field(int(0, 59), 59, [{ start: 0, end: 59 }]),
+  minute: field(int(0, 59), 59, [{ start: 0, end: 59 }]),
+  hour: field(int(0, 23), 23, [{ start: 0, end: 23 }]),
+  dayOfMonth: field(int(1, 31), 31, [{ start: 1, end: 31 }]),
+  month: field(nameOf(MONTHS, 'month', true), 12, [{ start: 'JANUARY', end: 'DECEMBER' }]),
+  dayOfWeek: field(nameOf(DAYS, 'day', false), 7, [{ start: 'SUNDAY', end: 'SATURDAY' }]),
+  // Any year is what an omitted year means.
+  year: field(int(2000, 2200), 100, undefined),
   comment: z.string().max(200).optional(),
 });
 export type CalendarInput = z.output<typeof calendarSchema>;
@@ -80,20 +92,20 @@ const isoTime = z.iso.datetime({
   message: 'must be an ISO 8601 date-time, e.g. 2026-12-01T09:00:00Z',
 });
 
-/** The timing fields of a schedule's create and update bodies. */
+const oneOrMore = (v: unknown) => (v === undefined || Array.isArray(v) ? v : [v]);
+
+/** The timing fields of a schedule's create and update bodies; one calendar or cron string, or a list. */
 export const timingFields = {
-  calendar: z.union([calendarSchema, z.array(calendarSchema).min(1).max(MAX_SPECS)]).optional(),
-  cron: z
-    .union([z.string().min(1).max(200), z.array(z.string().min(1).max(200)).min(1).max(MAX_SPECS)])
-    .optional(),
+  calendar: z.preprocess(oneOrMore, z.array(calendarSchema).min(1).max(MAX_SPECS).optional()),
+  cron: z.preprocess(oneOrMore, z.array(z.string().min(1).max(200)).min(1).max(MAX_SPECS).optional()),
   timezone: z.string().min(1).max(64).optional(),
   startAt: isoTime.optional(),
   endAt: isoTime.optional(),
 };
 
 export interface TimingInput {
-  calendar?: CalendarInput | CalendarInput[] | undefined;
-  cron?: string | string[] | undefined;
+  calendar?: CalendarInput[] | undefined;
+  cron?: string[] | undefined;
   timezone?: string | undefined;
   startAt?: string | undefined;
   endAt?: string | undefined;
@@ -110,9 +122,6 @@ export class ScheduleSpecError extends HeraldError {
   }
 }
 
-const list = <T>(v: T | T[] | undefined): T[] | undefined =>
-  v === undefined ? undefined : Array.isArray(v) ? v : [v];
-
 /** Whether this runtime knows the IANA zone (Temporal's server loads the same database). */
 function knownZone(zone: string): boolean {
   try {
@@ -128,8 +137,8 @@ function knownZone(zone: string): boolean {
  * time zone, an end in the future and after the start. Cron strings are checked by Temporal when it takes them.
  */
 export function resolveSpec(input: TimingInput, previous?: ScheduleSpecInput): ScheduleSpecInput {
-  const calendars = list(input.calendar);
-  const cron = list(input.cron);
+  const calendars = input.calendar;
+  const cron = input.cron;
   if (calendars && cron) throw new ScheduleSpecError('invalid_schedule', 'give calendar or cron, not both');
   const spec: ScheduleSpecInput = previous ? { ...previous } : { timezone: 'UTC' };
   if (calendars) {

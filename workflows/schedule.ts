@@ -36,8 +36,9 @@ const quick = proxyActivities<PushActivities>({
 export async function scheduledPushWorkflow(input: ScheduledPushInput): Promise<ScheduledPushResult> {
   const { appId, scheduleId } = input;
   try {
-    // The run's workflow id names its scheduled time: a retried activity finds the push it already made.
-    return await create.startScheduledPush({ appId, scheduleId, runId: workflowInfo().workflowId });
+    // A retried activity finds the push it already made by the run's id (not its workflow id, which names
+    // the scheduled time to the second: two triggers in one second share it).
+    return await create.startScheduledPush({ appId, scheduleId, runId: workflowInfo().runId });
   } catch (err) {
     if (!(err instanceof ActivityFailure)) throw err;
     const cause = err.cause instanceof ApplicationFailure ? err.cause : undefined;

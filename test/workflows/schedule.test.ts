@@ -76,15 +76,14 @@ describe('recurring push schedule', () => {
         const runs = mock.inputs('startScheduledPush') as { runId: string; scheduleId: string }[];
         expect(runs).toHaveLength(3);
         expect(new Set(runs.map((x) => x.runId)).size).toBe(3);
-        for (const x of runs) {
-          expect(x.scheduleId).toBe(r.id);
-          expect(x.runId).toMatch(new RegExp(`^${r.temporalScheduleId}-\\d{4}-\\d\\d-\\d\\dT`));
-        }
+        for (const x of runs) expect(x.scheduleId).toBe(r.id);
         for (const a of d.info.recentActions) {
-          const result = await t.env.client.workflow.getHandle(a.action.workflow.workflowId).result();
+          const { workflowId, firstExecutionRunId } = a.action.workflow;
+          expect(workflowId).toMatch(new RegExp(`^${r.temporalScheduleId}-\\d{4}-\\d\\d-\\d\\dT`));
+          const result = await t.env.client.workflow.getHandle(workflowId).result();
           expect(result).toEqual({
-            pushId: `push-of-${a.action.workflow.workflowId}`,
-            pushWorkflowId: `wf-${a.action.workflow.workflowId}`,
+            pushId: `push-of-${firstExecutionRunId}`,
+            pushWorkflowId: `wf-${firstExecutionRunId}`,
           });
         }
       } finally {
