@@ -1,8 +1,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { HeraldError } from '../core/errors.ts';
 import { recordScheduleRun } from '../db/schedules.ts';
-import { runSchedule } from '../pushes/schedule-runs.ts';
-import type { ScheduledPushResult } from '../workflows/schedule.ts';
+import { runSchedule, type ScheduledPushResult } from '../pushes/schedule-runs.ts';
 import type { ActivityDeps } from './deps.ts';
 
 /**

@@ -3,8 +3,9 @@
  * campaign workflow; rescheduled and canceled through its updates. Refusals are domain errors (pushes/errors.ts).
  */
 import { createHash } from 'node:crypto';
+// The OpenAPI-aware zod: the API names these schemas (.openapi), whichever module loads them first.
+import { z } from '@hono/zod-openapi';
 import { ApplicationFailure, WorkflowUpdateFailedError } from '@temporalio/client';
-import { z } from 'zod';
 import { newId } from '../core/ids.ts';
 import { messageSchema } from '../core/messages.ts';
 import { countPush } from '../core/metrics.ts';

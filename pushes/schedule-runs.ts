@@ -6,10 +6,16 @@
 import { findAppById } from '../db/apps.ts';
 import { findPushByIdempotencyKey } from '../db/pushes.ts';
 import { findSchedule, recordScheduleRun } from '../db/schedules.ts';
-import type { ScheduledPushResult } from '../workflows/schedule.ts';
 import type { PushDeps } from './deps.ts';
 import { PushError } from './errors.ts';
 import { createPush, pushInputSchema, startPushWorkflow } from './service.ts';
+
+/** What a run answers (its workflow's result in the Temporal UI). */
+export interface ScheduledPushResult {
+  pushId: string;
+  /** The push's own workflow (`push-<app>-<push>`), which outlives the run. */
+  pushWorkflowId: string;
+}
 
 /** The idempotency key of a run's push: `schedule:<schedule id>:<the run's Temporal run id>`. */
 export const scheduleRunKey = (scheduleId: string, runId: string) => `schedule:${scheduleId}:${runId}`;

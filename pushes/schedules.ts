@@ -5,6 +5,8 @@
  * and the remaining count. Each run (workflows/schedule.ts) creates an ordinary push (pushes/schedule-runs.ts).
  */
 import { createHash } from 'node:crypto';
+// The OpenAPI-aware zod: the API names these schemas (.openapi), whichever module loads them first.
+import { z } from '@hono/zod-openapi';
 import {
   type Client,
   ScheduleAlreadyRunning,
@@ -14,7 +16,6 @@ import {
   ScheduleOverlapPolicy,
 } from '@temporalio/client';
 import { and, eq, sql } from 'drizzle-orm';
-import { z } from 'zod';
 import type { HeraldError } from '../core/errors.ts';
 import { newId } from '../core/ids.ts';
 import type { App } from '../db/apps.ts';

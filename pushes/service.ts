@@ -3,7 +3,8 @@
  * (pushes/errors.ts, core/errors.ts), never HTTP: the REST routes and the v4 layer map them.
  */
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+// The OpenAPI-aware zod: the API names these schemas (.openapi), whichever module loads them first.
+import { z } from '@hono/zod-openapi';
 import type { FieldPath } from '../core/errors.ts';
 import { newId } from '../core/ids.ts';
 import { messageSchema } from '../core/messages.ts';

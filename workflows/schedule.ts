@@ -1,15 +1,12 @@
 import { ActivityFailure, ApplicationFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { PushActivities } from '../activities/index.ts';
+import type { ScheduledPushResult } from '../pushes/schedule-runs.ts';
+
+export type { ScheduledPushResult };
 
 export interface ScheduledPushInput {
   appId: string;
   scheduleId: string;
-}
-
-export interface ScheduledPushResult {
-  pushId: string;
-  /** The push's own workflow (`push-<app>-<push>`), which outlives this run. */
-  pushWorkflowId: string;
 }
 
 /**
