@@ -2,13 +2,14 @@ import { CancelledFailure, Context } from '@temporalio/activity';
 import { and, eq } from 'drizzle-orm';
 import { type Message, notificationBody, type OfflineOptions } from '../core/messages.ts';
 import { notificationsTotal } from '../core/metrics.ts';
-import { PAGES_IN_FLIGHT } from '../core/tunables.ts';
+import { PACED_ACTIVITY_MS, PAGES_IN_FLIGHT } from '../core/tunables.ts';
 import { type App, findAppById } from '../db/apps.ts';
 import { pushes } from '../db/schema.ts';
 import type { CommonNotification, SendOutcome } from '../delivery/channel.ts';
 import { CHANNELS, type ChannelName } from '../delivery/registry.ts';
 import type { PushRef } from '../pushes/lifecycle.ts';
 import {
+  accountsOf,
   addProviderCounts,
   claimLiveFallbackPage,
   claimPage,
@@ -18,6 +19,7 @@ import {
   type PageDevice,
   ProviderTally,
 } from '../pushes/offline-pages.ts';
+import { advancePace, paceDelayMs, throttledPageSize } from '../pushes/throttle.ts';
 import type { ActivityDeps } from './deps.ts';
 
 type Push = typeof pushes.$inferSelect;
@@ -47,6 +49,37 @@ function renderForChannels(push: Push): Map<ChannelName, unknown> | undefined {
   if (!common) return undefined;
   const offline = push.offline as OfflineOptions;
   return new Map(CHANNELS.map((c) => [c.name, c.render(common, offline[c.optionsKey])]));
+}
+
+/**
+ * A throttled push's pace, for one activity (pushes/throttle.ts keeps it in the push row): pages of one second's
+ * worth, a wait for the row's pace time before each claim (heartbeating, and ended by a cancel), and the
+ * activity hands back to the workflow after PACED_ACTIVITY_MS rather than after a count of pages.
+ */
+function pacer(db: ActivityDeps['database']['db'], push: Push, batchSize: number) {
+  const perMinute = push.throttlePerMinute;
+  if (!perMinute) return undefined;
+  const ref = { appId: push.appId, pushId: push.id };
+  const ctx = Context.current();
+  const until = Date.now() + PACED_ACTIVITY_MS;
+  /** When the next page may go, by this process's clock (the row's pace time, read as a delay). */
+  let readyAt: number | undefined;
+  return {
+    pageSize: throttledPageSize(perMinute, batchSize),
+    timeLeft: () => Date.now() < until,
+    async wait(cursor: number): Promise<void> {
+      // A new attempt reads the pace the earlier ones left in the row.
+      readyAt ??= Date.now() + (await paceDelayMs(db, ref));
+      for (let left = readyAt - Date.now(); left > 0; left = readyAt - Date.now()) {
+        await ctx.sleep(Math.min(left, 1000));
+        ctx.heartbeat({ cursor });
+      }
+    },
+    async advance(recipients: number, pageDevices: PageDevice[]): Promise<void> {
+      const ms = await advancePace(db, ref, { recipients, notified: accountsOf(pageDevices), perMinute });
+      readyAt = Date.now() + ms;
+    },
+  };
 }
 
 export function offlineActivities({
@@ -131,13 +164,15 @@ export function offlineActivities({
         );
         inFlight.add(p);
       };
+      const paced = pacer(db, push, batchSize);
       try {
-        for (let i = 0; i < pagesPerActivity; i++) {
+        for (let i = 0; paced ? paced.timeLeft() : i < pagesPerActivity; i++) {
           if (ctx.cancellationSignal.aborted) throw new CancelledFailure('push stopped');
+          await paced?.wait(cursor);
           const carried = tally.take();
           const page = await claimPage(db, ref, {
             cursor,
-            size: batchSize,
+            size: paced?.pageSize ?? batchSize,
             wantDevices: notifications !== undefined,
             tally: carried,
             wave,
@@ -154,6 +189,8 @@ export function offlineActivities({
             continue;
           }
           cursor = page.lastSeq;
+          // Before its notifications go out: a crash in between loses them, never sends them unpaced.
+          await paced?.advance(page.recipients, page.devices);
           if (notifications && page.devices.length) {
             send(notifications, page.devices);
             if (inFlight.size >= PAGES_IN_FLIGHT) await Promise.race(inFlight);
@@ -200,17 +237,21 @@ export function offlineActivities({
       let cursor = Math.max(input.cursor ?? 0, details?.cursor ?? 0);
       let devices = 0;
       const tally = new ProviderTally();
+      const paced = pacer(db, push, batchSize);
       try {
         for (;;) {
           if (ctx.cancellationSignal.aborted) throw new CancelledFailure('push stopped');
+          await paced?.wait(cursor);
           const page = await claimLiveFallbackPage(db, ref, {
             cursor,
-            size: batchSize,
+            size: paced?.pageSize ?? batchSize,
             wantDevices: notifications !== undefined,
             wave: input.wave,
           });
           if (page.lastSeq === null) return { devices };
           cursor = page.lastSeq;
+          // These recipients were counted as passed by their offline page already.
+          await paced?.advance(0, page.devices);
           devices += page.devices.length;
           if (notifications && page.devices.length)
             await notifyDevices(push, app, page.devices, notifications, tally);

@@ -4,6 +4,7 @@ import { type App, removeChannelCredentials, setChannelCredentials, updateAppSet
 import { type Channel, InvalidCredentialsError } from '../delivery/channel.ts';
 import { CHANNEL_NAMES, CHANNELS, perChannel, providerSettings } from '../delivery/registry.ts';
 import { sendWindowSchema } from '../pushes/local-delivery.ts';
+import { throttleSchema } from '../pushes/throttle.ts';
 import { type ApiDeps, router } from './context.ts';
 import { ApiError } from './errors.ts';
 import { checkCeilings } from './limits.ts';
@@ -19,6 +20,9 @@ const AppSchema = z
     adminIdentifier: z.string(),
     dailyPushQuota: z.number(),
     minPushIntervalMs: z.number(),
+    defaultThrottlePerMinute: z.number().nullable().openapi({
+      description: 'The throttle of a push that names none (recipients notified per minute); null = none',
+    }),
     attributeSlots: z.number(),
     defaultTimezone: z
       .string()
@@ -40,6 +44,7 @@ function appView(a: App): z.infer<typeof AppSchema> {
     adminIdentifier: a.adminIdentifier,
     dailyPushQuota: a.dailyPushQuota,
     minPushIntervalMs: a.minPushIntervalMs,
+    defaultThrottlePerMinute: a.defaultThrottlePerMinute,
     attributeSlots: a.attrSlots,
     defaultTimezone: a.defaultTimezone,
     defaultWindow: a.defaultWindow ?? null,
@@ -65,13 +70,14 @@ const patch = createRoute({
   tags,
   security,
   summary:
-    'Change the app’s name, quota, minimum push interval, Tencent admin identifier (within the operator’s ceilings), default zone or default send window',
+    'Change the app’s name, quota, minimum push interval, Tencent admin identifier (within the operator’s ceilings), default zone, default send window or default throttle',
   request: {
     body: jsonBodyOf(
       z.strictObject({
         name: z.string().trim().min(1).max(100).optional(),
         dailyPushQuota: z.number().int().min(1).max(1_000_000).optional(),
         minPushIntervalMs: z.number().int().min(0).max(3_600_000).optional(),
+        defaultThrottlePerMinute: throttleSchema.nullable().optional(),
         adminIdentifier: z.string().min(1).max(32).optional(),
         defaultTimezone: z.string().optional().openapi({
           description: 'IANA zone name (default UTC); unknown: 400 invalid_timezone',

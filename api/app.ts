@@ -16,6 +16,7 @@ import { healthRoutes } from './health.ts';
 import { appAuth, closeAfterUnreadBody, jsonBody, limitBody } from './middleware.ts';
 import { pushesRoutes } from './pushes.ts';
 import { requestIdOf, requestLog } from './request-log.ts';
+import { schedulesRoutes } from './schedules.ts';
 import { tagsRoutes } from './tags.ts';
 import { tokensRoutes } from './tokens.ts';
 import { traceRequests } from './tracing.ts';
@@ -86,6 +87,7 @@ export function createApi(deps: ApiDeps, options: ConsoleOptions = {}) {
   v1.route('/audience', audienceRoutes(deps));
   v1.route('/pushes', pushesRoutes(deps));
   v1.route('/campaigns', campaignsRoutes(deps));
+  v1.route('/schedules', schedulesRoutes(deps));
   api.route('/v1', v1);
 
   api.openAPIRegistry.registerComponent('securitySchemes', 'appKey', { type: 'http', scheme: 'bearer' });

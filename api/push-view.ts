@@ -2,6 +2,7 @@ import { z } from '@hono/zod-openapi';
 import type { PushRow } from '../db/pushes.ts';
 import type { WaveRow } from '../db/waves.ts';
 import { perChannel } from '../delivery/registry.ts';
+import { expectedFinish } from '../pushes/throttle.ts';
 
 const provider = z.object({ sent: z.number(), failed: z.number(), tokensDisabled: z.number() });
 
@@ -27,6 +28,7 @@ export const PushSchema = z
     id: z.string(),
     status: z.enum(['scheduled', 'running', 'completed', 'canceled', 'failed']),
     campaignId: z.string().nullable(),
+    scheduleId: z.string().nullable().openapi({ description: 'The schedule whose run created this push' }),
     audience: z.unknown().openapi({ description: '"all" or the condition' }),
     message: z.unknown(),
     offline: z.unknown(),
@@ -40,6 +42,13 @@ export const PushSchema = z
     window: z.object({ from: z.string(), to: z.string() }).nullable(),
     timezone: z.string().nullable().openapi({
       description: "The zone of recipients without one (the app's default when the push was created)",
+    }),
+    throttlePerMinute: z
+      .number()
+      .nullable()
+      .openapi({ description: 'At most this many recipients notified per minute; null = not throttled' }),
+    expectedFinishAt: z.string().nullable().openapi({
+      description: 'A running throttled push: when it should have notified its last recipient (an estimate)',
     }),
     createdAt: z.string(),
     startedAt: z.string().nullable(),
@@ -90,6 +99,7 @@ export function pushView(p: PushRow, waves: WaveRow[] = []): PushView {
     id: p.id,
     status: p.status,
     campaignId: p.campaignId,
+    scheduleId: p.scheduleId,
     audience: p.audience ?? 'all',
     message: p.message,
     offline: p.offline,
@@ -99,6 +109,8 @@ export function pushView(p: PushRow, waves: WaveRow[] = []): PushView {
     pastZones: local?.localTime ? local.pastZones : null,
     window: local?.window ?? null,
     timezone: local?.timezone ?? null,
+    throttlePerMinute: p.throttlePerMinute,
+    expectedFinishAt: iso(expectedFinish(p)),
     createdAt: p.createdAt.toISOString(),
     startedAt: iso(p.startedAt),
     snapshotAt: iso(p.snapshotAt),

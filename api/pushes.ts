@@ -47,6 +47,7 @@ const list = createRoute({
     query: z.object({
       status: z.enum(['scheduled', 'running', 'completed', 'canceled', 'failed']).optional(),
       campaignId: z.string().optional(),
+      scheduleId: z.string().optional(),
       createdFrom: z.iso.datetime({ offset: true }).optional(),
       createdTo: z.iso.datetime({ offset: true }).optional(),
       cursor: z.uuid('cursor must be the nextCursor of a previous page').optional(),
@@ -113,6 +114,7 @@ export function pushesRoutes(deps: ApiDeps) {
     const rows = await listPushes(deps.database.db, c.get('app').id, {
       status: q.status,
       campaignId: q.campaignId,
+      scheduleId: q.scheduleId,
       createdFrom: q.createdFrom ? new Date(q.createdFrom) : undefined,
       createdTo: q.createdTo ? new Date(q.createdTo) : undefined,
       after: q.cursor,

@@ -155,6 +155,7 @@ export async function updateAppSettings(
       | 'attrSlots'
       | 'defaultTimezone'
       | 'defaultWindow'
+      | 'defaultThrottlePerMinute'
     >
   >,
 ): Promise<App> {

@@ -66,4 +66,5 @@ export interface CampaignStep {
   message: Message;
   offline: OfflineOptions;
   retentionSeconds: number;
+  throttlePerMinute?: number | null | undefined;
 }

@@ -16,6 +16,7 @@ import {
 import type { Message, OfflineOptions } from '../core/messages.ts';
 import type { CampaignStep } from './campaigns.ts';
 import type { Condition } from './conditions.ts';
+import type { PushTemplate, ScheduleSpecInput } from './schedules.ts';
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 const counter = (name: string) => bigint(name, { mode: 'number' }).notNull().default(0);
@@ -42,6 +43,8 @@ export const apps = pgTable('apps', {
   defaultTimezone: text('default_timezone').notNull().default('UTC'),
   /** The send window of pushes that name none (`window` absent); null: pushes go out at any hour. */
   defaultWindow: jsonb('default_window').$type<SendWindow | null>(),
+  /** The throttle of a push that names none (recipients notified per minute); null = not throttled. */
+  defaultThrottlePerMinute: integer('default_throttle_per_minute'),
   /**
    * Channel name → that channel's stored credentials (delivery/channels/<name>/credentials.ts), each sealed
    * as one string by core/secrets.ts (an object: written before encryption at rest).
@@ -174,6 +177,8 @@ export const pushes = pgTable(
     id: text('id').notNull(),
     campaignId: text('campaign_id'),
     campaignStep: smallint('campaign_step'),
+    /** The recurring schedule whose run created this push (schedules.id). */
+    scheduleId: text('schedule_id'),
     status: text('status').$type<PushStatus>().notNull().default('scheduled'),
     /** The condition as the caller sent it (the report shows it). */
     audience: jsonb('audience').$type<Condition | null>(),
@@ -216,12 +221,20 @@ export const pushes = pgTable(
     withdrawn: counter('withdrawn'),
     /** Channel name → its counts; added to by each offline page claim (add_channel_counts). */
     channelCounts: jsonb('channel_counts').$type<Record<string, ChannelCount>>().notNull().default({}),
+    /** At most this many recipients notified per minute (pushes/throttle.ts); null = as fast as it goes. */
+    throttlePerMinute: integer('throttle_per_minute'),
+    /** A throttled push: the earliest time its next page may notify anyone (by the database's clock). */
+    paceAt: ts('pace_at'),
+    /** A throttled push: recipients its offline pages have passed, and of them those notified. */
+    pacedRecipients: counter('paced_recipients'),
+    pacedNotified: counter('paced_notified'),
   },
   (t) => [
     primaryKey({ columns: [t.appId, t.id] }),
     uniqueIndex('pushes_idempotency').on(t.appId, t.idempotencyKey),
     index('pushes_app_created').on(t.appId, t.createdAt, t.id),
     index('pushes_campaign').on(t.appId, t.campaignId),
+    index('pushes_schedule').on(t.appId, t.scheduleId, t.id).where(sql`schedule_id is not null`),
     // The rows the reconciler looks at: no workflow known yet, not ended.
     index('pushes_unstarted')
       .on(t.createdAt)
@@ -334,6 +347,46 @@ export const campaigns = pgTable(
     index('campaigns_unstarted')
       .on(t.createdAt)
       .where(sql`workflow_started_at is null and status = 'active'`),
+  ],
+);
+
+/**
+ * A recurring push (pushes/schedules.ts): the source of truth for which app owns which Temporal Schedule
+ * (`sched-<app>-<id>`), for listing, and for the push template each run creates its push from (the message
+ * never enters Temporal). When each run fires, and whether it is paused, is the Temporal Schedule's.
+ */
+export const schedules = pgTable(
+  'schedules',
+  {
+    appId: text('app_id')
+      .notNull()
+      .references(() => apps.id, { onDelete: 'cascade' }),
+    id: text('id').notNull(),
+    name: text('name').notNull(),
+    /** When it runs, as asked: calendar specs or cron strings, time zone, start and end. */
+    spec: jsonb('spec').$type<ScheduleSpecInput>().notNull(),
+    /** The push each run creates (a push's fields without sendAt). */
+    template: jsonb('template').$type<PushTemplate>().notNull(),
+    temporalScheduleId: text('temporal_schedule_id').notNull(),
+    /** When its Temporal Schedule was known to exist; null rows older than a minute are the reconciler's. */
+    temporalCreatedAt: ts('temporal_created_at'),
+    /** Asked at creation: scheduled runs at most (Temporal's remainingActions counts them down). */
+    count: integer('count'),
+    pausedAtCreation: boolean('paused_at_creation').notNull().default(false),
+    idempotencyKey: text('idempotency_key'),
+    requestHash: text('request_hash'),
+    runs: integer('runs').notNull().default(0),
+    lastRunAt: ts('last_run_at'),
+    lastPushId: text('last_push_id'),
+    /** The last run's refusal (quota used up, …) as `code: message`; null after a run that made its push. */
+    lastError: text('last_error'),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.appId, t.id] }),
+    uniqueIndex('schedules_idempotency').on(t.appId, t.idempotencyKey),
+    index('schedules_untemporal').on(t.createdAt).where(sql`temporal_created_at is null`),
   ],
 );
 

@@ -3,8 +3,9 @@
  * campaign workflow; rescheduled and canceled through its updates. Refusals are domain errors (pushes/errors.ts).
  */
 import { createHash } from 'node:crypto';
+// The OpenAPI-aware zod: the API names these schemas (.openapi), whichever module loads them first.
+import { z } from '@hono/zod-openapi';
 import { ApplicationFailure, WorkflowUpdateFailedError } from '@temporalio/client';
-import { z } from 'zod';
 import { newId } from '../core/ids.ts';
 import { messageSchema } from '../core/messages.ts';
 import { countPush } from '../core/metrics.ts';
@@ -45,6 +46,7 @@ import {
   takeQuota,
 } from './service.ts';
 import { isClosedWorkflowError } from './temporal.ts';
+import { throttleSchema } from './throttle.ts';
 
 export const MAX_STEPS = 20;
 
@@ -58,6 +60,7 @@ export const stepSchema = z.strictObject({
   message: messageSchema,
   offline: offlineOptionsSchema.default({ push: true }),
   retentionSeconds: z.number().int().min(0).max(MAX_RETENTION_SECONDS).default(0),
+  throttlePerMinute: throttleSchema.nullable().optional(),
 });
 
 export const campaignInputSchema = z.strictObject({
@@ -127,7 +130,11 @@ export async function createCampaign(
             { ...s, sendAt: typeof s.at === 'string' ? s.at : undefined },
             condition,
             createHash('sha256').update(JSON.stringify(s)).digest('hex'),
-            { source: 'campaign', campaign: { id, step: i } },
+            {
+              source: 'campaign',
+              campaign: { id, step: i },
+              defaultThrottlePerMinute: app.defaultThrottlePerMinute,
+            },
             slots,
             localDeliveries[i] ?? null,
           ),

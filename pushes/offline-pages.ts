@@ -15,6 +15,8 @@ import { retryingDeadlocks } from './recipients.ts';
 
 export interface PageDevice extends DeviceTarget {
   platform: ChannelName;
+  /** Whose device: a throttled push counts recipients notified, not devices. */
+  accountId: string;
 }
 
 export interface ClaimedPage {
@@ -26,6 +28,8 @@ export interface ClaimedPage {
   claimed: boolean;
   /** Rows of the page left to the live send (connected, not yet delivered): now `awaitingLive`. */
   awaitingLive: number;
+  /** Recipients (rows) on the page, whatever their state. */
+  recipients: number;
 }
 
 /** Provider results not yet written to the push row, per channel. */
@@ -63,10 +67,20 @@ export class ProviderTally {
   }
 }
 
-type DeviceRow = [ChannelName, string, DeviceTarget['environment'], string | null];
+type DeviceRow = [ChannelName, string, DeviceTarget['environment'], string | null, string];
 
 const toDevices = (rows: DeviceRow[] | null | undefined): PageDevice[] =>
-  (rows ?? []).map(([platform, token, environment, topic]) => ({ platform, token, environment, topic }));
+  (rows ?? []).map(([platform, token, environment, topic, accountId]) => ({
+    platform,
+    token,
+    environment,
+    topic,
+    accountId,
+  }));
+
+/** The recipients a page's devices belong to: what a throttled push counts. */
+export const accountsOf = (pageDevices: readonly PageDevice[]): number =>
+  new Set(pageDevices.map((d) => d.accountId)).size;
 
 const FALLBACKS = `{${FALLBACK_CHANNELS.join(',')}}`;
 
@@ -76,9 +90,9 @@ const FALLBACKS = `{${FALLBACK_CHANNELS.join(',')}}`;
  * device has a live one, else the most recently registered. A token without a device id is a device of its own.
  */
 const devicesOf = (appId: string, who: SQL) => sql`coalesce((
-  select json_agg(json_build_array(x.platform, x.token, x.environment, x.topic)) from (
+  select json_agg(json_build_array(x.platform, x.token, x.environment, x.topic, x.account_id)) from (
     select distinct on (d.account_id, coalesce(d.device_id, d.platform || ' ' || d.token))
-      d.platform, d.token, d.environment, d.topic
+      d.platform, d.token, d.environment, d.topic, d.account_id
     from devices d join ${who} o on d.app_id = ${appId} and d.account_id = o.account_id
     where d.disabled_at is null
     order by d.account_id, coalesce(d.device_id, d.platform || ' ' || d.token),
@@ -134,6 +148,7 @@ export async function claimPage(
         last_seq: string | null;
         claimed_to: string | null;
         awaiting: number;
+        recipients: number;
         devices: DeviceRow[];
       }>(sql`
     with page as (
@@ -158,6 +173,7 @@ export async function claimPage(
     select (select max(account_seq) from page)::text as last_seq,
            (select offline_cursor from claim)::text as claimed_to,
            (select count(*)::int from awaiting) as awaiting,
+           (select count(*)::int from page) as recipients,
            ${devicesOf(appId, sql`offline`)} as devices`),
     ),
   );
@@ -166,6 +182,7 @@ export async function claimPage(
     lastSeq: row?.last_seq ? Number(row.last_seq) : null,
     claimed: row?.claimed_to != null,
     awaitingLive: row?.awaiting ?? 0,
+    recipients: row?.recipients ?? 0,
     devices: toDevices(row?.devices),
   };
 }
@@ -236,10 +253,10 @@ export async function claimLiveFallbackPage(
   db: Queryable,
   { appId, pushId }: PushRef,
   page: { cursor: number; size: number; wantDevices: boolean; wave?: number | undefined },
-): Promise<{ lastSeq: number | null; devices: PageDevice[] }> {
+): Promise<{ lastSeq: number | null; recipients: number; devices: PageDevice[] }> {
   const ofWave = page.wave === undefined ? sql`` : sql`and wave = ${page.wave}`;
   const rows = await retryingDeadlocks(() =>
-    db.execute<{ last_seq: string | null; devices: DeviceRow[] }>(sql`
+    db.execute<{ last_seq: string | null; recipients: number; devices: DeviceRow[] }>(sql`
     with moved as (
       update push_recipients r set state = ${S.pending}
       where r.push_id = ${pushId} and r.state = ${S.awaitingLive}
@@ -252,8 +269,13 @@ export async function claimLiveFallbackPage(
       returning r.account_seq, r.account_id
     ), wanted as (select account_id from moved where ${page.wantDevices})
     select (select max(account_seq) from moved)::text as last_seq,
+           (select count(*)::int from moved) as recipients,
            ${devicesOf(appId, sql`wanted`)} as devices`),
   );
   const row = rows[0];
-  return { lastSeq: row?.last_seq ? Number(row.last_seq) : null, devices: toDevices(row?.devices) };
+  return {
+    lastSeq: row?.last_seq ? Number(row.last_seq) : null,
+    recipients: row?.recipients ?? 0,
+    devices: toDevices(row?.devices),
+  };
 }

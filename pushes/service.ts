@@ -3,7 +3,8 @@
  * (pushes/errors.ts, core/errors.ts), never HTTP: the REST routes and the v4 layer map them.
  */
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+// The OpenAPI-aware zod: the API names these schemas (.openapi), whichever module loads them first.
+import { z } from '@hono/zod-openapi';
 import type { FieldPath } from '../core/errors.ts';
 import { newId } from '../core/ids.ts';
 import { messageSchema } from '../core/messages.ts';
@@ -40,6 +41,7 @@ import {
   resolveLocalDelivery,
 } from './local-delivery.ts';
 import { isClosedWorkflowError } from './temporal.ts';
+import { throttleSchema } from './throttle.ts';
 
 export const MAX_RETENTION_SECONDS = 604_800;
 const IDEMPOTENCY_WINDOW_MS = 7 * 24 * 3600 * 1000;
@@ -63,6 +65,8 @@ export const pushInputSchema = z.strictObject({
     ])
     .optional(),
   ...localDeliveryFields,
+  /** Recipients notified per minute at most; absent = the app's default; null = not throttled. */
+  throttlePerMinute: throttleSchema.nullable().optional(),
 });
 export type PushInput = z.infer<typeof pushInputSchema>;
 
@@ -85,8 +89,12 @@ export async function checkAudience(
 
 export interface CreatePushOptions {
   idempotencyKey?: string | undefined;
-  source?: 'v1' | 'v4' | 'campaign';
+  source?: 'v1' | 'v4' | 'campaign' | 'schedule';
   campaign?: { id: string; step: number } | undefined;
+  /** The schedule whose run this push is. */
+  scheduleId?: string | undefined;
+  /** The app's default throttle, for an input that names none (createPush fills it in from the app). */
+  defaultThrottlePerMinute?: number | null | undefined;
 }
 
 /**
@@ -113,7 +121,7 @@ export async function resolveAudienceSlots(
 /** The row of a new push; its id is time-ordered and its workflow id derived from it. */
 export function newPushRow(
   appId: string,
-  input: PushInput,
+  input: Omit<PushInput, 'throttlePerMinute'> & { throttlePerMinute?: number | null | undefined },
   condition: Condition | null,
   requestHash: string | null,
   opts: CreatePushOptions,
@@ -126,6 +134,7 @@ export function newPushRow(
     id,
     campaignId: opts.campaign?.id,
     campaignStep: opts.campaign?.step,
+    scheduleId: opts.scheduleId,
     audience: condition,
     audienceSlots,
     message: input.message,
@@ -138,6 +147,10 @@ export function newPushRow(
     requestHash,
     source: opts.source ?? 'v1',
     workflowId: pushWorkflowId(appId, id),
+    throttlePerMinute:
+      input.throttlePerMinute === undefined
+        ? (opts.defaultThrottlePerMinute ?? null)
+        : input.throttlePerMinute,
   };
 }
 
@@ -174,6 +187,7 @@ export async function createPush(
   const requestHash = createHash('sha256').update(JSON.stringify(input)).digest('hex');
   const earlier = await sameRequest(deps, app.id, requestHash, opts.idempotencyKey);
   if (earlier) return earlier;
+  const rowOpts = { defaultThrottlePerMinute: app.defaultThrottlePerMinute, ...opts };
 
   let row: PushRow;
   try {
@@ -183,7 +197,7 @@ export async function createPush(
         const slots = await resolveAudienceSlots(tx, app.id, condition);
         const [inserted] = await tx
           .insert(pushes)
-          .values(newPushRow(app.id, input, condition, requestHash, opts, slots, localDelivery))
+          .values(newPushRow(app.id, input, condition, requestHash, rowOpts, slots, localDelivery))
           .returning();
         if (!inserted) throw new Error('push insert returned nothing');
         return inserted;

@@ -23,7 +23,9 @@ export function pushSummary(push: PushRow): string {
       : 'now';
   const window = local?.window ? ` · window ${local.window.from}–${local.window.to}` : '';
   const step = push.campaignId ? ` · campaign step ${push.campaignStep ?? 0}` : '';
-  return `Push to ${audience} · ${when}${window} · keeps ${push.retentionSeconds} s${step}`;
+  const schedule = push.scheduleId ? ` · schedule ${push.scheduleId}` : '';
+  const throttle = push.throttlePerMinute ? ` · ${push.throttlePerMinute}/min` : '';
+  return `Push to ${audience} · ${when}${window} · keeps ${push.retentionSeconds} s${throttle}${step}${schedule}`;
 }
 
 /** Markdown the Temporal UI shows on the workflow's page: ids only (no message text, no condition values). */
@@ -32,6 +34,8 @@ function pushDetails(push: PushRow): string {
     `**app** ${push.appId}`,
     `**push** ${push.id}`,
     ...(push.campaignId ? [`**campaign** ${push.campaignId} (step ${push.campaignStep ?? 0})`] : []),
+    ...(push.scheduleId ? [`**schedule** ${push.scheduleId}`] : []),
+    ...(push.throttlePerMinute ? [`**throttle** ${push.throttlePerMinute} recipients per minute`] : []),
     `**source** ${push.source}`,
   ].join('\n\n');
 }
@@ -56,13 +60,19 @@ export async function startPushWorkflow(deps: PushDeps, push: PushRow): Promise<
       workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
       // A finished push is never run twice, whatever retries arrive later.
       workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-      memo: { app: push.appId, push: push.id, campaign: push.campaignId ?? '' },
+      memo: {
+        app: push.appId,
+        push: push.id,
+        campaign: push.campaignId ?? '',
+        ...(push.scheduleId ? { schedule: push.scheduleId } : {}),
+      },
       ...(deps.config.HERALD_SEARCH_ATTRIBUTES
         ? {
             typedSearchAttributes: pushSearchAttributes({
               appId: push.appId,
               pushId: push.id,
               campaignId: push.campaignId,
+              scheduleId: push.scheduleId,
             }),
           }
         : {}),
