@@ -2,6 +2,7 @@ import type { RawData } from 'ws';
 import type { Logger } from '../core/log.ts';
 import type { Database } from '../db/client.ts';
 import { DeviceTokenError, registerDevice, removeDevice } from '../db/devices.ts';
+import { devicePlatform } from '../delivery/registry.ts';
 import type { Connection } from './connection.ts';
 import { throttledLog } from './limits.ts';
 import type { GatewayOptions } from './options.ts';
@@ -12,9 +13,11 @@ export interface FrameDeps {
   database: Database;
   store: GatewayStore;
   log: Logger;
-  opts: Pick<GatewayOptions, 'maxDevicesPerAccount' | 'framesPerSecond'>;
+  opts: Pick<GatewayOptions, 'maxDevicesPerAccount' | 'framesPerSecond' | 'providerSettings'>;
   /** The APNs topics a device of the app may name (gateway/topics.ts). */
   allowedTopics: (appId: string) => Promise<string[]>;
+  /** The app's VAPID public key, null without Web Push credentials (gateway/webpush-key.ts). */
+  webPushKey: (appId: string) => Promise<string | null>;
   /** Adds a promise to those the gateway waits for when it stops. */
   track: <T>(p: Promise<T>) => Promise<T>;
 }
@@ -62,7 +65,7 @@ export function frameHandler(deps: FrameDeps): (conn: Connection, data: RawData,
             conn.appId,
             {
               accountId: conn.accountId,
-              platform: f.platform,
+              platform: devicePlatform(f.platform.name, opts.providerSettings),
               token: f.token,
               environment: f.environment,
               topic: f.topic,
@@ -76,6 +79,11 @@ export function frameHandler(deps: FrameDeps): (conn: Connection, data: RawData,
           if (!(err instanceof DeviceTokenError)) throw err;
           replyError(conn, 'invalid_device_token', err.message, f.ref);
         }
+        return;
+      }
+      case 'webPushKey': {
+        const publicKey = await deps.webPushKey(conn.appId);
+        if (f.ref) conn.reply(frame({ type: 'ok', ref: f.ref, publicKey }));
         return;
       }
       case 'unregisterDevice': {

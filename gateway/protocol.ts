@@ -49,9 +49,18 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
     token: text().min(1).max(4096),
     ref,
   }),
+  /** The app's VAPID public key: the applicationServerKey a browser subscribes to Web Push with. */
+  z.object({ type: z.literal('webPushKey'), ref }),
 ]);
 export type ClientFrame = z.infer<typeof clientFrameSchema>;
-export const CLIENT_FRAME_TYPES = new Set(['auth', 'ack', 'ping', 'registerDevice', 'unregisterDevice']);
+export const CLIENT_FRAME_TYPES = new Set([
+  'auth',
+  'ack',
+  'ping',
+  'registerDevice',
+  'unregisterDevice',
+  'webPushKey',
+]);
 
 /** A push as the client sees it. `id` is what the client acks; in v1 it equals `pushId`. */
 export interface MessageFrame {
