@@ -81,8 +81,11 @@ describe('VAPID credentials', () => {
     });
     expect(lone.status).toBe(400);
     expect(lone.body.error.code).toBe('invalid_credentials');
-    const bad = await api('PUT', '/v1/apps/current/credentials/webpush', { subject: 'ops' });
+    const bad = await api<{ error: { code: string } }>('PUT', '/v1/apps/current/credentials/webpush', {
+      subject: 'ops',
+    });
     expect(bad.status).toBe(400);
+    expect(bad.body.error.code).toBe('invalid_request');
   });
 });
 
