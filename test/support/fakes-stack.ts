@@ -28,8 +28,8 @@ export interface FakesStack {
 /**
  * The test stack with its worker's APNs, FCM, Huawei and Honor clients pointed at local fakes that check
  * Apple's, Google's, Huawei's and Honor's authentication: one fake APNs for both environments, and the fake
- * FCM's token endpoint allowed; and a
- * fake Web Push service, the one push service subscriptions may name (HERALD_WEBPUSH_PUSH_SERVICES).
+ * FCM's token endpoint allowed; and a fake Web Push service, the one push service subscriptions may name
+ * (HERALD_WEBPUSH_PUSH_SERVICES).
  */
 export async function startStackWithFakes(opts: { topic: string; projectId: string }): Promise<FakesStack> {
   const apnsKey = generateApnsKey({ topic: opts.topic, keyId: 'KEY1234567', teamId: 'TEAM123456' });
