@@ -1,6 +1,7 @@
 import { createECDH, generateKeyPairSync } from 'node:crypto';
 import { importJWK, jwtVerify } from 'jose';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { credentialsBody } from '../api/console/credentials-form.tsx';
 import type { DeviceTarget } from '../delivery/channel.ts';
 import { createWebPushClient, type WebPushClientOptions } from '../delivery/channels/webpush/client.ts';
 import {
@@ -393,12 +394,27 @@ describe('subscription tokens', () => {
 });
 
 describe('VAPID credentials', () => {
+  it('the console’s form for them (made from the schema) sends a body the route takes', async () => {
+    const body = await credentialsBody(webpush, {
+      subject: 'mailto:ops@example.com',
+      privateKey: '',
+      publicKey: '',
+    });
+    expect(body).toEqual({ subject: 'mailto:ops@example.com', generate: false });
+    expect(webpush.credentialsSchema.safeParse(body).success).toBe(true);
+    const rotate = await credentialsBody(webpush, { subject: 'mailto:ops@example.com', generate: 'on' });
+    expect(rotate).toEqual({ subject: 'mailto:ops@example.com', generate: true });
+  });
+
   it('generates a pair once; the same PUT keeps it, generate: true replaces it', () => {
     const first = storeWebPushCredentials({ subject: 'mailto:ops@example.com' }, undefined);
     expect(b64(first.publicKey)).toHaveLength(65);
     expect(b64(first.privateKey)).toHaveLength(32);
     const again = storeWebPushCredentials({ subject: 'https://example.com/contact' }, first);
     expect(again).toEqual({ ...first, subject: 'https://example.com/contact' });
+    expect(
+      storeWebPushCredentials({ subject: 'mailto:ops@example.com', generate: false }, first).publicKey,
+    ).toBe(first.publicKey);
     const rotated = storeWebPushCredentials({ subject: 'mailto:ops@example.com', generate: true }, first);
     expect(rotated.publicKey).not.toBe(first.publicKey);
     expect(viewWebPushCredentials(rotated)).toEqual({

@@ -40,8 +40,8 @@ export const webPushCredentialsSchema = z.strictObject({
     .max(200)
     .optional()
     .meta({ description: 'The matching public key (base64url, 65 bytes); checked against the private key' }),
-  generate: z.literal(true).optional().meta({
-    description: 'Generate a new key pair even if one is set (existing subscriptions stop working)',
+  generate: z.boolean().optional().meta({
+    description: 'true: generate a new key pair even if one is set (existing subscriptions stop working)',
   }),
 });
 
