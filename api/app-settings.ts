@@ -135,7 +135,8 @@ export function appSettingsRoutes({ config, database }: ApiDeps) {
     r.openapi(putCredentials(channel), async (c) => {
       let stored: unknown;
       try {
-        stored = await channel.storeCredentials(c.req.valid('json'), settings);
+        const current = c.get('app').channelCredentials[channel.name];
+        stored = await channel.storeCredentials(c.req.valid('json'), settings, current);
       } catch (err) {
         if (err instanceof InvalidCredentialsError)
           throw new ApiError(400, 'invalid_credentials', err.message);

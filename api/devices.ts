@@ -1,6 +1,12 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { type DeviceRow, ENVIRONMENTS, listDevices, registerDevice, removeDevice } from '../db/devices.ts';
-import { asChannelName, CHANNEL_NAMES, channelOf } from '../delivery/registry.ts';
+import {
+  asChannelName,
+  CHANNEL_NAMES,
+  channelOf,
+  devicePlatform,
+  providerSettings,
+} from '../delivery/registry.ts';
 import { accountIdSchema } from './accounts.ts';
 import { type ApiDeps, router } from './context.ts';
 import { ApiError } from './errors.ts';
@@ -58,7 +64,11 @@ const deviceParams = z.object({
     .string()
     .min(1)
     .max(4096)
-    .openapi({ param: { name: 'token', in: 'path' }, description: 'APNs: hex; FCM: the registration token' }),
+    .openapi({
+      param: { name: 'token', in: 'path' },
+      description:
+        'APNs: hex; FCM: the registration token; Web Push: the subscription JSON in base64url (docs/webpush.md)',
+    }),
 });
 
 const put = createRoute({
@@ -129,6 +139,7 @@ const remove = createRoute({
 export function devicesRoutes(deps: ApiDeps) {
   const r = router();
   const { db } = deps.database;
+  const settings = providerSettings(deps.config);
 
   r.openapi(put, async (c) => {
     const { id, platform, token } = c.req.valid('param');
@@ -143,7 +154,7 @@ export function devicesRoutes(deps: ApiDeps) {
       c.get('app').id,
       {
         accountId: id,
-        platform: channelOf(platform),
+        platform: devicePlatform(platform, settings),
         token,
         environment: body.environment,
         topic: body.topic,

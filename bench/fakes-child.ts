@@ -1,17 +1,24 @@
 /**
- * The APNs (production and sandbox), FCM, Huawei and Honor fakes of fakes/, in a process of their own so that their CPU
+ * The APNs (production and sandbox), FCM, Huawei, Honor and Web Push fakes of fakes/, in a process of their own so that their CPU
  * (TLS, JWT checks, validation) is measured apart from Herald's. Started by bench/main.ts over IPC:
  *   env HERALD_BENCH_FAKES = FakesSpec (JSON)
  *   → { type: 'ready', addresses: FakesAddresses }
  *   ← { cmd: 'reset' } → { type: 'reset' }   forget what was received so far
  *   ← { cmd: 'report' } → { type: 'report', report: FakesReport }
+ *   ← { cmd: 'subscribe', key, count, file } → { type: 'subscribed' }   `count` Web Push subscriptions made with
+ *     the VAPID public key `key`, their device tokens written to `file` one per line (the fake keeps their
+ *     private keys, decrypting what it receives as a browser would)
  * Every accepted notification is timestamped on arrival (wall clock with sub-millisecond precision, the same
  * clock every bench process uses); nothing else is kept, so a million notifications cost a few counters.
  */
+
+import { writeFileSync } from 'node:fs';
+import { webPushToken } from '../delivery/channels/webpush/subscription.ts';
 import { startFakeApns } from '../fakes/apns.ts';
 import { startFakeFcm } from '../fakes/fcm.ts';
 import { startFakeHms } from '../fakes/hms.ts';
 import { startFakeHonor } from '../fakes/honor.ts';
+import { startFakeWebPush } from '../fakes/webpush.ts';
 import type { Arrivals, FakesAddresses, FakesReport, FakesSpec } from './ipc.ts';
 import { now } from './ipc.ts';
 
@@ -91,10 +98,17 @@ async function main(): Promise<void> {
       if (e.code !== 200) reject(report.honor, `${e.status} ${e.code}`, e.tokens);
     });
   }
+  const webpush = await startFakeWebPush();
+  webpush.received = counting(() => {});
+  webpush.exchanges = counting(() => {});
   let fcmSendsAtReset = 0;
   const send = (m: unknown) => process.send?.(m);
-  process.on('message', (m: { cmd: string }) => {
-    if (m.cmd === 'reset') {
+  process.on('message', (m: { cmd: string; key?: string; count?: number; file?: string }) => {
+    if (m.cmd === 'subscribe') {
+      const tokens = Array.from({ length: m.count ?? 0 }, () => webPushToken(webpush.subscribe(m.key ?? '')));
+      writeFileSync(m.file ?? '', tokens.join('\n'));
+      send({ type: 'subscribed' });
+    } else if (m.cmd === 'reset') {
       report = fresh();
       fcmSendsAtReset = fcm.sendRequests;
       send({ type: 'reset' });
@@ -116,6 +130,7 @@ async function main(): Promise<void> {
     tokenUri: fcm.tokenUri,
     ...(hms ? { hmsUrl: hms.url, hmsTokenUrl: hms.tokenUrl } : {}),
     ...(honor ? { honorUrl: honor.url, honorTokenUrl: honor.tokenUrl } : {}),
+    webPushUrl: webpush.url,
   };
   send({ type: 'ready', addresses });
 }

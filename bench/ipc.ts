@@ -21,6 +21,8 @@ export interface FakesAddresses {
   hmsTokenUrl?: string;
   honorUrl?: string;
   honorTokenUrl?: string;
+  /** The Web Push fake's origin (bench/fakes-child.ts; its subscriptions: its `subscribe` command). */
+  webPushUrl?: string;
 }
 
 /** Arrivals at one provider fake: count, first and last arrival, and a histogram in 100 ms buckets. */

@@ -146,6 +146,27 @@ export const configSchema = z.object({
       .transform(splitList)
       .default([]),
   ),
+  /**
+   * The push services a Web Push subscription's endpoint may name, comma-separated: origins (`https://host[:port]`)
+   * or wildcard origins (`https://*.domain`); `default` stands for the browsers' push services
+   * (delivery/channels/webpush/push-services.ts). Unset: the default. The only way to allow plain http://.
+   */
+  HERALD_WEBPUSH_PUSH_SERVICES: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .refine(
+        (v) =>
+          splitList(v).every(
+            (e) =>
+              e === 'default' ||
+              (/^https?:\/\/(\*\.)?[^/?#@\s*]+\/?$/i.test(e) && URL.canParse(e.replace('*.', ''))),
+          ),
+        'must be comma-separated origins (https://host[:port], https://*.domain) or the word default',
+      )
+      .transform(splitList)
+      .optional(),
+  ),
   APNS_URL: optionalString,
   APNS_SANDBOX_URL: optionalString,
   FCM_URL: z.preprocess(emptyToUndefined, z.url().default('https://fcm.googleapis.com')),

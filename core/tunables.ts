@@ -38,3 +38,9 @@ export const FCM_CONCURRENCY = 200;
 
 /** Batch requests in flight per app to a vendor's batch API (Huawei, Honor: up to 1,000 devices each). */
 export const VENDOR_BATCH_CONCURRENCY = 8;
+
+/** Web Push requests in flight per app, across every push service (each request is its own HTTP/1.1 exchange). */
+export const WEBPUSH_CONCURRENCY = 200;
+
+/** Keep-alive HTTP/1.1 sockets per push-service origin and app (an exchange holds its socket until answered). */
+export const WEBPUSH_SOCKETS_PER_ORIGIN = 50;

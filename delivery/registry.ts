@@ -1,18 +1,20 @@
 import { z } from 'zod';
 import type { Config } from '../core/config.ts';
 import type { App } from '../db/apps.ts';
+import type { DevicePlatform } from '../db/devices.ts';
 import type { Channel, ChannelClient } from './channel.ts';
 import { apns } from './channels/apns/index.ts';
 import { fcm } from './channels/fcm/index.ts';
 import { hms } from './channels/hms/index.ts';
 import { honor } from './channels/honor/index.ts';
+import { webpush } from './channels/webpush/index.ts';
 
 /**
  * The only list of channels: the API's credential routes and device platforms, the push options, the report
  * counters, storage keys and the SDK's platform type (scripts/generate-platforms.ts) all come from here.
  * Adding a channel is one line here plus its folder under delivery/channels/.
  */
-const REGISTERED = [apns, fcm, hms, honor] as const;
+const REGISTERED = [apns, fcm, hms, honor, webpush] as const;
 
 type Registered = (typeof REGISTERED)[number];
 export type ChannelName = Registered['name'];
@@ -76,7 +78,17 @@ export function providerSettings(config: Config): ProviderUrls {
     hmsTokenUrl: config.HMS_TOKEN_URL,
     honorUrl: config.HONOR_URL,
     honorTokenUrl: config.HONOR_TOKEN_URL,
+    webPushServices: config.HERALD_WEBPUSH_PUSH_SERVICES,
   };
+}
+
+/**
+ * A platform's token rules as a device registration applies them: the channel's own, under the operator's
+ * settings (which push services a Web Push subscription may name).
+ */
+export function devicePlatform(name: ChannelName, settings: ProviderUrls): DevicePlatform {
+  const channel = channelOf(name);
+  return { name, normalizeToken: (token) => channel.normalizeToken(token, settings) };
 }
 
 export type ChannelClients = Partial<Record<ChannelName, ChannelClient>>;

@@ -51,6 +51,8 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
   }),
   // What the device says of its user: the zone for local-time delivery (null clears it).
   z.object({ type: z.literal('profile'), timezone: text().max(64).nullable().optional(), ref }),
+  /** The app's VAPID public key: the applicationServerKey a browser subscribes to Web Push with. */
+  z.object({ type: z.literal('webPushKey'), ref }),
 ]);
 export type ClientFrame = z.infer<typeof clientFrameSchema>;
 export const CLIENT_FRAME_TYPES = new Set([
@@ -60,6 +62,7 @@ export const CLIENT_FRAME_TYPES = new Set([
   'registerDevice',
   'unregisterDevice',
   'profile',
+  'webPushKey',
 ]);
 
 /** A push as the client sees it. `id` is what the client acks; in v1 it equals `pushId`. */

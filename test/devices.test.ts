@@ -105,9 +105,13 @@ describe('devices over REST', () => {
       body: { error: { code: 'invalid_device_token' } },
     });
     expect(await bad(`fcm/${'a'.repeat(4097)}`)).toMatchObject({ status: 400 });
-    expect(await bad(`webpush/${APNS}`)).toMatchObject({
+    expect(await bad(`nope/${APNS}`)).toMatchObject({
       status: 400,
       body: { error: { code: 'invalid_request' } },
+    });
+    expect(await bad(`webpush/${APNS}`)).toMatchObject({
+      status: 400,
+      body: { error: { code: 'invalid_device_token' } },
     });
     expect(await bad(`apns/${APNS}`, { environment: 'staging' })).toMatchObject({ status: 400 });
     expect(await list('eve')).toEqual([]);

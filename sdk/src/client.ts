@@ -151,7 +151,7 @@ export function backoffDelay(attempt: number, o: Required<ReconnectOptions>, ran
 
 /**
  * A connection to Herald for one account: receives pushes (missed ones first, then live ones), acks them,
- * hears recalls, registers the device's APNs / FCM token. Reconnects by itself and never hands the same
+ * hears recalls, registers the device's APNs / FCM token or the browser's Web Push subscription. Reconnects by itself and never hands the same
  * message to the app twice.
  */
 /** The ref of the profile frame sent on connect, whose answer is not waited for. */
@@ -256,10 +256,11 @@ export class HeraldClient {
   }
 
   /**
-   * Registers this device's push token for the account (moved here if another account had it; the answer
-   * does not say which). A `topic` must be one of the app's configured APNs topics. `deviceId` (default: the
-   * client's `deviceId` option) makes this device's tokens of several channels one device: a phone with both
-   * its maker's push token and an FCM token gets one notification per push, not two.
+   * Registers this device's push token (a Web Push subscription's token: `subscribeWebPush` does it) for the
+   * account (moved here if another account had it; the answer does not say which). A `topic` must be one of the
+   * app's configured APNs topics. `deviceId` (default: the client's `deviceId` option) makes this device's tokens
+   * of several channels one device: a phone with both its maker's push token and an FCM token gets one
+   * notification per push, not two.
    */
   registerDevice(
     platform: Platform,
@@ -276,6 +277,15 @@ export class HeraldClient {
     }) as Promise<{
       created: boolean;
     }>;
+  }
+
+  /**
+   * The app's VAPID public key, which a browser subscribes to Web Push with (`applicationServerKey`); null when the
+   * app has no Web Push credentials. `subscribeWebPush` asks for it.
+   */
+  async webPushKey(): Promise<string | null> {
+    const answer = await this.request({ type: 'webPushKey' });
+    return typeof answer.publicKey === 'string' ? answer.publicKey : null;
   }
 
   /** Removes this device's token from the account (e.g. on logout). */

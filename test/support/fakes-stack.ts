@@ -4,6 +4,7 @@ import { type FakeFcm, startFakeFcm } from '../../fakes/fcm.ts';
 import { type FakeHms, startFakeHms } from '../../fakes/hms.ts';
 import { type FakeHonor, startFakeHonor } from '../../fakes/honor.ts';
 import { generateApnsKey, generateServiceAccount } from '../../fakes/keys.ts';
+import { type FakeWebPush, startFakeWebPush } from '../../fakes/webpush.ts';
 import { startTestStack, type TestStack } from './stack.ts';
 
 export interface FakesStack {
@@ -15,6 +16,8 @@ export interface FakesStack {
   /** The bodies of `PUT …/credentials/hms` and `…/credentials/honor` the fakes accept. */
   hmsCredentials: { clientId: string; clientSecret: string };
   honorCredentials: { appId: string; clientId: string; clientSecret: string };
+  /** A push service with the browsers' side of its subscriptions (fake.subscribe), allowed as the only one. */
+  webpush: FakeWebPush;
   /** The APNs key the fake checks, with the credentials body for `PUT …/credentials/apns`. */
   apnsKey: ReturnType<typeof generateApnsKey>;
   /** The FCM service account the fake checks. */
@@ -25,7 +28,8 @@ export interface FakesStack {
 /**
  * The test stack with its worker's APNs, FCM, Huawei and Honor clients pointed at local fakes that check
  * Apple's, Google's, Huawei's and Honor's authentication: one fake APNs for both environments, and the fake
- * FCM's token endpoint allowed.
+ * FCM's token endpoint allowed; and a fake Web Push service, the one push service subscriptions may name
+ * (HERALD_WEBPUSH_PUSH_SERVICES).
  */
 export async function startStackWithFakes(opts: { topic: string; projectId: string }): Promise<FakesStack> {
   const apnsKey = generateApnsKey({ topic: opts.topic, keyId: 'KEY1234567', teamId: 'TEAM123456' });
@@ -49,6 +53,7 @@ export async function startStackWithFakes(opts: { topic: string; projectId: stri
   };
   const hms = await startFakeHms(hmsCredentials);
   const honor = await startFakeHonor(honorCredentials);
+  const webpush = await startFakeWebPush();
   const stack = await startTestStack({
     providers: providerRegistry({
       apnsProductionUrl: apns.url,
@@ -63,8 +68,10 @@ export async function startStackWithFakes(opts: { topic: string; projectId: stri
       honorUrl: honor.url,
       honorTokenUrl: honor.tokenUrl,
       honorCa: honor.ca,
+      webPushServices: [webpush.url],
+      webPushCa: webpush.ca,
     }),
-    env: { HERALD_ALLOWED_TOKEN_URIS: fcm.tokenUri },
+    env: { HERALD_ALLOWED_TOKEN_URIS: fcm.tokenUri, HERALD_WEBPUSH_PUSH_SERVICES: webpush.url },
   });
   return {
     stack,
@@ -74,6 +81,7 @@ export async function startStackWithFakes(opts: { topic: string; projectId: stri
     honor,
     hmsCredentials,
     honorCredentials,
+    webpush,
     apnsKey,
     serviceAccount,
     async stop() {
@@ -82,6 +90,7 @@ export async function startStackWithFakes(opts: { topic: string; projectId: stri
       await fcm.close();
       await hms.close();
       await honor.close();
+      await webpush.close();
     },
   };
 }
