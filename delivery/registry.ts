@@ -6,13 +6,16 @@ import { apns } from './channels/apns/index.ts';
 import { fcm } from './channels/fcm/index.ts';
 import { hms } from './channels/hms/index.ts';
 import { honor } from './channels/honor/index.ts';
+import { oppo } from './channels/oppo/index.ts';
+import { vivo } from './channels/vivo/index.ts';
+import { xiaomi } from './channels/xiaomi/index.ts';
 
 /**
  * The only list of channels: the API's credential routes and device platforms, the push options, the report
  * counters, storage keys and the SDK's platform type (scripts/generate-platforms.ts) all come from here.
  * Adding a channel is one line here plus its folder under delivery/channels/.
  */
-const REGISTERED = [apns, fcm, hms, honor] as const;
+const REGISTERED = [apns, fcm, hms, honor, xiaomi, oppo, vivo] as const;
 
 type Registered = (typeof REGISTERED)[number];
 export type ChannelName = Registered['name'];
@@ -76,6 +79,9 @@ export function providerSettings(config: Config): ProviderUrls {
     hmsTokenUrl: config.HMS_TOKEN_URL,
     honorUrl: config.HONOR_URL,
     honorTokenUrl: config.HONOR_TOKEN_URL,
+    xiaomiUrl: config.XIAOMI_URL,
+    oppoUrl: config.OPPO_URL,
+    vivoUrl: config.VIVO_URL,
   };
 }
 
