@@ -1,9 +1,16 @@
+import { randomBytes } from 'node:crypto';
+import type { OppoCredentials } from '../../delivery/channels/oppo/credentials.ts';
+import type { VivoCredentials } from '../../delivery/channels/vivo/credentials.ts';
+import type { XiaomiCredentials } from '../../delivery/channels/xiaomi/credentials.ts';
 import { providerRegistry } from '../../delivery/registry.ts';
 import { type FakeApns, startFakeApns } from '../../fakes/apns.ts';
 import { type FakeFcm, startFakeFcm } from '../../fakes/fcm.ts';
 import { type FakeHms, startFakeHms } from '../../fakes/hms.ts';
 import { type FakeHonor, startFakeHonor } from '../../fakes/honor.ts';
 import { generateApnsKey, generateServiceAccount } from '../../fakes/keys.ts';
+import { type FakeOppo, startFakeOppo } from '../../fakes/oppo.ts';
+import { type FakeVivo, startFakeVivo } from '../../fakes/vivo.ts';
+import { type FakeXiaomi, startFakeXiaomi } from '../../fakes/xiaomi.ts';
 import { startTestStack, type TestStack } from './stack.ts';
 
 export interface FakesStack {
@@ -12,9 +19,14 @@ export interface FakesStack {
   fcm: FakeFcm;
   hms: FakeHms;
   honor: FakeHonor;
+  xiaomi: FakeXiaomi;
+  oppo: FakeOppo;
+  vivo: FakeVivo;
   /** The bodies of `PUT …/credentials/hms` and `…/credentials/honor` the fakes accept. */
   hmsCredentials: { clientId: string; clientSecret: string };
   honorCredentials: { appId: string; clientId: string; clientSecret: string };
+  /** The bodies of `PUT …/credentials/<vendor>` that the Xiaomi, OPPO and vivo fakes accept. */
+  vendorCredentials: { xiaomi: XiaomiCredentials; oppo: OppoCredentials; vivo: VivoCredentials };
   /** The APNs key the fake checks, with the credentials body for `PUT …/credentials/apns`. */
   apnsKey: ReturnType<typeof generateApnsKey>;
   /** The FCM service account the fake checks. */
@@ -22,10 +34,12 @@ export interface FakesStack {
   stop(): Promise<void>;
 }
 
+const secret = () => randomBytes(16).toString('hex');
+
 /**
- * The test stack with its worker's APNs, FCM, Huawei and Honor clients pointed at local fakes that check
- * Apple's, Google's, Huawei's and Honor's authentication: one fake APNs for both environments, and the fake
- * FCM's token endpoint allowed.
+ * The test stack with its worker's APNs, FCM, Huawei, Honor, Xiaomi, OPPO and vivo clients pointed at local
+ * fakes that check each provider's authentication: one fake APNs for both environments, and the fake FCM's
+ * token endpoint allowed.
  */
 export async function startStackWithFakes(opts: { topic: string; projectId: string }): Promise<FakesStack> {
   const apnsKey = generateApnsKey({ topic: opts.topic, keyId: 'KEY1234567', teamId: 'TEAM123456' });
@@ -49,6 +63,14 @@ export async function startStackWithFakes(opts: { topic: string; projectId: stri
   };
   const hms = await startFakeHms(hmsCredentials);
   const honor = await startFakeHonor(honorCredentials);
+  const vendorCredentials = {
+    xiaomi: { appSecret: secret(), packageName: opts.topic },
+    oppo: { appKey: secret(), masterSecret: secret() },
+    vivo: { appId: '10004', appKey: secret(), appSecret: secret() },
+  };
+  const xiaomi = await startFakeXiaomi(vendorCredentials.xiaomi);
+  const oppo = await startFakeOppo(vendorCredentials.oppo);
+  const vivo = await startFakeVivo(vendorCredentials.vivo);
   const stack = await startTestStack({
     providers: providerRegistry({
       apnsProductionUrl: apns.url,
@@ -63,6 +85,12 @@ export async function startStackWithFakes(opts: { topic: string; projectId: stri
       honorUrl: honor.url,
       honorTokenUrl: honor.tokenUrl,
       honorCa: honor.ca,
+      xiaomiUrl: xiaomi.url,
+      xiaomiCa: xiaomi.ca,
+      oppoUrl: oppo.url,
+      oppoCa: oppo.ca,
+      vivoUrl: vivo.url,
+      vivoCa: vivo.ca,
     }),
     env: { HERALD_ALLOWED_TOKEN_URIS: fcm.tokenUri },
   });
@@ -74,6 +102,10 @@ export async function startStackWithFakes(opts: { topic: string; projectId: stri
     honor,
     hmsCredentials,
     honorCredentials,
+    xiaomi,
+    oppo,
+    vivo,
+    vendorCredentials,
     apnsKey,
     serviceAccount,
     async stop() {
@@ -82,6 +114,7 @@ export async function startStackWithFakes(opts: { topic: string; projectId: stri
       await fcm.close();
       await hms.close();
       await honor.close();
+      await Promise.all([xiaomi.close(), oppo.close(), vivo.close()]);
     },
   };
 }
