@@ -151,9 +151,14 @@ export async function sendChunk(
 export function chunked<T>(items: readonly T[], max: number): T[][] {
   if (items.length === 0) return [];
   const count = Math.ceil(items.length / max);
-  const size = Math.ceil(items.length / count);
+  const base = Math.floor(items.length / count);
+  const larger = items.length % count; // the first `larger` chunks take one more
   const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  for (let c = 0, i = 0; c < count; c++) {
+    const size = base + (c < larger ? 1 : 0);
+    out.push(items.slice(i, i + size));
+    i += size;
+  }
   return out;
 }
 
