@@ -118,7 +118,7 @@ describe('Xiaomi MiPush', () => {
     );
   });
 
-  it('retries 10027 after the Retry-After asked, and fails the daily quota without retrying', async () => {
+  it('retries 10027 after the Retry-After asked; fails the daily quota without retrying, then asks no more that day', async () => {
     const { fake, client } = await setup();
     fake.failNext(1, 'throttle', 1);
     const token = fakeXiaomiToken();
@@ -132,6 +132,13 @@ describe('Xiaomi MiPush', () => {
     fake.failNext(1, 'quota');
     const [outcome] = await client.send(targets([token]), renderXiaomi(common, undefined));
     expect(outcome).toMatchObject({ outcome: 'failed', reason: expect.stringMatching(/^10034/) });
+    expect(fake.requests).toBe(3);
+    // The quota is spent until midnight in China: the next pages are not even asked for.
+    const later = await client.send(
+      targets([fakeXiaomiToken(), fakeXiaomiToken()]),
+      renderXiaomi(common, undefined),
+    );
+    expect(later.map((o) => o.outcome === 'failed' && o.reason)).toEqual([outcome?.reason, outcome?.reason]);
     expect(fake.requests).toBe(3);
   });
 

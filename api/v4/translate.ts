@@ -263,11 +263,15 @@ export function translateOfflinePushInfo(info: unknown): Json | undefined {
   const honor = androidInfo ? compact({ importance: androidInfo.HonorImportance }) : undefined;
   const xiaomi = androidInfo ? compact({ channelId: androidInfo.XiaoMiChannelID }) : undefined;
   const oppo = androidInfo
+    ? compact({
         channelId: androidInfo.OPPOChannelID,
         category: androidInfo.OPPOCategory,
         notifyLevel: androidInfo.OPPONotifyLevel,
+      })
+    : undefined;
   const vivo = androidInfo
     ? compact({ classification: androidInfo.VIVOClassification, category: androidInfo.VIVOCategory })
+    : undefined;
   return compact({
     push: !noPush,
     title: info.Title,

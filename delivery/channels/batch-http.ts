@@ -105,8 +105,11 @@ export type ChunkAnswer =
   | { outcome: 'retry'; reason: string; retryAfterMs?: number }
   /** The auth token was refused: the attempt has dropped it; one more try with a fresh one. */
   | { outcome: 'reauthorize'; reason: string }
-  /** No use trying again (a quota, a bad request, bad credentials): every device of the chunk failed. */
-  | { outcome: 'failed'; reason: string };
+  /**
+   * No use trying again (a bad request, bad credentials): every device of the chunk failed. `quota`: the
+   * vendor's daily quota is spent, so nothing more is sent on this channel until the vendor's day ends.
+   */
+  | { outcome: 'failed'; reason: string; quota?: true };
 
 /** A Retry-After longer than this is not worth holding a page for; the chunk fails instead. */
 const MAX_RETRY_AFTER_MS = 60_000;
@@ -118,11 +121,13 @@ const MAX_RETRY_AFTER_MS = 60_000;
 export async function sendChunk(
   targets: readonly DeviceTarget[],
   attempt: () => Promise<ChunkAnswer>,
-  opts: { maxRetries: number; closed: () => boolean },
+  opts: { maxRetries: number; closed: () => boolean; quota: DailyQuota },
 ): Promise<SendOutcome[]> {
   let reauthorized = false;
   for (let n = 0; ; n++) {
     if (opts.closed()) return targets.map((t) => failed(t.token, 'ClientClosed'));
+    const spent = opts.quota.spent();
+    if (spent) return targets.map((t) => failed(t.token, spent));
     let answer: ChunkAnswer;
     try {
       answer = await attempt();
@@ -136,12 +141,40 @@ export async function sendChunk(
       continue;
     }
     const reason = answer.reason;
+    if (answer.outcome === 'failed' && answer.quota) opts.quota.spend(reason);
     if (answer.outcome !== 'retry' || n >= opts.maxRetries)
       return targets.map((t) => failed(t.token, reason));
     const wait = Math.max(answer.retryAfterMs ?? 0, backoff(n));
     if (wait > MAX_RETRY_AFTER_MS) return targets.map((t) => failed(t.token, reason));
     await new Promise((resolve) => setTimeout(resolve, wait));
   }
+}
+
+/**
+ * The vendors' daily quotas reset at midnight in China (UTC+8), and all three ask senders not to keep calling
+ * once one is spent (vivo lowers the quota of those who do): after a quota answer the client fails its chunks
+ * at once, with that answer's reason, until then.
+ */
+export interface DailyQuota {
+  /** The quota answer's reason while the quota is spent, else undefined. */
+  spent(): string | undefined;
+  spend(reason: string): void;
+}
+
+const CHINA_OFFSET_MS = 8 * 3600_000;
+const DAY_MS = 24 * 3600_000;
+
+export function createDailyQuota(): DailyQuota {
+  let until = 0;
+  let why = '';
+  return {
+    spent: () => (Date.now() < until ? why : undefined),
+    spend(reason) {
+      const now = Date.now();
+      until = Math.floor((now + CHINA_OFFSET_MS) / DAY_MS) * DAY_MS + DAY_MS - CHINA_OFFSET_MS;
+      why = reason;
+    },
+  };
 }
 
 /**

@@ -11,6 +11,8 @@ import {
 const RETRY_CODES = new Set([-2, -1, 13, 55]);
 const INVALID_AUTH_TOKEN = 11;
 const INVALID_REGISTRATION_ID = 10000;
+/** 33: the number of messages exceeds the daily limit. */
+const DAILY_QUOTA = 33;
 
 /**
  * OPPO's answer to one `unicast_batch`: `code` 0 with one `data` entry per message (`errorCode` 10000 = invalid
@@ -52,5 +54,6 @@ export function readOppoAnswer(response: VendorResponse, targets: readonly Devic
   if (code === INVALID_AUTH_TOKEN) return { outcome: 'reauthorize', reason };
   if (RETRY_CODES.has(code))
     return withRetryAfter({ outcome: 'retry', reason }, response.headers['retry-after']);
+  if (code === DAILY_QUOTA) return { outcome: 'failed', reason, quota: true };
   return { outcome: 'failed', reason };
 }

@@ -1,6 +1,6 @@
 import type { Bearer } from '../../bearer.ts';
 import type { ChannelClient, DeviceTarget, SendOutcome } from '../../channel.ts';
-import { type ChunkAnswer, chunked, createVendorHttp, sendChunk } from '../batch-http.ts';
+import { type ChunkAnswer, chunked, createDailyQuota, createVendorHttp, sendChunk } from '../batch-http.ts';
 import { readOppoAnswer } from './answers.ts';
 import { createOppoAuthToken } from './auth-token.ts';
 import type { OppoCredentials } from './credentials.ts';
@@ -29,6 +29,7 @@ export function createOppoClient(opts: OppoClientOptions): ChannelClient<OppoNot
   const authToken = createOppoAuthToken(opts.credentials, http);
   const maxRetries = opts.maxRetries ?? 3;
   const batchSize = Math.min(OPPO_BATCH, opts.batchSize ?? OPPO_BATCH);
+  const quota = createDailyQuota();
   let closed = false;
 
   async function attempt(chunk: readonly DeviceTarget[], messages: string): Promise<ChunkAnswer> {
@@ -49,7 +50,11 @@ export function createOppoClient(opts: OppoClientOptions): ChannelClient<OppoNot
             notification,
             chunk.map((t) => t.token),
           );
-          return sendChunk(chunk, () => attempt(chunk, messages), { maxRetries, closed: () => closed });
+          return sendChunk(chunk, () => attempt(chunk, messages), {
+            maxRetries,
+            closed: () => closed,
+            quota,
+          });
         }),
       );
       return results.flat();

@@ -13,6 +13,8 @@ const INVALID_AUTH_TOKEN = 10000;
 const INVALID_REG_ID = 10302;
 /** 10072: too frequent. */
 const RETRY_CODES = new Set([10072]);
+/** 10070 daily total, 10252 list payloads of the day: vivo asks not to call again that day. */
+const DAILY_QUOTAS = new Set([10070, 10252]);
 
 /** invalidUsers' status: 1 unknown regId, 2 uninstalled or notifications off, 3 offline 90 days, 4 not a test user. */
 const DEAD_STATUS: Record<number, string> = { 1: 'UnknownRegId', 2: 'Unsubscribed', 3: 'Inactive90Days' };
@@ -37,7 +39,9 @@ export function vivoResult(
       body,
       answer: withRetryAfter({ outcome: 'retry', reason }, response.headers['retry-after']),
     };
-  // 10070 daily total, 10252 list-payload quota, 10094 appId mismatch, argument errors…: not worth retrying.
+  if (DAILY_QUOTAS.has(body.result))
+    return { ok: false, body, answer: { outcome: 'failed', reason, quota: true } };
+  // 10094 appId mismatch, argument errors…: not worth retrying.
   return { ok: false, body, answer: { outcome: 'failed', reason } };
 }
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Bearer } from '../../bearer.ts';
 import type { ChannelClient, DeviceTarget, SendOutcome } from '../../channel.ts';
 import { failed } from '../../limits.ts';
-import { type ChunkAnswer, chunked, createVendorHttp, sendChunk } from '../batch-http.ts';
+import { type ChunkAnswer, chunked, createDailyQuota, createVendorHttp, sendChunk } from '../batch-http.ts';
 import { readVivoList, readVivoSingle, vivoResult } from './answers.ts';
 import { createVivoAuthToken } from './auth-token.ts';
 import type { VivoCredentials } from './credentials.ts';
@@ -37,6 +37,7 @@ export function createVivoClient(opts: VivoClientOptions): ChannelClient<VivoNot
   const maxRetries = opts.maxRetries ?? 3;
   const batchSize = Math.min(VIVO_BATCH, opts.batchSize ?? VIVO_BATCH);
   const taskIds = new WeakMap<VivoNotification, Promise<{ taskId: string } | { answer: ChunkAnswer }>>();
+  const quota = createDailyQuota();
   let closed = false;
 
   const bearer = async (): Promise<Bearer> =>
@@ -101,7 +102,7 @@ export function createVivoClient(opts: VivoClientOptions): ChannelClient<VivoNot
       // Checked before sending: vivo would refuse the request, for every device.
       const problem = vivoCustomMapProblem(vivoCustomMap(n));
       if (problem) return targets.map((t) => failed(t.token, problem));
-      const retry = { maxRetries, closed: () => closed };
+      const retry = { maxRetries, closed: () => closed, quota };
       const results = await Promise.all(
         chunked(targets, batchSize).map((chunk) =>
           chunk.length === 1

@@ -13,6 +13,8 @@ const RETRY_CODES = new Set([10001, 10002, 10003, 10027, 10037]);
 const AUTH_CODES = new Set([21301, 21302]);
 /** "No valid targets": every registration id of the request is dead. */
 const NO_VALID_TARGETS = 20301;
+/** The day's quota of messages is spent. */
+const DAILY_QUOTA = 10034;
 
 /**
  * MiPush's answer to one `/v3/message/regid` request: `code` 0 sent, except the ids in `data.bad_regids`
@@ -54,5 +56,6 @@ export function readXiaomiAnswer(response: VendorResponse, targets: readonly Dev
   if (RETRY_CODES.has(code))
     return withRetryAfter({ outcome: 'retry', reason }, response.headers['retry-after']);
   if (AUTH_CODES.has(code)) return { outcome: 'failed', reason: `AuthenticationFailed ${code}` };
+  if (code === DAILY_QUOTA) return { outcome: 'failed', reason, quota: true };
   return { outcome: 'failed', reason };
 }

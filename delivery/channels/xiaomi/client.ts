@@ -1,5 +1,5 @@
 import type { ChannelClient, DeviceTarget, SendOutcome } from '../../channel.ts';
-import { chunked, createVendorHttp, sendChunk } from '../batch-http.ts';
+import { chunked, createDailyQuota, createVendorHttp, sendChunk } from '../batch-http.ts';
 import { readXiaomiAnswer } from './answers.ts';
 import type { XiaomiCredentials } from './credentials.ts';
 import { type XiaomiNotification, xiaomiBody, xiaomiFields } from './payload.ts';
@@ -29,6 +29,7 @@ export function createXiaomiClient(opts: XiaomiClientOptions): ChannelClient<Xia
   };
   const maxRetries = opts.maxRetries ?? 3;
   const batchSize = Math.min(XIAOMI_BATCH, opts.batchSize ?? XIAOMI_BATCH);
+  const quota = createDailyQuota();
   let closed = false;
 
   return {
@@ -45,6 +46,7 @@ export function createXiaomiClient(opts: XiaomiClientOptions): ChannelClient<Xia
           return sendChunk(chunk, async () => readXiaomiAnswer(await http.post(PATH, headers, body), chunk), {
             maxRetries,
             closed: () => closed,
+            quota,
           });
         }),
       );
