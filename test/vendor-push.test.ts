@@ -53,7 +53,9 @@ describe('shared batching rules', () => {
     // vivo: a Chinese character counts 2, an emoji 1.
     expect(vivoWidth('中')).toBe(2);
     expect(vivoWidth('😀')).toBe(1);
+    // The ellipsis is not ASCII: vivo counts it 2, so an ASCII title is cut to 38 characters and it.
     expect(truncate('中'.repeat(30), 40, vivoWidth)).toBe(`${'中'.repeat(19)}…`);
+    expect(truncate('a'.repeat(50), 40, vivoWidth)).toBe(`${'a'.repeat(38)}…`);
   });
 });
 

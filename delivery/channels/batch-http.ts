@@ -234,21 +234,24 @@ export function errorMessage(err: unknown): string {
  * `text` cut to at most `max` units of `width` (1 per character unless said otherwise), with an ellipsis when
  * cut: vendors refuse a whole batch over a title or body that is too long.
  */
+const ELLIPSIS = '…';
+
 export function truncate(text: string, max: number, width: (ch: string) => number = () => 1): string {
   let used = 0;
   const chars = [...text];
   for (let i = 0; i < chars.length; i++) {
     used += width(chars[i] as string);
     if (used > max) {
-      // Room for the ellipsis (width 1) within max.
+      // Room for the ellipsis within max, as the vendor counts it.
+      const room = max - width(ELLIPSIS);
       let out = '';
       let w = 0;
       for (const ch of chars) {
-        if (w + width(ch) > max - 1) break;
+        if (w + width(ch) > room) break;
         out += ch;
         w += width(ch);
       }
-      return `${out}…`;
+      return `${out}${ELLIPSIS}`;
     }
   }
   return text;
