@@ -30,14 +30,13 @@ export function createOppoAuthToken(credentials: OppoCredentials, http: VendorHt
       oppoAuthForm(credentials),
     );
     const body = parseObject(res.body);
-    const data = body?.data as { auth_token?: unknown; create_time?: unknown } | undefined;
+    const data = body?.data as { auth_token?: unknown } | undefined;
     if (res.status !== 200 || body?.code !== 0 || typeof data?.auth_token !== 'string') {
       throw new Error(
         `OPPO auth answered ${res.status} code ${String(body?.code)} ${String(body?.message ?? '')}`.trim(),
       );
     }
-    const created =
-      typeof data.create_time === 'number' ? Math.min(data.create_time, Date.now()) : Date.now();
-    return { token: data.auth_token, renewAt: created + TOKEN_LIFETIME_MS - RENEW_EARLY_MS };
+    // Timed from now rather than from create_time, whose unit the document leaves open.
+    return { token: data.auth_token, renewAt: Date.now() + TOKEN_LIFETIME_MS - RENEW_EARLY_MS };
   });
 }
