@@ -1,99 +1,46 @@
-import http from 'node:http';
-import https from 'node:https';
-import { rootCertificates } from 'node:tls';
-import { providerRequestSeconds, secondsSince } from '../../core/metrics.ts';
+import { parseRetryAfter } from '../batch-sender.ts';
 import type { DeviceTarget, SendOutcome } from '../channel.ts';
+import { createHttp1Pool, type HttpResponse } from '../http1-pool.ts';
 import { backoff, failed } from '../limits.ts';
 
 /**
- * What the phone makers' batch APIs (Xiaomi, OPPO, vivo) have in common: HTTPS POSTs over HTTP/1.1 keep-alive,
- * one request carrying hundreds of devices, a business code in a 200 answer, and per-device results inside it.
- * A client sends a page as chunks of the API's limit; each chunk is retried as a whole with the rules below.
+ * What the phone makers' batch APIs (Xiaomi, OPPO, vivo) have in common: HTTPS POSTs over HTTP/1.1 keep-alive
+ * (delivery/http1-pool.ts), one request carrying hundreds of devices, a business code in a 200 answer, and
+ * per-device results inside it. A client sends a page as chunks of the API's limit; each chunk is retried as a
+ * whole with the rules below. (delivery/batch-sender.ts does this for Huawei and Honor, one request per batch
+ * with an OAuth token; vivo's save-then-send, Xiaomi's static key and the daily quotas need the steps here.)
  */
 
-export interface VendorResponse {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
+export type VendorResponse = HttpResponse;
 
 export interface VendorHttp {
   /** POSTs `body` to the base URL's path + `path`; rejects on network errors, timeouts and a closed client. */
   post(path: string, headers: Record<string, string>, body: string): Promise<VendorResponse>;
+  /** Waits for the requests in flight, then closes the sockets. */
   close(): Promise<void>;
 }
 
 const REQUEST_TIMEOUT_MS = 15_000;
-/** A vendor's answer is a small JSON document; anything bigger is not one, and is not kept. */
-const MAX_RESPONSE_BYTES = 1024 * 1024;
 
-/**
- * One keep-alive agent per client: a batch request costs one socket write for up to 1,000 devices, so a few
- * sockets carry a whole push. An http:// base URL (a local fake or gateway) is spoken to in plain HTTP/1.1.
- */
+/** A few keep-alive sockets per client: a batch request carries up to 1,000 devices. */
 export function createVendorHttp(
   baseUrl: string,
   opts: { ca?: string | Buffer | undefined; maxSockets?: number } = {},
 ): VendorHttp {
   const base = new URL(baseUrl);
   const prefix = base.pathname.replace(/\/+$/, '');
-  const secure = base.protocol === 'https:';
-  const agentOptions: https.AgentOptions = { keepAlive: true, maxSockets: opts.maxSockets ?? 8 };
-  if (opts.ca) agentOptions.ca = [...rootCertificates, opts.ca.toString()];
-  const agent = secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
-  const host = base.host;
-  let closed = false;
-
+  const pool = createHttp1Pool({ maxSockets: opts.maxSockets ?? 8, ca: opts.ca });
+  const urls = new Map<string, URL>();
   return {
     post(path, headers, body) {
-      if (closed) return Promise.reject(new Error('ClientClosed'));
-      const started = performance.now();
-      const options: https.RequestOptions = {
-        method: 'POST',
-        protocol: base.protocol,
-        hostname: base.hostname,
-        port: base.port,
-        path: `${prefix}${path}`,
-        agent,
-        timeout: REQUEST_TIMEOUT_MS,
-        headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
-      };
-      return new Promise<VendorResponse>((resolve, reject) => {
-        const done = (err: Error | undefined, response?: VendorResponse) => {
-          const result = err || !response ? 'error' : `${Math.floor(response.status / 100)}xx`;
-          providerRequestSeconds.observe({ origin: host, result }, secondsSince(started));
-          if (err || !response) reject(err ?? new Error('no response'));
-          else resolve(response);
-        };
-        const onResponse = (res: http.IncomingMessage) => {
-          const chunks: Buffer[] = [];
-          let size = 0;
-          res.on('data', (c: Buffer) => {
-            size += c.length;
-            if (size > MAX_RESPONSE_BYTES) res.destroy(new Error('ResponseTooLarge'));
-            else chunks.push(c);
-          });
-          res.on('end', () =>
-            done(undefined, {
-              status: res.statusCode ?? 0,
-              headers: res.headers,
-              body: Buffer.concat(chunks).toString('utf8'),
-            }),
-          );
-          res.on('error', (err) => done(err));
-        };
-        const req = secure ? https.request(options, onResponse) : http.request(options, onResponse);
-        req.on('timeout', () =>
-          req.destroy(Object.assign(new Error('request timed out'), { code: 'ETIMEDOUT' })),
-        );
-        req.on('error', (err) => done(err));
-        req.end(body);
-      });
+      let url = urls.get(path);
+      if (!url) {
+        url = new URL(`${prefix}${path}`, base.origin);
+        urls.set(path, url);
+      }
+      return pool.post(url, headers, body, REQUEST_TIMEOUT_MS);
     },
-    async close() {
-      closed = true;
-      agent.destroy();
-    },
+    close: () => pool.close(),
   };
 }
 
@@ -207,11 +154,8 @@ export function withRetryAfter(
   answer: { outcome: 'retry'; reason: string },
   header: string | string[] | undefined,
 ): ChunkAnswer {
-  const value = Array.isArray(header) ? header[0] : header;
-  if (!value) return answer;
-  if (/^\d+$/.test(value.trim())) return { ...answer, retryAfterMs: Number(value) * 1000 };
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? answer : { ...answer, retryAfterMs: Math.max(0, date - Date.now()) };
+  const retryAfterMs = parseRetryAfter(header);
+  return retryAfterMs === undefined ? answer : { ...answer, retryAfterMs };
 }
 
 /** A JSON object body, or undefined when the body is not one. */
