@@ -1,10 +1,8 @@
-import https from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
-import { testCertificate } from './keys.ts';
+import { startHttp1Fake } from './http1.ts';
 
 /**
- * The HTTPS (HTTP/1.1, keep-alive) server behind the phone makers' fakes (Xiaomi, OPPO, vivo), which speak
- * plain HTTPS like the real services: the test certificate of ./keys.ts, one handler per path.
+ * What the phone makers' fakes (Xiaomi, OPPO, vivo) share on top of fakes/http1.ts: a latency before each
+ * answer, the peak of requests in flight, injected failures, and readers of their form and JSON bodies.
  */
 
 export interface VendorRequest {
@@ -41,53 +39,30 @@ export async function startVendorServer(
   handle: VendorHandler,
   opts: { latencyMs?: number | undefined } = {},
 ): Promise<VendorServer> {
-  const { key, cert } = await testCertificate();
   let inFlight = 0;
   let maxInFlight = 0;
-  const sockets = new Set<Socket>();
-  const server = https.createServer({ key, cert, keepAlive: true }, (req, res) => {
-    void (async () => {
-      inFlight++;
-      maxInFlight = Math.max(maxInFlight, inFlight);
-      try {
-        const chunks: Buffer[] = [];
-        for await (const chunk of req) chunks.push(chunk as Buffer);
-        if (opts.latencyMs) await new Promise((r) => setTimeout(r, opts.latencyMs));
-        const reply = await handle({
-          method: req.method ?? '',
-          path: req.url ?? '',
-          headers: req.headers,
-          body: Buffer.concat(chunks).toString('utf8'),
-        });
-        const body = typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body);
-        res.writeHead(reply.status ?? 200, {
-          'content-type': 'application/json;charset=UTF-8',
-          ...reply.headers,
-        });
-        res.end(body);
-      } catch {
-        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
-        res.end('Internal Server Error');
-      } finally {
-        inFlight--;
-      }
-    })();
+  const server = await startHttp1Fake(async (request) => {
+    inFlight++;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    try {
+      if (opts.latencyMs) await new Promise((r) => setTimeout(r, opts.latencyMs));
+      const reply = await handle(request);
+      return {
+        status: reply.status ?? 200,
+        body: reply.body,
+        ...(reply.headers ? { headers: reply.headers } : {}),
+      };
+    } finally {
+      inFlight--;
+    }
   });
-  server.on('secureConnection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
-    url: `https://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    ca: cert,
+    url: server.url,
+    ca: server.ca,
     get maxInFlight() {
       return maxInFlight;
     },
-    async close() {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    close: () => server.close(),
   };
 }
 
