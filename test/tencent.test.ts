@@ -284,7 +284,6 @@ describe('golden request / response pairs', () => {
           OPPONotifyLevel: 2,
           VIVOClassification: 1,
           VIVOCategory: 'IM',
-          HuaWeiChannelID: 'ignored here',
         },
       },
     });
