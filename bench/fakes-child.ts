@@ -1,6 +1,6 @@
 /**
- * The APNs (production and sandbox), FCM, Huawei, Honor and Web Push fakes of fakes/, in a process of their own so that their CPU
- * (TLS, JWT checks, validation) is measured apart from Herald's. Started by bench/main.ts over IPC:
+ * The APNs (production and sandbox), FCM, Huawei, Honor, Xiaomi, OPPO, vivo and Web Push fakes of fakes/, in a
+ * process of their own so that their CPU (TLS, JWT checks, validation) is measured apart from Herald's. Started by bench/main.ts over IPC:
  *   env HERALD_BENCH_FAKES = FakesSpec (JSON)
  *   → { type: 'ready', addresses: FakesAddresses }
  *   ← { cmd: 'reset' } → { type: 'reset' }   forget what was received so far
@@ -19,8 +19,11 @@ import { startFakeFcm } from '../fakes/fcm.ts';
 import { startFakeHms } from '../fakes/hms.ts';
 import { startFakeHonor } from '../fakes/honor.ts';
 import { startFakeWebPush } from '../fakes/webpush.ts';
+import { startFakeOppo } from '../fakes/oppo.ts';
+import { startFakeVivo } from '../fakes/vivo.ts';
+import { startFakeXiaomi } from '../fakes/xiaomi.ts';
 import type { Arrivals, FakesAddresses, FakesReport, FakesSpec } from './ipc.ts';
-import { now } from './ipc.ts';
+import { now, VENDORS } from './ipc.ts';
 
 function arrivals(): Arrivals {
   return {
@@ -65,10 +68,21 @@ async function main(): Promise<void> {
     fcm: arrivals(),
     hms: arrivals(),
     honor: arrivals(),
+    xiaomi: arrivals(),
+    oppo: arrivals(),
+    vivo: arrivals(),
   });
   let report = fresh();
   const apnsFakes = await Promise.all([startFakeApns(spec.apns), startFakeApns(spec.apns)]);
   const fcm = await startFakeFcm(spec.fcm);
+  const vendors = {
+    xiaomi: spec.xiaomi ? await startFakeXiaomi(spec.xiaomi) : undefined,
+    oppo: spec.oppo ? await startFakeOppo(spec.oppo) : undefined,
+    vivo: spec.vivo ? await startFakeVivo(spec.vivo) : undefined,
+  };
+  if (vendors.xiaomi) vendors.xiaomi.received = counting(() => accept(report.xiaomi));
+  if (vendors.oppo) vendors.oppo.received = counting(() => accept(report.oppo));
+  if (vendors.vivo) vendors.vivo.received = counting(() => accept(report.vivo));
   for (const fake of apnsFakes) {
     fake.received = counting(() => accept(report.apns));
     fake.exchanges = counting((e) => {
@@ -116,6 +130,7 @@ async function main(): Promise<void> {
       report.apns.connections = apnsFakes.reduce((n, f) => n + f.stats.sessions, 0);
       report.fcm.connections = fcm.maxInFlight;
       report.fcm.rejected = fcm.sendRequests - fcmSendsAtReset - report.fcm.accepted;
+      for (const v of VENDORS) report[v].connections = vendors[v]?.maxInFlight ?? 0;
       send({ type: 'report', report });
     }
   });
@@ -132,6 +147,9 @@ async function main(): Promise<void> {
     ...(honor ? { honorUrl: honor.url, honorTokenUrl: honor.tokenUrl } : {}),
     webPushUrl: webpush.url,
   };
+  if (vendors.xiaomi) addresses.xiaomiUrl = vendors.xiaomi.url;
+  if (vendors.oppo) addresses.oppoUrl = vendors.oppo.url;
+  if (vendors.vivo) addresses.vivoUrl = vendors.vivo.url;
   send({ type: 'ready', addresses });
 }
 

@@ -2,7 +2,8 @@
  * End-to-end push benchmark (run by hand, never in CI):
  *
  *   npm run bench -- <all|tag-or|attr-and|every> [--accounts 100000] [--online 10000] [--apns-pct 10]
- *                    [--fcm-pct 10] [--hms-pct 0] [--honor-pct 0] [--retention 3600] [--apis N] [--page-size N] [--pool-size N]
+ *                    [--fcm-pct 10] [--hms-pct 0] [--honor-pct 0] [--xiaomi-pct 0] [--oppo-pct 0] [--vivo-pct 0]
+ *                    [--retention 3600] [--apis N] [--page-size N] [--pool-size N]
  *                    [--profile worker[,api]] [--private-pg [--pg-setting k=v]… [--auto-explain MS]]
  *                    [--json out.json] [--keep] [--local-time N]
  *
@@ -29,7 +30,7 @@ import type {
   FakesReport,
   FakesSpec,
 } from './ipc.ts';
-import { now } from './ipc.ts';
+import { now, VENDORS, type Vendor, vendorSpec } from './ipc.ts';
 import {
   type ActivitySpan,
   activitySpans,
@@ -65,6 +66,8 @@ const AUDIENCES = {
 } as const;
 type Scenario = keyof typeof AUDIENCES;
 const CLIENTS_PER_PROCESS = 10_000;
+const VENDOR_LABELS: Record<Vendor, string> = { xiaomi: 'Xiaomi', oppo: 'OPPO', vivo: 'vivo' };
+
 /** The app credentials the Huawei and Honor fakes accept. */
 const BENCH_HMS = { clientId: '101704409', clientSecret: 'bench-hms-secret' };
 const BENCH_HONOR = {
@@ -75,7 +78,7 @@ const BENCH_HONOR = {
 const SOCKETS_PER_API = 15_000;
 
 const USAGE = `npm run bench -- <all|tag-or|attr-and|every> [--accounts N] [--online K] [--apns-pct 10] [--fcm-pct 10]
-  [--hms-pct 0] [--honor-pct 0]
+  [--hms-pct 0] [--honor-pct 0] [--xiaomi-pct 0] [--oppo-pct 0] [--vivo-pct 0]
   [--retention 3600] [--apis N] [--page-size N] [--pool-size N] [--profile worker[,api]]
   [--private-pg] [--pg-setting name=value]… [--auto-explain MS] [--json out.json] [--keep] [--timeout S]
   [--local-time N] (a local-time push over N zones, one wave each, all due at once)`;
@@ -88,6 +91,8 @@ interface Options {
   fcmPct: number;
   hmsPct: number;
   honorPct: number;
+  /** The Xiaomi, OPPO and vivo channels' shares of accounts with a device. */
+  vendorPct: Record<Vendor, number>;
   retention: number;
   apis: number;
   pageSize: number | undefined;
@@ -114,6 +119,9 @@ function parseOptions(argv: string[]): Options {
       'fcm-pct': { type: 'string', default: '10' },
       'hms-pct': { type: 'string', default: '0' },
       'honor-pct': { type: 'string', default: '0' },
+      'xiaomi-pct': { type: 'string', default: '0' },
+      'oppo-pct': { type: 'string', default: '0' },
+      'vivo-pct': { type: 'string', default: '0' },
       retention: { type: 'string', default: '3600' },
       apis: { type: 'string' },
       'page-size': { type: 'string' },
@@ -153,8 +161,13 @@ function parseOptions(argv: string[]): Options {
   const fcmPct = pct('fcm-pct', values['fcm-pct']);
   const hmsPct = pct('hms-pct', values['hms-pct']);
   const honorPct = pct('honor-pct', values['honor-pct']);
-  if (apnsPct + fcmPct + hmsPct + honorPct > 100)
-    throw new Error('--apns-pct + --fcm-pct + --hms-pct + --honor-pct must be at most 100');
+  const vendorPct = {
+    xiaomi: pct('xiaomi-pct', values['xiaomi-pct']),
+    oppo: pct('oppo-pct', values['oppo-pct']),
+    vivo: pct('vivo-pct', values['vivo-pct']),
+  };
+  if (apnsPct + fcmPct + hmsPct + honorPct + vendorPct.xiaomi + vendorPct.oppo + vendorPct.vivo > 100)
+    throw new Error('the --…-pct options must add up to at most 100');
   if (values['auto-explain'] !== undefined && !values['private-pg'])
     throw new Error('--auto-explain needs --private-pg (auto_explain must be preloaded)');
   return {
@@ -165,6 +178,7 @@ function parseOptions(argv: string[]): Options {
     fcmPct,
     hmsPct,
     honorPct,
+    vendorPct,
     retention: int('retention', values.retention, 0),
     apis: values.apis ? int('apis', values.apis, 1) : Math.max(1, Math.ceil(online / SOCKETS_PER_API)),
     pageSize: values['page-size'] ? int('page-size', values['page-size'], 10) : undefined,
@@ -226,6 +240,8 @@ interface PushRow {
   hms_failed: string;
   honor_sent: string;
   honor_failed: string;
+  /** Xiaomi, OPPO and vivo: their channel_counts entries. */
+  vendors: Record<string, { sent?: number; failed?: number } | null> | null;
   /** Epoch ms (drizzle tells the shared postgres client to leave timestamps unparsed, so SQL converts them). */
   created_ms: number;
   snapshot_ms: number | null;
@@ -244,6 +260,8 @@ async function pushRow(database: Database, appId: string, pushId: string): Promi
       coalesce(channel_counts #>> '{hms,failed}', '0') as hms_failed,
       coalesce(channel_counts #>> '{honor,sent}', '0') as honor_sent,
       coalesce(channel_counts #>> '{honor,failed}', '0') as honor_failed, workflow_id,
+      jsonb_build_object('xiaomi', channel_counts -> 'xiaomi', 'oppo', channel_counts -> 'oppo',
+        'vivo', channel_counts -> 'vivo') as vendors,
       (extract(epoch from created_at) * 1000)::float8 as created_ms,
       (extract(epoch from snapshot_at) * 1000)::float8 as snapshot_ms,
       (extract(epoch from completed_at) * 1000)::float8 as completed_ms
@@ -330,6 +348,7 @@ async function runPush(stack: Stack, seeded: Seeded, online: string[], scenario:
     fcm: number;
     hms: number;
     honor: number;
+    vendors: number;
   }[] = [];
   let row: PushRow | undefined;
   let tCompletedSeen = Number.NaN;
@@ -349,6 +368,10 @@ async function runPush(stack: Stack, seeded: Seeded, online: string[], scenario:
         fcm: Number(row.fcm_sent) + Number(row.fcm_failed),
         hms: Number(row.hms_sent) + Number(row.hms_failed),
         honor: Number(row.honor_sent) + Number(row.honor_failed),
+        vendors: VENDORS.reduce(
+          (n, v) => n + Number(row?.vendors?.[v]?.sent ?? 0) + Number(row?.vendors?.[v]?.failed ?? 0),
+          0,
+        ),
       };
       const last = timeline.at(-1);
       if (!last || JSON.stringify({ ...last, t: 0 }) !== JSON.stringify({ ...point, t: 0 }))
@@ -358,7 +381,7 @@ async function runPush(stack: Stack, seeded: Seeded, online: string[], scenario:
         `push ${scenario}`,
         point.stored + point.online,
         Math.max(point.audience, 1),
-        `${row.status} · audience ${point.audience} · online ${point.online} · stored ${point.stored} · apns ${point.apns} · fcm ${point.fcm} · hms ${point.hms} · honor ${point.honor} · ${((t - tPost) / 1000).toFixed(1)} s`,
+        `${row.status} · audience ${point.audience} · online ${point.online} · stored ${point.stored} · apns ${point.apns} · fcm ${point.fcm} · hms ${point.hms} · honor ${point.honor} · xiaomi/oppo/vivo ${point.vendors} · ${((t - tPost) / 1000).toFixed(1)} s`,
       );
       if (['completed', 'failed', 'canceled'].includes(row.status)) {
         tCompletedSeen = t;
@@ -544,6 +567,12 @@ function computeFigures(c: Collected) {
       hmsFailed: Number(c.row.hms_failed),
       honorSent: Number(c.row.honor_sent),
       honorFailed: Number(c.row.honor_failed),
+      ...Object.fromEntries(
+        VENDORS.flatMap((v) => [
+          [`${v}Sent`, Number(c.row.vendors?.[v]?.sent ?? 0)],
+          [`${v}Failed`, Number(c.row.vendors?.[v]?.failed ?? 0)],
+        ]),
+      ),
     },
     status: c.row.status,
     timings: {
@@ -585,6 +614,9 @@ function computeFigures(c: Collected) {
       fcm: provider(c.fakes.fcm),
       hms: provider(c.fakes.hms),
       honor: provider(c.fakes.honor),
+      xiaomi: provider(c.fakes.xiaomi),
+      oppo: provider(c.fakes.oppo),
+      vivo: provider(c.fakes.vivo),
     },
     memory: {
       workerPeakMB: mb(c.peak.worker),
@@ -686,6 +718,10 @@ function table(results: Figures[], opts: Options): string {
       'Honor notifications / s (peak 1 s)',
       (f) => `${v(f.providers.honor.perSecond)} (${v(f.providers.honor.peakPerSecond)})`,
     ],
+    ...VENDORS.map((vendor): [string, (f: Figures) => unknown] => [
+      `${VENDOR_LABELS[vendor]} accepted (notifications / s)`,
+      (f) => `${v(f.providers[vendor].accepted)} (${v(f.providers[vendor].perSecond)})`,
+    ]),
     ['end to end, POST → completed (ms)', (f) => f.timings.endToEndMs],
     ['worker peak RSS (MB)', (f) => f.memory.workerPeakMB],
     ['api peak RSS (MB, largest)', (f) => f.memory.apiPeakMB],
@@ -782,11 +818,13 @@ async function main(): Promise<void> {
     // Provider fakes, in their own process.
     const apnsKey = generateApnsKey({ topic: 'com.example.herald.bench' });
     const account = generateServiceAccount('herald-bench');
+    const vendorCredentials = vendorSpec();
     const spec: FakesSpec = {
       apns: { publicKey: apnsKey.publicKey, ...apnsKey.credentials },
       fcm: { publicKey: account.publicKey, projectId: account.projectId, clientEmail: account.clientEmail },
       hms: BENCH_HMS,
       honor: BENCH_HONOR,
+      ...vendorCredentials,
     };
     const baseEnv = { ...process.env };
     delete baseEnv.NODE_OPTIONS;
@@ -822,6 +860,9 @@ async function main(): Promise<void> {
       HMS_TOKEN_URL: addresses.hmsTokenUrl,
       HONOR_URL: addresses.honorUrl,
       HONOR_TOKEN_URL: addresses.honorTokenUrl,
+      XIAOMI_URL: addresses.xiaomiUrl,
+      OPPO_URL: addresses.oppoUrl,
+      VIVO_URL: addresses.vivoUrl,
       HERALD_ENCRYPTION_KEY: BENCH_ENCRYPTION_KEY,
       NODE_EXTRA_CA_CERTS: caFile,
       ...(opts.pageSize ? { HERALD_PAGE_SIZE: String(opts.pageSize) } : {}),
@@ -855,12 +896,15 @@ async function main(): Promise<void> {
       hmsPct: opts.hmsPct,
       honorPct: opts.honorPct,
       zones: opts.localTime,
+      xiaomiPct: opts.vendorPct.xiaomi,
+      oppoPct: opts.vendorPct.oppo,
+      vivoPct: opts.vendorPct.vivo,
       onProgress: (done, total, label) => bar.update(label, done, total),
     });
     const seeded = await seeding;
     bar.end();
     bar.note(
-      `seeded ${seeded.accounts.toLocaleString('en')} accounts (${seeded.apnsDevices.toLocaleString('en')} APNs, ${seeded.fcmDevices.toLocaleString('en')} FCM, ${seeded.hmsDevices.toLocaleString('en')} Huawei, ${seeded.honorDevices.toLocaleString('en')} Honor tokens) in ${seeded.seconds.toFixed(1)} s`,
+      `seeded ${seeded.accounts.toLocaleString('en')} accounts (${seeded.apnsDevices.toLocaleString('en')} APNs, ${seeded.fcmDevices.toLocaleString('en')} FCM, ${seeded.hmsDevices.toLocaleString('en')} Huawei, ${seeded.honorDevices.toLocaleString('en')} Honor, ${seeded.vendorDevices.toLocaleString('en')} Xiaomi/OPPO/vivo tokens) in ${seeded.seconds.toFixed(1)} s`,
     );
     if (db.kind === 'given' && !opts.keep) cleanups.push(() => dropBenchApp(database, seeded.app.id));
     await Promise.all(apis.map((a) => waitForApi(a.proc, a.url)));
@@ -879,6 +923,7 @@ async function main(): Promise<void> {
     await put('fcm', { serviceAccount: account.credentials(addresses.tokenUri).serviceAccount });
     await put('hms', BENCH_HMS);
     await put('honor', BENCH_HONOR);
+    for (const vendor of VENDORS) await put(vendor, vendorCredentials[vendor]);
 
     // WebSocket clients.
     const online = onlineAccounts(opts.accounts, opts.online);

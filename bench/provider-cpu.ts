@@ -1,11 +1,11 @@
 /**
  * Worker-side CPU per provider notification (run by hand):
  *   npx tsx bench/provider-cpu.ts [notifications=20000] [perPage=200] [pagesInFlight=PAGES_IN_FLIGHT]
- * Sends through delivery/channels/{apns,fcm,hms,honor} to the fakes (bench/fakes-child.ts, another process) the
- * way deliverOfflinePages does — pages of `perPage` devices, `pagesInFlight` at a time (its PAGES_IN_FLIGHT)
+ * Sends through delivery/channels/{apns,fcm,hms,honor,xiaomi,oppo,vivo} to the fakes (bench/fakes-child.ts,
+ * another process) the way deliverOfflinePages does — pages of `perPage` devices, `pagesInFlight` at a time (its PAGES_IN_FLIGHT)
  * — and reports the sending process's CPU (process.cpuUsage, all threads) per notification, the fakes' (from
- * /proc, over the same window) and the rate, in a fresh process per mode (Huawei and Honor send a page's
- * devices in requests of up to 1,000 tokens, APNs and FCM one request per device). Web Push
+ * /proc, over the same window) and the rate, in a fresh process per mode (Huawei, Honor, Xiaomi, OPPO and vivo
+ * send a page's devices in requests of up to 1,000 tokens, APNs and FCM one request per device). Web Push
  * encrypts each message for its own subscription (an ECDH key pair, two HKDFs and AES-GCM per notification) and
  * the fake decrypts it as the browser would, so both sides cost more than a plain request:
  *   plain  nothing else in the process
@@ -39,12 +39,21 @@ import {
 import { encryptPayload } from '../delivery/channels/webpush/encryption.ts';
 import { type WebPushNotification, webPushPayload } from '../delivery/channels/webpush/payload.ts';
 import { decodeWebPushToken } from '../delivery/channels/webpush/subscription.ts';
+import { createOppoClient } from '../delivery/channels/oppo/client.ts';
+import type { OppoNotification } from '../delivery/channels/oppo/payload.ts';
+import { createVivoClient } from '../delivery/channels/vivo/client.ts';
+import type { VivoNotification } from '../delivery/channels/vivo/payload.ts';
+import { createXiaomiClient } from '../delivery/channels/xiaomi/client.ts';
+import type { XiaomiNotification } from '../delivery/channels/xiaomi/payload.ts';
 import { fakeApnsToken } from '../fakes/apns.ts';
 import { fakeFcmToken } from '../fakes/fcm.ts';
 import { fakeHmsToken } from '../fakes/hms.ts';
 import { fakeHonorToken } from '../fakes/honor.ts';
 import { generateApnsKey, generateServiceAccount } from '../fakes/keys.ts';
-import type { FakesAddresses, FakesSpec } from './ipc.ts';
+import { fakeOppoToken } from '../fakes/oppo.ts';
+import { fakeVivoToken } from '../fakes/vivo.ts';
+import { fakeXiaomiToken } from '../fakes/xiaomi.ts';
+import { type FakesAddresses, type FakesSpec, vendorSpec } from './ipc.ts';
 import { readStat } from './procstat.ts';
 import { nextMessage } from './stack.ts';
 
@@ -53,6 +62,9 @@ type Notification = ApnsNotification &
   FcmNotification &
   HmsNotification &
   HonorNotification &
+  XiaomiNotification &
+  OppoNotification &
+  VivoNotification &
   WebPushNotification;
 
 const HMS = { clientId: '101704409', clientSecret: 'bench-hms-secret' };
@@ -71,6 +83,7 @@ interface Setup {
   fcmPrivateKey: string;
   fcmProject: string;
   fcmEmail: string;
+  vendors: ReturnType<typeof vendorSpec>;
   caFile: string;
   /** The fakes' process, whose CPU over the same window is reported beside the client's. */
   fakesPid: number;
@@ -125,6 +138,21 @@ async function measure(mode: 'plain' | 'als', setup: Setup): Promise<void> {
         tokenUrl: setup.addresses.honorTokenUrl ?? '',
       }),
       fakeHonorToken,
+    ],
+    [
+      'Xiaomi',
+      createXiaomiClient({ credentials: setup.vendors.xiaomi, baseUrl: setup.addresses.xiaomiUrl ?? '' }),
+      fakeXiaomiToken,
+    ],
+    [
+      'OPPO',
+      createOppoClient({ credentials: setup.vendors.oppo, baseUrl: setup.addresses.oppoUrl ?? '' }),
+      fakeOppoToken,
+    ],
+    [
+      'vivo',
+      createVivoClient({ credentials: setup.vendors.vivo, baseUrl: setup.addresses.vivoUrl ?? '' }),
+      fakeVivoToken,
     ],
     [
       'Web Push',
@@ -205,11 +233,13 @@ async function measure(mode: 'plain' | 'als', setup: Setup): Promise<void> {
 async function main(): Promise<void> {
   const apnsKey = generateApnsKey({ topic: 'com.example.herald.bench' });
   const account = generateServiceAccount('herald-bench');
+  const vendors = vendorSpec();
   const spec: FakesSpec = {
     apns: { publicKey: apnsKey.publicKey, ...apnsKey.credentials },
     fcm: { publicKey: account.publicKey, projectId: account.projectId, clientEmail: account.clientEmail },
     hms: HMS,
     honor: HONOR,
+    ...vendors,
   };
   const fakes = spawn(
     process.execPath,
@@ -238,6 +268,7 @@ async function main(): Promise<void> {
       fcmPrivateKey: account.privateKey,
       fcmProject: account.projectId,
       fcmEmail: account.clientEmail,
+      vendors,
       caFile,
       fakesPid: fakes.pid ?? 0,
       vapid,

@@ -6,7 +6,8 @@
  *     level (slot 1, 4 values), lang (slot 2, 20 values Zipf-like, 5% without);
  *   - devices: apnsPct % of accounts an APNs token (64 hex digits; 30% of them sandbox), fcmPct % an FCM
  *     token shaped `<instance id>:APA91b…` (what the FCM fake accepts), hmsPct % a Huawei and honorPct % a
- *     Honor token, the rest none.
+ *     Honor token, xiaomiPct / oppoPct / vivoPct % a Xiaomi (base64), OPPO (`CN_` + 32 hex) or vivo (23 digits)
+ *     registration id, the rest none.
  * Then VACUUM (ANALYZE), what autovacuum would do to freshly loaded tables.
  */
 import { sql } from 'drizzle-orm';
@@ -29,6 +30,9 @@ export interface SeedOptions {
    * +12:00 westwards), for local-time pushes; 0: no zone.
    */
   zones?: number;
+  xiaomiPct?: number;
+  oppoPct?: number;
+  vivoPct?: number;
   onProgress?: (done: number, total: number, label: string) => void;
 }
 
@@ -45,6 +49,8 @@ export interface Seeded {
   fcmDevices: number;
   hmsDevices: number;
   honorDevices: number;
+  /** Xiaomi, OPPO and vivo devices together. */
+  vendorDevices: number;
   seconds: number;
 }
 
@@ -68,6 +74,11 @@ export async function seedBenchApp(database: Database, opts: SeedOptions): Promi
   const fcm = opts.fcmPct / 100;
   const hms = (opts.hmsPct ?? 0) / 100;
   const honor = (opts.honorPct ?? 0) / 100;
+  // Cumulative thresholds of r for the phone makers' platforms after Honor's.
+  const toHonor = apns + fcm + hms + honor;
+  const toXiaomi = toHonor + (opts.xiaomiPct ?? 0) / 100;
+  const toOppo = toXiaomi + (opts.oppoPct ?? 0) / 100;
+  const toVivo = toOppo + (opts.vivoPct ?? 0) / 100;
   const steps = Math.ceil(n / CHUNK) * 2;
   let step = 0;
   for (let lo = 1; lo <= n; lo += CHUNK) {
@@ -95,23 +106,34 @@ export async function seedBenchApp(database: Database, opts: SeedOptions): Promi
       insert into devices (app_id, platform, token, account_id, environment)
       select ${app.id},
         case when r < ${apns} then 'apns' when r < ${apns + fcm} then 'fcm'
-             when r < ${apns + fcm + hms} then 'hms' else 'honor' end,
+             when r < ${apns + fcm + hms} then 'hms' when r < ${toHonor} then 'honor'
+             when r < ${toXiaomi} then 'xiaomi' when r < ${toOppo} then 'oppo' else 'vivo' end,
         case when r < ${apns} then md5('a' || g) || md5('b' || g)
              when r < ${apns + fcm} then
                'f' || g || '-' || substr(md5('c' || g), 1, 16) || ':APA91b' || md5('d' || g) || md5('e' || g)
              when r < ${apns + fcm + hms} then 'IQAAAACy0' || md5('h' || g) || md5('i' || g) || md5('j' || g)
-             else md5('k' || g) || md5('l' || g) || upper(substr(md5('m' || g), 1, 16)) end,
+             when r < ${toHonor} then md5('k' || g) || md5('l' || g) || upper(substr(md5('m' || g), 1, 16))
+             when r < ${toXiaomi} then encode(decode(md5('x' || g) || md5('y' || g), 'hex'), 'base64')
+             when r < ${toOppo} then 'CN_' || md5('o' || g)
+             else '1' || lpad(g::text, 22, '0') end,
         'u' || g,
         case when r < ${apns} and r2 < 0.3 then 'sandbox' else 'production' end
       from (select g, random() as r, random() as r2 from generate_series(${lo}::int, ${hi}::int) g) s
-      where r < ${apns + fcm + hms + honor}`);
+      where r < ${toVivo}`);
     opts.onProgress?.(++step, steps, 'seeding devices');
   }
   await db.execute(sql`vacuum (analyze) accounts`);
   await db.execute(sql`vacuum (analyze) devices`);
-  const [counts] = await db.execute<{ apns: number; fcm: number; hms: number; honor: number }>(sql`
+  const [counts] = await db.execute<{
+    apns: number;
+    fcm: number;
+    hms: number;
+    honor: number;
+    vendors: number;
+  }>(sql`
     select count(*) filter (where platform = 'apns')::int as apns, count(*) filter (where platform = 'fcm')::int as fcm,
-      count(*) filter (where platform = 'hms')::int as hms, count(*) filter (where platform = 'honor')::int as honor
+      count(*) filter (where platform = 'hms')::int as hms, count(*) filter (where platform = 'honor')::int as honor,
+      count(*) filter (where platform in ('xiaomi', 'oppo', 'vivo'))::int as vendors
     from devices where app_id = ${app.id}`);
   return {
     app,
@@ -120,6 +142,7 @@ export async function seedBenchApp(database: Database, opts: SeedOptions): Promi
     fcmDevices: counts?.fcm ?? 0,
     hmsDevices: counts?.hms ?? 0,
     honorDevices: counts?.honor ?? 0,
+    vendorDevices: counts?.vendors ?? 0,
     seconds: (performance.now() - t0) / 1000,
   };
 }

@@ -182,6 +182,9 @@ export const configSchema = z.object({
     emptyToUndefined,
     z.url().default('https://iam.developer.honor.com/auth/token'),
   ),
+  XIAOMI_URL: z.preprocess(emptyToUndefined, z.url().default('https://api.xmpush.xiaomi.com')),
+  OPPO_URL: z.preprocess(emptyToUndefined, z.url().default('https://api.push.oppomobile.com')),
+  VIVO_URL: z.preprocess(emptyToUndefined, z.url().default('https://api-push.vivo.com.cn')),
   /** Per-statement ceiling on every database pool, in ms (0 = none); long snapshots raise it locally. */
   HERALD_STATEMENT_TIMEOUT_MS: intSetting(0, 3_600_000, 30_000),
   /** WebSocket frames a connection may send per second (token bucket), and the bucket's size. */

@@ -56,7 +56,7 @@ export const notificationsTotal = new Counter({
 
 export const providerRequestSeconds = new Histogram({
   name: 'herald_provider_request_seconds',
-  help: 'One request to a provider (APNs, FCM, Web Push), by origin host (Web Push: its allowed entry) and result (2xx, 4xx, 5xx, error)',
+  help: 'One request to a provider (APNs, FCM, Xiaomi, OPPO, vivo, Web Push), by origin host (Web Push: its allowed entry) and result (2xx, 4xx, 5xx, error)',
   labelNames: ['origin', 'result'] as const,
   buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
   registers: [registry],

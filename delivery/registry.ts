@@ -8,13 +8,16 @@ import { fcm } from './channels/fcm/index.ts';
 import { hms } from './channels/hms/index.ts';
 import { honor } from './channels/honor/index.ts';
 import { webpush } from './channels/webpush/index.ts';
+import { oppo } from './channels/oppo/index.ts';
+import { vivo } from './channels/vivo/index.ts';
+import { xiaomi } from './channels/xiaomi/index.ts';
 
 /**
  * The only list of channels: the API's credential routes and device platforms, the push options, the report
  * counters, storage keys and the SDK's platform type (scripts/generate-platforms.ts) all come from here.
  * Adding a channel is one line here plus its folder under delivery/channels/.
  */
-const REGISTERED = [apns, fcm, hms, honor, webpush] as const;
+const REGISTERED = [apns, fcm, hms, honor, xiaomi, oppo, vivo, webpush] as const;
 
 type Registered = (typeof REGISTERED)[number];
 export type ChannelName = Registered['name'];
@@ -79,6 +82,9 @@ export function providerSettings(config: Config): ProviderUrls {
     honorUrl: config.HONOR_URL,
     honorTokenUrl: config.HONOR_TOKEN_URL,
     webPushServices: config.HERALD_WEBPUSH_PUSH_SERVICES,
+    xiaomiUrl: config.XIAOMI_URL,
+    oppoUrl: config.OPPO_URL,
+    vivoUrl: config.VIVO_URL,
   };
 }
 

@@ -1,3 +1,7 @@
+import { randomBytes } from 'node:crypto';
+import type { OppoCredentials } from '../../delivery/channels/oppo/credentials.ts';
+import type { VivoCredentials } from '../../delivery/channels/vivo/credentials.ts';
+import type { XiaomiCredentials } from '../../delivery/channels/xiaomi/credentials.ts';
 import { providerRegistry } from '../../delivery/registry.ts';
 import { type FakeApns, startFakeApns } from '../../fakes/apns.ts';
 import { type FakeFcm, startFakeFcm } from '../../fakes/fcm.ts';
@@ -5,6 +9,9 @@ import { type FakeHms, startFakeHms } from '../../fakes/hms.ts';
 import { type FakeHonor, startFakeHonor } from '../../fakes/honor.ts';
 import { generateApnsKey, generateServiceAccount } from '../../fakes/keys.ts';
 import { type FakeWebPush, startFakeWebPush } from '../../fakes/webpush.ts';
+import { type FakeOppo, startFakeOppo } from '../../fakes/oppo.ts';
+import { type FakeVivo, startFakeVivo } from '../../fakes/vivo.ts';
+import { type FakeXiaomi, startFakeXiaomi } from '../../fakes/xiaomi.ts';
 import { startTestStack, type TestStack } from './stack.ts';
 
 export interface FakesStack {
@@ -13,11 +20,16 @@ export interface FakesStack {
   fcm: FakeFcm;
   hms: FakeHms;
   honor: FakeHonor;
+  xiaomi: FakeXiaomi;
+  oppo: FakeOppo;
+  vivo: FakeVivo;
   /** The bodies of `PUT …/credentials/hms` and `…/credentials/honor` the fakes accept. */
   hmsCredentials: { clientId: string; clientSecret: string };
   honorCredentials: { appId: string; clientId: string; clientSecret: string };
   /** A push service with the browsers' side of its subscriptions (fake.subscribe), allowed as the only one. */
   webpush: FakeWebPush;
+  /** The bodies of `PUT …/credentials/<vendor>` that the Xiaomi, OPPO and vivo fakes accept. */
+  vendorCredentials: { xiaomi: XiaomiCredentials; oppo: OppoCredentials; vivo: VivoCredentials };
   /** The APNs key the fake checks, with the credentials body for `PUT …/credentials/apns`. */
   apnsKey: ReturnType<typeof generateApnsKey>;
   /** The FCM service account the fake checks. */
@@ -25,10 +37,12 @@ export interface FakesStack {
   stop(): Promise<void>;
 }
 
+const secret = () => randomBytes(16).toString('hex');
+
 /**
- * The test stack with its worker's APNs, FCM, Huawei and Honor clients pointed at local fakes that check
- * Apple's, Google's, Huawei's and Honor's authentication: one fake APNs for both environments, and the fake
- * FCM's token endpoint allowed; and a fake Web Push service, the one push service subscriptions may name
+ * The test stack with its worker's APNs, FCM, Huawei, Honor, Xiaomi, OPPO and vivo clients pointed at local
+ * fakes that check each provider's authentication: one fake APNs for both environments, and the fake FCM's
+ * token endpoint allowed; and a fake Web Push service, the one push service subscriptions may name
  * (HERALD_WEBPUSH_PUSH_SERVICES).
  */
 export async function startStackWithFakes(opts: { topic: string; projectId: string }): Promise<FakesStack> {
@@ -54,6 +68,14 @@ export async function startStackWithFakes(opts: { topic: string; projectId: stri
   const hms = await startFakeHms(hmsCredentials);
   const honor = await startFakeHonor(honorCredentials);
   const webpush = await startFakeWebPush();
+  const vendorCredentials = {
+    xiaomi: { appSecret: secret(), packageName: opts.topic },
+    oppo: { appKey: secret(), masterSecret: secret() },
+    vivo: { appId: '10004', appKey: secret(), appSecret: secret() },
+  };
+  const xiaomi = await startFakeXiaomi(vendorCredentials.xiaomi);
+  const oppo = await startFakeOppo(vendorCredentials.oppo);
+  const vivo = await startFakeVivo(vendorCredentials.vivo);
   const stack = await startTestStack({
     providers: providerRegistry({
       apnsProductionUrl: apns.url,
@@ -70,6 +92,12 @@ export async function startStackWithFakes(opts: { topic: string; projectId: stri
       honorCa: honor.ca,
       webPushServices: [webpush.url],
       webPushCa: webpush.ca,
+      xiaomiUrl: xiaomi.url,
+      xiaomiCa: xiaomi.ca,
+      oppoUrl: oppo.url,
+      oppoCa: oppo.ca,
+      vivoUrl: vivo.url,
+      vivoCa: vivo.ca,
     }),
     env: { HERALD_ALLOWED_TOKEN_URIS: fcm.tokenUri, HERALD_WEBPUSH_PUSH_SERVICES: webpush.url },
   });
@@ -82,6 +110,10 @@ export async function startStackWithFakes(opts: { topic: string; projectId: stri
     hmsCredentials,
     honorCredentials,
     webpush,
+    xiaomi,
+    oppo,
+    vivo,
+    vendorCredentials,
     apnsKey,
     serviceAccount,
     async stop() {
@@ -91,6 +123,7 @@ export async function startStackWithFakes(opts: { topic: string; projectId: stri
       await hms.close();
       await honor.close();
       await webpush.close();
+      await Promise.all([xiaomi.close(), oppo.close(), vivo.close()]);
     },
   };
 }
