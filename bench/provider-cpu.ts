@@ -31,6 +31,10 @@ import { createHmsClient } from '../delivery/channels/hms/client.ts';
 import type { HmsNotification } from '../delivery/channels/hms/payload.ts';
 import { createHonorClient } from '../delivery/channels/honor/client.ts';
 import type { HonorNotification } from '../delivery/channels/honor/payload.ts';
+import { createOppoClient } from '../delivery/channels/oppo/client.ts';
+import type { OppoNotification } from '../delivery/channels/oppo/payload.ts';
+import { createVivoClient } from '../delivery/channels/vivo/client.ts';
+import type { VivoNotification } from '../delivery/channels/vivo/payload.ts';
 import { createWebPushClient } from '../delivery/channels/webpush/client.ts';
 import {
   storeWebPushCredentials,
@@ -39,10 +43,6 @@ import {
 import { encryptPayload } from '../delivery/channels/webpush/encryption.ts';
 import { type WebPushNotification, webPushPayload } from '../delivery/channels/webpush/payload.ts';
 import { decodeWebPushToken } from '../delivery/channels/webpush/subscription.ts';
-import { createOppoClient } from '../delivery/channels/oppo/client.ts';
-import type { OppoNotification } from '../delivery/channels/oppo/payload.ts';
-import { createVivoClient } from '../delivery/channels/vivo/client.ts';
-import type { VivoNotification } from '../delivery/channels/vivo/payload.ts';
 import { createXiaomiClient } from '../delivery/channels/xiaomi/client.ts';
 import type { XiaomiNotification } from '../delivery/channels/xiaomi/payload.ts';
 import { fakeApnsToken } from '../fakes/apns.ts';

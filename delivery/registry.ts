@@ -7,9 +7,9 @@ import { apns } from './channels/apns/index.ts';
 import { fcm } from './channels/fcm/index.ts';
 import { hms } from './channels/hms/index.ts';
 import { honor } from './channels/honor/index.ts';
-import { webpush } from './channels/webpush/index.ts';
 import { oppo } from './channels/oppo/index.ts';
 import { vivo } from './channels/vivo/index.ts';
+import { webpush } from './channels/webpush/index.ts';
 import { xiaomi } from './channels/xiaomi/index.ts';
 
 /**

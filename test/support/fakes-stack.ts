@@ -8,9 +8,9 @@ import { type FakeFcm, startFakeFcm } from '../../fakes/fcm.ts';
 import { type FakeHms, startFakeHms } from '../../fakes/hms.ts';
 import { type FakeHonor, startFakeHonor } from '../../fakes/honor.ts';
 import { generateApnsKey, generateServiceAccount } from '../../fakes/keys.ts';
-import { type FakeWebPush, startFakeWebPush } from '../../fakes/webpush.ts';
 import { type FakeOppo, startFakeOppo } from '../../fakes/oppo.ts';
 import { type FakeVivo, startFakeVivo } from '../../fakes/vivo.ts';
+import { type FakeWebPush, startFakeWebPush } from '../../fakes/webpush.ts';
 import { type FakeXiaomi, startFakeXiaomi } from '../../fakes/xiaomi.ts';
 import { startTestStack, type TestStack } from './stack.ts';
 
