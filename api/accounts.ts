@@ -15,6 +15,7 @@ import {
   MAX_NICK_LENGTH,
   MAX_PAGE_SIZE,
   resolveCondition,
+  updateAccountProfile,
 } from '../db/accounts.ts';
 import { asChannelName, CHANNEL_NAMES } from '../delivery/registry.ts';
 import { type ApiDeps, router } from './context.ts';
@@ -143,6 +144,9 @@ export const AccountSchema = z
     faceUrl: z.string().nullable(),
     tags: z.array(z.string()),
     attributes: z.record(z.string(), z.string()).openapi({ description: 'Attribute values by name' }),
+    language: z.string().nullable().openapi({
+      description: 'BCP 47 tag (canonical): the variant of a localized push it gets; null: the default',
+    }),
     eligible: z.boolean().openapi({ description: 'Receives pushes: imported, or logged in at least once' }),
     importedAt: z.string().nullable(),
     lastLoginAt: z.string().nullable(),
@@ -171,6 +175,7 @@ export const accountView = (a: AccountSummary): z.infer<typeof AccountSchema> =>
   faceUrl: a.faceUrl,
   tags: a.tags,
   attributes: a.attributes,
+  language: a.language,
   eligible: a.eligible,
   importedAt: iso(a.importedAt),
   lastLoginAt: iso(a.lastLoginAt),
@@ -200,6 +205,12 @@ const PageSchema = z
 
 // ——— routes ———
 
+const languageField = z.string().nullable().optional().openapi({
+  description:
+    'BCP 47 language tag (e.g. `zh-Hant-TW`), stored canonical; picks the variant of localized pushes. null clears it; absent leaves it',
+  example: 'zh-CN',
+});
+
 const tags = ['Accounts'];
 
 const importRoute = createRoute({
@@ -221,6 +232,7 @@ const importRoute = createRoute({
                 id: z.string().openapi({ description: `1–${MAX_ACCOUNT_ID_BYTES} bytes of UTF-8` }),
                 nick: z.string().optional().openapi({ maxLength: MAX_NICK_LENGTH }),
                 faceUrl: z.string().optional().openapi({ maxLength: MAX_FACE_URL_LENGTH }),
+                language: languageField,
               }),
             )
             .openapi({ minItems: 1, maxItems: MAX_BATCH_ACCOUNTS }),
@@ -309,6 +321,31 @@ const getRoute = createRoute({
   security,
   summary: 'One account: tags, attributes by name, devices, eligibility, last login',
   request: { params: accountParam },
+  responses: {
+    200: jsonContent(AccountDetailSchema, 'The account'),
+    ...commonErrors,
+    ...notFoundError,
+  },
+});
+
+const patchRoute = createRoute({
+  method: 'patch',
+  path: '/{id}',
+  tags,
+  security,
+  summary: 'Change an account’s nick, face URL or language (fields left out stay as they are)',
+  request: {
+    params: accountParam,
+    body: jsonBodyOf(
+      z
+        .strictObject({
+          nick: z.string().optional().openapi({ maxLength: MAX_NICK_LENGTH }),
+          faceUrl: z.string().optional().openapi({ maxLength: MAX_FACE_URL_LENGTH }),
+          language: languageField,
+        })
+        .openapi('AccountPatch'),
+    ),
+  },
   responses: {
     200: jsonContent(AccountDetailSchema, 'The account'),
     ...commonErrors,
@@ -408,6 +445,15 @@ export function accountsRoutes(deps: ApiDeps) {
   r.openapi(getRoute, async (c) => {
     const { id } = c.req.valid('param');
     const account = await getAccount(db(), c.get('app').id, id);
+    if (!account) throw accountNotFound(id);
+    return c.json(accountDetailView(account), 200);
+  });
+
+  r.openapi(patchRoute, async (c) => {
+    const { id } = c.req.valid('param');
+    const appId = c.get('app').id;
+    if (!(await updateAccountProfile(db(), appId, id, c.req.valid('json')))) throw accountNotFound(id);
+    const account = await getAccount(db(), appId, id);
     if (!account) throw accountNotFound(id);
     return c.json(accountDetailView(account), 200);
   });

@@ -9,6 +9,21 @@ import { commonErrors, jsonBodyOf, jsonContent, security } from './schemas.ts';
 
 const tags = ['App'];
 
+export const MAX_FREQUENCY_CAP = 1000;
+export const MAX_CAP_WINDOW_HOURS = 168;
+
+const FrequencyCapSchema = z
+  .object({
+    max: z.number().int().min(1).max(MAX_FREQUENCY_CAP).openapi({
+      description: 'At most this many capped pushes per account in any window',
+    }),
+    windowHours: z.number().int().min(1).max(MAX_CAP_WINDOW_HOURS).default(24).openapi({
+      description: 'The rolling window, in hours (default 24)',
+    }),
+  })
+  .strict()
+  .openapi('FrequencyCap');
+
 const AppSchema = z
   .object({
     id: z.string(),
@@ -17,6 +32,10 @@ const AppSchema = z
     adminIdentifier: z.string(),
     dailyPushQuota: z.number(),
     minPushIntervalMs: z.number(),
+    frequencyCap: z
+      .object({ max: z.number(), windowHours: z.number() })
+      .nullable()
+      .openapi({ description: 'At most `max` capped pushes per account in any `windowHours`; null: no cap' }),
     attributeSlots: z.number(),
     credentials: z.object(perChannel((c) => c.credentialsViewSchema.nullable())),
   })
@@ -31,6 +50,7 @@ function appView(a: App): z.infer<typeof AppSchema> {
     adminIdentifier: a.adminIdentifier,
     dailyPushQuota: a.dailyPushQuota,
     minPushIntervalMs: a.minPushIntervalMs,
+    frequencyCap: a.frequencyCap,
     attributeSlots: a.attrSlots,
     credentials: perChannel((c) => {
       const stored = a.channelCredentials[c.name];
@@ -54,7 +74,7 @@ const patch = createRoute({
   tags,
   security,
   summary:
-    'Change the app’s name, quota, minimum push interval or Tencent admin identifier (within the operator’s ceilings)',
+    'Change the app’s name, quota, minimum push interval, frequency cap or Tencent admin identifier (quota and interval within the operator’s ceilings)',
   request: {
     body: jsonBodyOf(
       z.strictObject({
@@ -62,6 +82,7 @@ const patch = createRoute({
         dailyPushQuota: z.number().int().min(1).max(1_000_000).optional(),
         minPushIntervalMs: z.number().int().min(0).max(3_600_000).optional(),
         adminIdentifier: z.string().min(1).max(32).optional(),
+        frequencyCap: FrequencyCapSchema.nullable().optional(),
       }),
     ),
   },

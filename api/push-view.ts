@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import type { PushRow } from '../db/pushes.ts';
 import { perChannel } from '../delivery/registry.ts';
+import { DEFAULT_VARIANT, localizedView } from '../pushes/localized.ts';
 
 const provider = z.object({ sent: z.number(), failed: z.number(), tokensDisabled: z.number() });
 
@@ -12,6 +13,11 @@ export const PushSchema = z
     audience: z.unknown().openapi({ description: '"all" or the condition' }),
     message: z.unknown(),
     offline: z.unknown(),
+    localized: z
+      .record(z.string(), z.unknown())
+      .nullable()
+      .openapi({ description: 'The language variants by canonical BCP 47 tag; null: none' }),
+    capped: z.boolean().openapi({ description: 'Counts against the app’s frequency cap' }),
     retentionSeconds: z.number(),
     sendAt: z.string().nullable(),
     createdAt: z.string(),
@@ -30,6 +36,13 @@ export const PushSchema = z
       acked: z.number(),
       expired: z.number(),
       withdrawn: z.number(),
+      capped: z
+        .number()
+        .openapi({ description: 'Accounts the audience matched that the frequency cap skipped' }),
+      languages: z.record(z.string(), z.number()).openapi({
+        description:
+          'Recipients per variant: `default` and each language of `localized` (empty before the snapshot)',
+      }),
       // One entry per channel: `apns`, `fcm`.
       ...perChannel(() => provider),
     }),
@@ -50,6 +63,8 @@ export function pushView(p: PushRow): PushView {
     audience: p.audience ?? 'all',
     message: p.message,
     offline: p.offline,
+    localized: localizedView(p.localized),
+    capped: p.capped,
     retentionSeconds: p.retentionSeconds,
     sendAt: iso(p.sendAt),
     createdAt: p.createdAt.toISOString(),
@@ -68,6 +83,8 @@ export function pushView(p: PushRow): PushView {
       acked: p.acked,
       expired: p.expired,
       withdrawn: p.withdrawn,
+      capped: p.overCap,
+      languages: p.languageCounts ?? (p.snapshotAt ? { [DEFAULT_VARIANT]: p.audienceCount } : {}),
       ...perChannel((c) => {
         const n = p.channelCounts[c.name];
         return { sent: n?.sent ?? 0, failed: n?.failed ?? 0, tokensDisabled: n?.disabled ?? 0 };

@@ -146,7 +146,10 @@ export async function updateAppSettings(
   db: Db,
   appId: string,
   patch: Partial<
-    Pick<App, 'name' | 'dailyPushQuota' | 'minPushIntervalMs' | 'adminIdentifier' | 'attrSlots'>
+    Pick<
+      App,
+      'name' | 'dailyPushQuota' | 'minPushIntervalMs' | 'adminIdentifier' | 'attrSlots' | 'frequencyCap'
+    >
   >,
 ): Promise<App> {
   // An empty patch changes nothing (drizzle refuses an UPDATE without values).

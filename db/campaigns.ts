@@ -62,5 +62,8 @@ export interface CampaignStep {
   audience: 'all' | Record<string, unknown>;
   message: Message;
   offline: OfflineOptions;
+  /** Language variants as sent (pushes/localized.ts). */
+  localized?: Record<string, unknown> | undefined;
+  capped?: boolean | undefined;
   retentionSeconds: number;
 }

@@ -19,13 +19,26 @@ export async function createRecipientPartition(db: Queryable, pushId: string): P
 }
 
 /**
+ * Where a snapshot's recipients come from: a SELECT of columns `seq`, `account_id` and `variant`, and, when
+ * `counted` is set, a boolean `over`: those rows are counted (the frequency cap skipped them), not inserted.
+ */
+export interface RecipientSource {
+  select: SQL;
+  counted?: boolean;
+}
+
+/**
  * Writes a push's recipients into a partition of their own: loaded into a bare table first, indexed in one
  * pass, then attached (its CHECK constraint spares the attach a validation scan). Building the indexes after
  * the load is about a third cheaper than maintaining them row by row, and attaching takes a lighter lock on
  * `push_recipients` than creating the partition in place. Run inside the caller's transaction. DDL takes no
- * bound parameters: the id is checked against PUSH_ID.
+ * bound parameters: the id is checked against PUSH_ID. Answers the rows written and the rows left out.
  */
-export async function snapshotRecipients(tx: Queryable, pushId: string, recipients: SQL): Promise<number> {
+export async function snapshotRecipients(
+  tx: Queryable,
+  pushId: string,
+  source: RecipientSource,
+): Promise<{ inserted: number; skipped: number }> {
   const name = recipientPartition(pushId);
   await tx.execute(sql`set local maintenance_work_mem = '256MB'`);
   await tx.execute(sql`set local statement_timeout = '15min'`); // a large audience outlasts the pool's ceiling
@@ -34,9 +47,23 @@ export async function snapshotRecipients(tx: Queryable, pushId: string, recipien
       `create table "${name}" (like push_recipients including defaults, check (push_id = '${pushId}'))`,
     ),
   );
-  const inserted = await tx.execute(
-    sql`insert into ${sql.identifier(name)} (push_id, account_seq, account_id) select ${pushId}, r.seq, r.account_id from (${recipients}) r`,
-  );
+  const into = sql`insert into ${sql.identifier(name)} (push_id, account_seq, account_id, variant)`;
+  let inserted: number;
+  let skipped = 0;
+  if (source.counted) {
+    // One statement, so the rows written and the rows counted come from one look at the accounts.
+    const [row] = await tx.execute<{ inserted: number; skipped: number }>(sql`
+      with r as materialized (${source.select}),
+      ins as (${into} select ${pushId}, r.seq, r.account_id, r.variant from r where not r.over returning 1)
+      select (select count(*) from ins)::int as inserted, (select count(*) from r where r.over)::int as skipped`);
+    inserted = row?.inserted ?? 0;
+    skipped = row?.skipped ?? 0;
+  } else {
+    const done = await tx.execute(
+      sql`${into} select ${pushId}, r.seq, r.account_id, r.variant from (${source.select}) r`,
+    );
+    inserted = done.count;
+  }
   await tx.execute(sql.raw(`alter table "${name}" add primary key (push_id, account_seq)`));
   await tx.execute(sql.raw(`create index on "${name}" (account_id)`));
   await tx.execute(
@@ -45,7 +72,7 @@ export async function snapshotRecipients(tx: Queryable, pushId: string, recipien
   // Autovacuum may not get to a fresh partition before the push is over; without statistics the planner
   // turns each keyset page into a scan of everything after it.
   await tx.execute(sql.raw(`analyze "${name}"`));
-  return inserted.count;
+  return { inserted, skipped };
 }
 
 /**

@@ -12,7 +12,7 @@ import {
   timestamp,
   uniqueIndex,
 } from 'drizzle-orm/pg-core';
-import type { Message, OfflineOptions } from '../core/messages.ts';
+import type { Element, Message, OfflineOptions } from '../core/messages.ts';
 import type { CampaignStep } from './campaigns.ts';
 import type { Condition } from './conditions.ts';
 
@@ -38,6 +38,11 @@ export const apps = pgTable('apps', {
   dailyPushQuota: integer('daily_push_quota').notNull().default(100),
   minPushIntervalMs: integer('min_push_interval_ms').notNull().default(1000),
   /**
+   * At most `max` capped pushes per account in any `windowHours` (docs/pushes.md); null: no cap. The snapshot
+   * skips recipients over it and records the others in `frequency_caps`.
+   */
+  frequencyCap: jsonb('frequency_cap').$type<FrequencyCap>(),
+  /**
    * Channel name → that channel's stored credentials (delivery/channels/<name>/credentials.ts), each sealed
    * as one string by core/secrets.ts (an object: written before encryption at rest).
    */
@@ -46,6 +51,12 @@ export const apps = pgTable('apps', {
   lastPushAt: ts('last_push_at'),
   createdAt: ts('created_at').notNull().defaultNow(),
 });
+
+/** An app's frequency cap: at most `max` capped pushes per account in any `windowHours`. */
+export interface FrequencyCap {
+  max: number;
+  windowHours: number;
+}
 
 /** What one channel did for one push. */
 export interface ChannelCount {
@@ -89,6 +100,8 @@ export const accounts = pgTable(
     attrs: jsonb('attrs').$type<Record<string, string>>().notNull().default({}),
     importedAt: ts('imported_at'),
     lastLoginAt: ts('last_login_at'),
+    /** BCP 47, canonical (core/languages.ts): picks the variant of a localized push; null gets the default. */
+    language: text('language'),
     /** Set by a kick: user tokens issued before it no longer connect (gateway/login.ts). */
     tokensValidAfter: ts('tokens_valid_after'),
     createdAt: ts('created_at').notNull().defaultNow(),
@@ -155,6 +168,13 @@ export const pushes = pgTable(
     audienceSlots: jsonb('audience_slots').$type<Record<string, number>>(),
     message: jsonb('message').$type<Message>().notNull(),
     offline: jsonb('offline').$type<OfflineOptions>().notNull(),
+    /**
+     * The language variants (pushes/localized.ts), in the order given: a recipient's `variant` is its index + 1
+     * (0 = `message` and `offline`, the default). Null when the push has none.
+     */
+    localized: jsonb('localized').$type<LocalizedVariant[]>(),
+    /** Counts against the app's frequency cap (and is skipped for accounts over it). */
+    capped: boolean('capped').notNull().default(true),
     fromAccount: text('from_account'),
     retentionSeconds: integer('retention_seconds').notNull(),
     sendAt: ts('send_at'),
@@ -182,6 +202,10 @@ export const pushes = pgTable(
     acked: counter('acked'),
     expired: counter('expired'),
     withdrawn: counter('withdrawn'),
+    /** Accounts the audience matched that the frequency cap skipped: not recipients. */
+    overCap: counter('over_cap'),
+    /** Recipients per variant, by language (`default` for variant 0); null when the push has no variants. */
+    languageCounts: jsonb('language_counts').$type<Record<string, number>>(),
     /** Channel name → its counts; added to by each offline page claim (add_channel_counts). */
     channelCounts: jsonb('channel_counts').$type<Record<string, ChannelCount>>().notNull().default({}),
   },
@@ -198,6 +222,15 @@ export const pushes = pgTable(
     index('pushes_app_live').on(t.appId, t.snapshotAt).where(sql`expired_at is null and recalled_at is null`),
   ],
 );
+
+/** One language variant of a push, as stored. */
+export interface LocalizedVariant {
+  /** A canonical BCP 47 tag. */
+  language: string;
+  elements: Element[];
+  /** Its own notification options; absent: the push's `offline`. */
+  offline?: OfflineOptions;
+}
 
 /**
  * What happened to one recipient of one push. `pending` is also the stored copy: a recipient nobody has
@@ -230,11 +263,28 @@ export const pushRecipients = pgTable(
     accountSeq: bigint('account_seq', { mode: 'number' }).notNull(),
     accountId: text('account_id').notNull(),
     state: smallint('state').notNull().default(0),
+    /** Which variant of a localized push the recipient gets: 0 the default, i the push's localized[i - 1]. */
+    variant: smallint('variant').notNull().default(0),
   },
   (t) => [
     primaryKey({ columns: [t.pushId, t.accountSeq] }),
     index('push_recipients_account').on(t.accountId),
   ],
+);
+
+/**
+ * Per account, when it was last in the snapshot of a capped push (only while its app has a frequency cap): the
+ * times within the cap's window, oldest first, at most `max` of them. Written in bulk by the snapshot, so it
+ * has no foreign key (a per-row check would cost more than the row); deleteAccounts removes an account's row.
+ */
+export const frequencyCaps = pgTable(
+  'frequency_caps',
+  {
+    appId: text('app_id').notNull(),
+    accountSeq: bigint('account_seq', { mode: 'number' }).notNull(),
+    recent: timestamp('recent', { withTimezone: true, mode: 'date' }).array().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.appId, t.accountSeq] })],
 );
 
 export type CampaignStatus = 'active' | 'completed' | 'canceled';

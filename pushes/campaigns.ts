@@ -29,6 +29,7 @@ import {
 } from '../workflows/campaign.ts';
 import type { PushDeps } from './deps.ts';
 import { PushError } from './errors.ts';
+import { localizedSchema } from './localized.ts';
 import {
   cancelPush,
   checkAudience,
@@ -47,6 +48,8 @@ export const stepSchema = z.strictObject({
   audience: z.union([z.literal('all'), z.record(z.string(), z.unknown())]).default('all'),
   message: messageSchema,
   offline: offlineOptionsSchema.default({ push: true }),
+  localized: localizedSchema,
+  capped: z.boolean().default(true),
   retentionSeconds: z.number().int().min(0).max(MAX_RETENTION_SECONDS).default(0),
 });
 

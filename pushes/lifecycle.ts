@@ -11,9 +11,11 @@ import { eligibleAccount } from '../db/accounts.ts';
 import { attributeSlots } from '../db/attribute-slots.ts';
 import type { Queryable } from '../db/client.ts';
 import { compileCondition } from '../db/conditions.ts';
+import { capJoin, frequencyCapOf, lockFrequencyCap, recordCappedPush } from '../db/frequency-caps.ts';
 import { connectedNow, dropRecipientPartition, snapshotRecipients } from '../db/recipients.ts';
 import { pushes, RecipientState } from '../db/schema.ts';
 import { PushError } from './errors.ts';
+import { languageCounts, variantExpression } from './localized.ts';
 
 export type PushRef = { appId: string; pushId: string };
 
@@ -33,35 +35,45 @@ export class SnapshotStopped extends Error {
   override readonly name = 'SnapshotStopped';
 }
 
+/** What a snapshot took: the recipients, the accounts the frequency cap skipped, recipients per language. */
+export interface SnapshotResult {
+  audience: number;
+  capped: number;
+  /** Only for a push with language variants: `default` and each variant's language. */
+  languages?: Record<string, number> | undefined;
+}
+
 /**
  * scheduled → running: copies the matching accounts into the push's own recipient partition in one
- * INSERT … SELECT inside PostgreSQL (never through Node), and counts them. Idempotent: a push whose snapshot
- * committed is never snapshotted again. The condition compiles through the slots resolved when the push was
- * created. A snapshot that can never succeed throws a PushError (a domain error: do not retry it). `db` must be
- * the pool, not a transaction: a stop cancels the snapshot's statement from another connection.
+ * INSERT … SELECT inside PostgreSQL (never through Node), and counts them. Each recipient gets its language
+ * variant (pushes/localized.ts); a capped push under an app's frequency cap leaves out the accounts over it and
+ * records the others (db/frequency-caps.ts). Idempotent: a push whose snapshot committed is never snapshotted
+ * again. The condition compiles through the slots resolved when the push was created. A snapshot that can never
+ * succeed throws a PushError (a domain error: do not retry it). `db` must be the pool, not a transaction: a stop
+ * cancels the snapshot's statement from another connection.
  */
 export async function snapshot(
   db: Queryable,
   { appId, pushId }: PushRef,
   opts: SnapshotOptions = {},
-): Promise<{ audience: number }> {
-  const { audience, stored } = await traceStatement('snapshot push recipients', () =>
+): Promise<SnapshotResult> {
+  const { stored, ...result } = await traceStatement('snapshot push recipients', () =>
     snapshotTransaction(db, { appId, pushId }, opts),
   );
   // Counted once committed, and only by the attempt that took it (`stored` is absent on a repeat).
   if (stored !== undefined) {
     countPush('running', appId);
-    countRecipients('snapshotted', appId, audience);
+    countRecipients('snapshotted', appId, result.audience);
     countRecipients('stored', appId, stored);
   }
-  return { audience };
+  return result;
 }
 
 async function snapshotTransaction(
   db: Queryable,
   { appId, pushId }: PushRef,
   opts: SnapshotOptions,
-): Promise<{ audience: number; stored?: number }> {
+): Promise<SnapshotResult & { stored?: number }> {
   const { signal } = opts;
   return db.transaction(async (tx) => {
     const [backend] = await tx.execute<{ pid: number }>(sql`select pg_backend_pid() as pid`);
@@ -96,7 +108,7 @@ async function snapshotIn(
   { appId, pushId }: PushRef,
   holdSeconds: number,
   checkpoint: () => void,
-): Promise<{ audience: number; stored?: number }> {
+): Promise<SnapshotResult & { stored?: number }> {
   const [push] = await tx
     .select({
       status: pushes.status,
@@ -104,40 +116,56 @@ async function snapshotIn(
       audienceSlots: pushes.audienceSlots,
       snapshotAt: pushes.snapshotAt,
       count: pushes.audienceCount,
+      overCap: pushes.overCap,
+      languageCounts: pushes.languageCounts,
       retentionSeconds: pushes.retentionSeconds,
+      localized: pushes.localized,
+      capped: pushes.capped,
     })
     .from(pushes)
     .where(and(eq(pushes.appId, appId), eq(pushes.id, pushId)))
     .for('update');
   if (!push) throw new PushError('not_found', 'not_found', `push ${pushId} does not exist`);
-  if (push.snapshotAt) return { audience: push.count };
+  if (push.snapshotAt)
+    return { audience: push.count, capped: push.overCap, languages: push.languageCounts ?? undefined };
   if (push.status !== 'scheduled' && push.status !== 'running')
     throw new PushError('push_ended', 'conflict', `the push is already ${push.status}`);
   if (holdSeconds > 0) await tx.execute(sql`select pg_sleep(${holdSeconds})`);
   checkpoint();
-  const predicate = compileCondition(push.audience, await slotResolver(tx, appId, push.audienceSlots), 'a');
-  const audience = await snapshotRecipients(
-    tx,
-    pushId,
-    sql`select a.seq, a.account_id from accounts a
-        where a.app_id = ${appId} and ${eligibleAccount('a')} and ${predicate}`,
-  );
+  const cap = push.capped ? await frequencyCapOf(tx, appId) : null;
+  if (cap) await lockFrequencyCap(tx, appId);
   checkpoint();
+  const predicate = compileCondition(push.audience, await slotResolver(tx, appId, push.audienceSlots), 'a');
+  const variant = variantExpression(push.localized, sql`a.language`);
+  const capped = cap ? capJoin(appId, cap) : undefined;
+  const { inserted: audience, skipped } = await snapshotRecipients(tx, pushId, {
+    select: sql`select a.seq, a.account_id, ${variant} as variant${capped ? sql`, ${capped.over} as over` : sql``}
+      from accounts a ${capped?.join ?? sql``}
+      where a.app_id = ${appId} and ${eligibleAccount('a')} and ${predicate}`,
+    counted: capped !== undefined,
+  });
+  checkpoint();
+  if (cap) await recordCappedPush(tx, appId, pushId, cap);
   // The stored copies are the recipients not connected to a live gateway now: they exist from this
-  // commit on, whatever the provider notifications that follow do.
-  const [stored] = push.retentionSeconds
-    ? await tx.execute<{ n: number }>(sql`
-        select count(*)::int as n from push_recipients r
-        where r.push_id = ${pushId} and not ${connectedNow(appId, sql`r.account_id`)}`)
-    : [{ n: 0 }];
+  // commit on, whatever the provider notifications that follow do. Counted per variant in the same scan.
+  const offline = push.retentionSeconds > 0 ? sql`not ${connectedNow(appId, sql`r.account_id`)}` : sql`false`;
+  const perVariant =
+    push.retentionSeconds > 0 || push.localized
+      ? await tx.execute<{ variant: number; n: number; stored: number }>(sql`
+          select r.variant, count(*)::int as n, count(*) filter (where ${offline})::int as stored
+          from push_recipients r where r.push_id = ${pushId} group by r.variant`)
+      : [];
+  const stored = perVariant.reduce((sum, r) => sum + r.stored, 0);
+  const languages = push.localized ? languageCounts(push.localized, perVariant) : undefined;
   // started_at is when the snapshot began (the transaction's now()), snapshot_at when it ended.
   await tx.execute(sql`
     update pushes set snapshot_at = clock_timestamp(), audience_count = ${audience}, status = 'running',
-      stored_offline = ${stored?.n ?? 0},
+      stored_offline = ${stored}, over_cap = ${skipped},
+      language_counts = ${languages ? JSON.stringify(languages) : null}::jsonb,
       started_at = coalesce(started_at, now()),
       expires_at = clock_timestamp() + make_interval(secs => retention_seconds)
     where app_id = ${appId} and id = ${pushId}`);
-  return { audience, stored: stored?.n ?? 0 };
+  return { audience, capped: skipped, languages, stored };
 }
 
 /**

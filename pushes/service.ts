@@ -33,6 +33,7 @@ import { offlineOptionsSchema } from '../delivery/offline-options.ts';
 import { cancelPushUpdate, recallPushUpdate } from '../workflows/push.ts';
 import type { PushDeps } from './deps.ts';
 import { PushError, TimeError } from './errors.ts';
+import { localizedSchema, variants } from './localized.ts';
 import { isClosedWorkflowError } from './temporal.ts';
 
 export const MAX_RETENTION_SECONDS = 604_800;
@@ -44,6 +45,10 @@ export const pushInputSchema = z.strictObject({
   audience: z.union([z.literal('all'), z.record(z.string(), z.unknown())]).default('all'),
   message: messageSchema,
   offline: offlineOptionsSchema.default({ push: true }),
+  /** Language variants of `message` / `offline`, which stay the default (pushes/localized.ts). */
+  localized: localizedSchema,
+  /** Counts against the app's frequency cap, and skips accounts over it. */
+  capped: z.boolean().default(true),
   retentionSeconds: z
     .number()
     .int()
@@ -103,7 +108,7 @@ export async function resolveAudienceSlots(
 /** The row of a new push; its id is time-ordered and its workflow id derived from it. */
 export function newPushRow(
   appId: string,
-  input: PushInput,
+  input: Omit<PushInput, 'localized' | 'capped'> & Partial<Pick<PushInput, 'localized' | 'capped'>>,
   condition: Condition | null,
   requestHash: string | null,
   opts: CreatePushOptions,
@@ -119,6 +124,8 @@ export function newPushRow(
     audienceSlots,
     message: input.message,
     offline: input.offline,
+    localized: variants(input.localized),
+    capped: input.capped ?? true,
     fromAccount: input.message.from,
     retentionSeconds: input.retentionSeconds,
     sendAt: input.sendAt ? new Date(input.sendAt) : undefined,

@@ -85,7 +85,7 @@ export interface ActivityCall {
 export function mockActivities(overrides: Partial<PushActivities> = {}) {
   const calls: ActivityCall[] = [];
   const base: PushActivities = {
-    snapshotAudience: async () => ({ audience: 10 }),
+    snapshotAudience: async () => ({ audience: 10, capped: 0 }),
     publishToGateways: async () => {},
     deliverOfflinePages: async () => ({ cursor: 10, done: true, awaitingLive: 0 }),
     retryLiveDelivery: async () => ({ awaitingLive: 0 }),
