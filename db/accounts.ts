@@ -13,7 +13,6 @@ import { utf8Bytes } from '../core/messages.ts';
 import { attributeSlots } from './attribute-slots.ts';
 import type { Queryable } from './client.ts';
 import { type Condition, ConditionError, compileCondition, validateCondition } from './conditions.ts';
-import { forgetFrequencyCaps } from './frequency-caps.ts';
 import { accounts, devices, RecipientState } from './schema.ts';
 
 /** At most this many accounts in one batch call (import, tags, attributes, delete). Tencent's v4 uses 100. */
@@ -560,16 +559,11 @@ export async function deleteAccounts(
   const unique = checkAccountIds(ids, opts);
   const list = JSON.stringify(unique);
   const deleted = await db.transaction(async (tx) => {
-    const gone = await tx.execute<{ id: string; seq: string }>(sql`
+    const gone = await tx.execute<{ id: string }>(sql`
       delete from accounts
       where app_id = ${appId} and account_id in (select jsonb_array_elements_text(${list}::jsonb))
-      returning account_id as id, seq`);
+      returning account_id as id`);
     if (gone.length === 0) return [];
-    await forgetFrequencyCaps(
-      tx,
-      appId,
-      sql`select jsonb_array_elements_text(${JSON.stringify(gone.map((r) => String(r.seq)))}::jsonb)::bigint`,
-    );
     const goneList = JSON.stringify(gone.map((r) => r.id));
     await tx.execute(sql`
       delete from devices

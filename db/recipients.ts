@@ -18,13 +18,15 @@ export async function createRecipientPartition(db: Queryable, pushId: string): P
   );
 }
 
-/**
- * Where a snapshot's recipients come from: a SELECT of columns `seq`, `account_id` and `variant`, and, when
- * `counted` is set, a boolean `over`: those rows are counted (the frequency cap skipped them), not inserted.
- */
+/** Where a snapshot's recipients come from. */
 export interface RecipientSource {
+  /** A SELECT of columns `seq`, `account_id` and `variant`: the recipients. */
   select: SQL;
-  counted?: boolean;
+  /**
+   * Accounts the audience matched but `select` leaves out (the frequency cap's): common table expressions that
+   * `select` and `count` may use (without the WITH), and a SELECT of how many they are.
+   */
+  skipped?: { with: SQL; count: SQL } | undefined;
 }
 
 /**
@@ -50,12 +52,12 @@ export async function snapshotRecipients(
   const into = sql`insert into ${sql.identifier(name)} (push_id, account_seq, account_id, variant)`;
   let inserted: number;
   let skipped = 0;
-  if (source.counted) {
-    // One statement, so the rows written and the rows counted come from one look at the accounts.
+  if (source.skipped) {
+    // One statement, so the rows written and the accounts counted come from one look at the accounts.
     const [row] = await tx.execute<{ inserted: number; skipped: number }>(sql`
-      with r as materialized (${source.select}),
-      ins as (${into} select ${pushId}, r.seq, r.account_id, r.variant from r where not r.over returning 1)
-      select (select count(*) from ins)::int as inserted, (select count(*) from r where r.over)::int as skipped`);
+      with ${source.skipped.with},
+      ins as (${into} select ${pushId}, r.seq, r.account_id, r.variant from (${source.select}) r returning 1)
+      select (select count(*) from ins)::int as inserted, (${source.skipped.count})::int as skipped`);
     inserted = row?.inserted ?? 0;
     skipped = row?.skipped ?? 0;
   } else {

@@ -39,7 +39,7 @@ export const apps = pgTable('apps', {
   minPushIntervalMs: integer('min_push_interval_ms').notNull().default(1000),
   /**
    * At most `max` capped pushes per account in any `windowHours` (docs/pushes.md); null: no cap. The snapshot
-   * skips recipients over it and records the others in `frequency_caps`.
+   * skips the accounts over it, counted from the recipient rows of the app's recent capped pushes (`cap_until`).
    */
   frequencyCap: jsonb('frequency_cap').$type<FrequencyCap>(),
   /**
@@ -175,6 +175,11 @@ export const pushes = pgTable(
     localized: jsonb('localized').$type<LocalizedVariant[]>(),
     /** Counts against the app's frequency cap (and is skipped for accounts over it). */
     capped: boolean('capped').notNull().default(true),
+    /**
+     * Set by the snapshot of a capped push while its app has a frequency cap: the end of the cap's window from
+     * then. Until it, the push counts against the cap and its recipient rows are kept (pushes/lifecycle.ts).
+     */
+    capUntil: ts('cap_until'),
     fromAccount: text('from_account'),
     retentionSeconds: integer('retention_seconds').notNull(),
     sendAt: ts('send_at'),
@@ -220,6 +225,8 @@ export const pushes = pgTable(
       .where(sql`workflow_started_at is null and campaign_id is null and status in ('scheduled', 'running')`),
     // The pushes whose copies are still kept: read by every WebSocket connect to sync the account.
     index('pushes_app_live').on(t.appId, t.snapshotAt).where(sql`expired_at is null and recalled_at is null`),
+    // The pushes a capped snapshot counts against the frequency cap.
+    index('pushes_app_cap').on(t.appId, t.capUntil).where(sql`cap_until is not null`),
   ],
 );
 
@@ -270,21 +277,6 @@ export const pushRecipients = pgTable(
     primaryKey({ columns: [t.pushId, t.accountSeq] }),
     index('push_recipients_account').on(t.accountId),
   ],
-);
-
-/**
- * Per account, when it was last in the snapshot of a capped push (only while its app has a frequency cap): the
- * times within the cap's window, oldest first, at most `max` of them. Written in bulk by the snapshot, so it
- * has no foreign key (a per-row check would cost more than the row); deleteAccounts removes an account's row.
- */
-export const frequencyCaps = pgTable(
-  'frequency_caps',
-  {
-    appId: text('app_id').notNull(),
-    accountSeq: bigint('account_seq', { mode: 'number' }).notNull(),
-    recent: timestamp('recent', { withTimezone: true, mode: 'date' }).array().notNull(),
-  },
-  (t) => [primaryKey({ columns: [t.appId, t.accountSeq] })],
 );
 
 export type CampaignStatus = 'active' | 'completed' | 'canceled';

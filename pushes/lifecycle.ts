@@ -4,14 +4,20 @@
  * (delivered online, sync, ack) and offline-pages.ts (claim a page, the live-send fallback).
  */
 
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, type SQL, sql } from 'drizzle-orm';
 import { countPush, countRecipients } from '../core/metrics.ts';
 import { traceStatement } from '../core/tracing.ts';
 import { eligibleAccount } from '../db/accounts.ts';
 import { attributeSlots } from '../db/attribute-slots.ts';
 import type { Queryable } from '../db/client.ts';
 import { compileCondition } from '../db/conditions.ts';
-import { capJoin, frequencyCapOf, lockFrequencyCap, recordCappedPush } from '../db/frequency-caps.ts';
+import {
+  accountsAtCap,
+  capUntil,
+  countingPushes,
+  frequencyCapOf,
+  lockFrequencyCap,
+} from '../db/frequency-cap.ts';
 import { connectedNow, dropRecipientPartition, snapshotRecipients } from '../db/recipients.ts';
 import { pushes, RecipientState } from '../db/schema.ts';
 import { PushError } from './errors.ts';
@@ -133,19 +139,29 @@ async function snapshotIn(
   if (holdSeconds > 0) await tx.execute(sql`select pg_sleep(${holdSeconds})`);
   checkpoint();
   const cap = push.capped ? await frequencyCapOf(tx, appId) : null;
-  if (cap) await lockFrequencyCap(tx, appId);
+  let atCap: SQL | undefined;
+  if (cap) {
+    await lockFrequencyCap(tx, appId);
+    atCap = accountsAtCap(await countingPushes(tx, appId, cap), cap);
+    // Counting a million recipients of each counting push in memory rather than in temporary files.
+    if (atCap) await tx.execute(sql`set local work_mem = '64MB'`);
+  }
   checkpoint();
   const predicate = compileCondition(push.audience, await slotResolver(tx, appId, push.audienceSlots), 'a');
   const variant = variantExpression(push.localized, sql`a.language`);
-  const capped = cap ? capJoin(appId, cap) : undefined;
+  const matches = sql`a.app_id = ${appId} and ${eligibleAccount('a')} and ${predicate}`;
   const { inserted: audience, skipped } = await snapshotRecipients(tx, pushId, {
-    select: sql`select a.seq, a.account_id, ${variant} as variant${capped ? sql`, ${capped.over} as over` : sql``}
-      from accounts a ${capped?.join ?? sql``}
-      where a.app_id = ${appId} and ${eligibleAccount('a')} and ${predicate}`,
-    counted: capped !== undefined,
+    select: sql`select a.seq, a.account_id, ${variant} as variant from accounts a where ${matches}
+      ${atCap ? sql`and a.seq not in (select account_seq from at_cap)` : sql``}`,
+    skipped: atCap && {
+      with: sql`at_cap as materialized (${atCap})`,
+      // In the select list the IN stays a hashed subplan: as a join PostgreSQL, which cannot estimate the
+      // CTE, would look each account up one by one.
+      count: sql`select count(*) filter (where a.seq in (select account_seq from at_cap)) from accounts a
+        where ${matches}`,
+    },
   });
   checkpoint();
-  if (cap) await recordCappedPush(tx, appId, pushId, cap);
   // The stored copies are the recipients not connected to a live gateway now: they exist from this
   // commit on, whatever the provider notifications that follow do. Counted per variant in the same scan.
   const offline = push.retentionSeconds > 0 ? sql`not ${connectedNow(appId, sql`r.account_id`)}` : sql`false`;
@@ -160,7 +176,7 @@ async function snapshotIn(
   // started_at is when the snapshot began (the transaction's now()), snapshot_at when it ended.
   await tx.execute(sql`
     update pushes set snapshot_at = clock_timestamp(), audience_count = ${audience}, status = 'running',
-      stored_offline = ${stored}, over_cap = ${skipped},
+      stored_offline = ${stored}, over_cap = ${skipped}, cap_until = ${cap ? capUntil(cap) : null},
       language_counts = ${languages ? JSON.stringify(languages) : null}::jsonb,
       started_at = coalesce(started_at, now()),
       expires_at = clock_timestamp() + make_interval(secs => retention_seconds)
@@ -204,25 +220,50 @@ export async function complete(db: Queryable, { appId, pushId }: PushRef): Promi
 }
 
 /**
+ * Until when a push's recipient rows must outlive its retention: while it counts against its app's frequency
+ * cap (db/frequency-cap.ts). Undefined when they need not.
+ */
+const keptForCap = (row: { cap_until: Date | string | null; keep: boolean } | undefined) =>
+  row?.keep && row.cap_until ? new Date(row.cap_until).toISOString() : undefined;
+
+/** When the frequency cap still counts a push, until when; the caller drops its rows then (dropRecipients). */
+export interface KeptRecipients {
+  keepRecipientsUntil?: string | undefined;
+}
+
+/**
  * scheduled / running → canceled. Copies already stored keep their retention (`expiresAt`; the caller waits it
- * out); with none, the recipient partition goes at once.
+ * out); with none, the recipient partition goes at once, unless the frequency cap still counts the push
+ * (`keepRecipientsUntil`).
  */
 export async function markCanceled(
   db: Queryable,
   { appId, pushId }: PushRef,
-): Promise<{ expiresAt: string | null }> {
-  const rows = await db.execute<{ expires_at: Date | null; retention_seconds: number }>(sql`
+): Promise<{ expiresAt: string | null } & KeptRecipients> {
+  const rows = await db.execute<{
+    expires_at: Date | null;
+    retention_seconds: number;
+    cap_until: Date | null;
+    keep: boolean;
+  }>(sql`
     update pushes set status = case when status in ('scheduled', 'running') then 'canceled' else status end,
       canceled_at = coalesce(canceled_at, now())
     where app_id = ${appId} and id = ${pushId}
-    returning expires_at, retention_seconds`);
+    returning expires_at, retention_seconds, cap_until, coalesce(cap_until > now(), false) as keep`);
   const row = rows[0];
   if (row) countPush('canceled', appId);
   if (!row?.expires_at || row.retention_seconds === 0) {
+    const keepRecipientsUntil = keptForCap(row);
+    if (keepRecipientsUntil) return { expiresAt: null, keepRecipientsUntil };
     await dropRecipientPartition(db, pushId);
     return { expiresAt: null };
   }
   return { expiresAt: new Date(row.expires_at).toISOString() };
+}
+
+/** The frequency cap no longer counts the push: its recipient partition goes. Idempotent. */
+export async function dropRecipients(db: Queryable, { pushId }: PushRef): Promise<void> {
+  await dropRecipientPartition(db, pushId);
 }
 
 /**
@@ -260,26 +301,34 @@ async function waitingCopies(
 
 /**
  * Retention is over: copies nobody fetched are counted as expired and the push's recipient partition is
- * dropped whole. Idempotent: the count is taken only once.
+ * dropped whole, unless the frequency cap still counts the push: then it is kept until `keepRecipientsUntil`
+ * (the caller drops it then). Idempotent: the count is taken only once.
  */
-export async function expire(db: Queryable, { appId, pushId }: PushRef): Promise<{ expired: number }> {
-  const result = await db.transaction(async (tx) => {
+export async function expire(
+  db: Queryable,
+  { appId, pushId }: PushRef,
+): Promise<{ expired: number } & KeptRecipients> {
+  const { expired, keepRecipientsUntil } = await db.transaction(async (tx) => {
     const [locked] = await tx.execute<{
       expired_at: Date | null;
       snapshot_at: Date | null;
       retention_seconds: number;
+      cap_until: Date | null;
+      keep: boolean;
     }>(sql`
-      select expired_at, snapshot_at, retention_seconds from pushes where app_id = ${appId} and id = ${pushId} for update`);
-    if (!locked || locked.expired_at) return { expired: 0 };
-    const expired = await waitingCopies(tx, pushId, locked);
+      select expired_at, snapshot_at, retention_seconds, cap_until, coalesce(cap_until > now(), false) as keep
+      from pushes where app_id = ${appId} and id = ${pushId} for update`);
+    const keep = keptForCap(locked);
+    if (!locked || locked.expired_at) return { expired: 0, keepRecipientsUntil: keep };
+    const n = await waitingCopies(tx, pushId, locked);
     await tx.execute(sql`
-      update pushes set expired_at = now(), expired = ${expired} where app_id = ${appId} and id = ${pushId}`);
-    return { expired };
+      update pushes set expired_at = now(), expired = ${n} where app_id = ${appId} and id = ${pushId}`);
+    return { expired: n, keepRecipientsUntil: keep };
   });
   // Also on a retry whose first attempt committed the count but died before the drop.
-  await dropRecipientPartition(db, pushId);
-  countRecipients('expired', appId, result.expired);
-  return result;
+  if (!keepRecipientsUntil) await dropRecipientPartition(db, pushId);
+  countRecipients('expired', appId, expired);
+  return keepRecipientsUntil ? { expired, keepRecipientsUntil } : { expired };
 }
 
 /**

@@ -89,11 +89,7 @@ export function variantExpression(stored: readonly LocalizedVariant[] | null, la
 
 /** What a recipient of variant `variant` gets: its elements, notification options and language (null: default). */
 export function pickVariant(
-  push: {
-    message: { elements: readonly unknown[] } | unknown;
-    offline: OfflineOptions;
-    localized: LocalizedVariant[] | null;
-  },
+  push: { message: unknown; offline: OfflineOptions; localized: LocalizedVariant[] | null },
   variant: number,
 ): { elements: readonly unknown[]; offline: OfflineOptions; language: string | null } {
   const v = variant > 0 ? push.localized?.[variant - 1] : undefined;

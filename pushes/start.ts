@@ -11,12 +11,17 @@ import { HeraldAppId, HeraldCampaignId, pushSearchAttributes } from '../workflow
 import type { PushDeps } from './deps.ts';
 import { markFailed } from './lifecycle.ts';
 
-/** The line the Temporal UI's list shows for a push: its audience, when, and its retention. */
+/**
+ * The line the Temporal UI's list shows for a push: its audience, when, its retention, its language variants and
+ * whether the frequency cap leaves it alone.
+ */
 export function pushSummary(push: PushRow): string {
   const audience = push.audience === null ? 'all accounts' : 'a condition';
   const when = push.sendAt ? `at ${push.sendAt.toISOString()}` : 'now';
   const step = push.campaignId ? ` · campaign step ${push.campaignStep ?? 0}` : '';
-  return `Push to ${audience} · ${when} · keeps ${push.retentionSeconds} s${step}`;
+  const languages = push.localized?.length ? ` · ${push.localized.length + 1} variants` : '';
+  const uncapped = push.capped ? '' : ' · not capped';
+  return `Push to ${audience} · ${when} · keeps ${push.retentionSeconds} s${languages}${uncapped}${step}`;
 }
 
 /** Markdown the Temporal UI shows on the workflow's page: ids only (no message text, no condition values). */

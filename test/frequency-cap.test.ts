@@ -4,8 +4,9 @@ import { snapshot } from '../pushes/lifecycle.ts';
 import { client, startTestStack, type TestStack, waitFor } from './support/stack.ts';
 
 // The frequency cap through the REST API and the real worker: an app setting, counted per account across
-// pushes in a rolling window, skipped recipients counted in `capped`; and the snapshot's own guarantees
-// (rolled back: nothing counted; repeated: counted once; two at once: the cap still holds).
+// pushes in a rolling window from the recipient rows of the app's recent capped pushes (kept past their
+// retention for it), skipped recipients counted in `capped`; and the snapshot's own guarantees (rolled back:
+// nothing counted; repeated: counted once; two at once: the cap still holds).
 
 let stack: TestStack;
 beforeAll(async () => {
@@ -18,6 +19,7 @@ type Push = {
   status: string;
   capped: boolean;
   workflowId: string;
+  expiredAt: string | null;
   counters: { audience: number; capped: number };
 };
 type Api = ReturnType<typeof client>;
@@ -31,25 +33,36 @@ async function appWith(ids: string[], frequencyCap: unknown): Promise<{ app: Cre
   return { app, api };
 }
 
+/** A push with retention 1 s, once it expired: what remains of it is what the cap keeps. */
 async function pushed(api: Api, body: Record<string, unknown>): Promise<Push> {
-  const created = await api<Push>('POST', '/v1/pushes', { message: text('hi'), ...body });
+  const created = await api<Push>('POST', '/v1/pushes', {
+    message: text('hi'),
+    retentionSeconds: 1,
+    ...body,
+  });
   expect(created.status).toBe(201);
   return waitFor(
     () => api<Push>('GET', `/v1/pushes/${created.body.id}`).then((r) => r.body),
-    (p) => p.status === 'completed',
+    (p) => p.expiredAt !== null,
     30_000,
-    'completed',
+    'expired',
   );
 }
 
-/** An account's cap record: how many capped pushes it is remembered to have had. */
-async function remembered(appId: string, accountId: string): Promise<number> {
-  const [row] = await stack.database.sql<{ n: number | null }[]>`
-    select cardinality(f.recent) as n from frequency_caps f
-    join accounts a on a.app_id = f.app_id and a.seq = f.account_seq
-    where a.app_id = ${appId} and a.account_id = ${accountId}`;
+/** How many pushes the cap counts for this account now. */
+async function counted(appId: string, accountId: string): Promise<number> {
+  const [row] = await stack.database.sql<{ n: number }[]>`
+    select count(*)::int as n from push_recipients r
+    join pushes p on p.app_id = ${appId} and p.id = r.push_id
+    where p.cap_until > now() and p.recalled_at is null and r.account_id = ${accountId}`;
   return row?.n ?? 0;
 }
+
+const partitionOf = async (pushId: string) => {
+  const [row] = await stack.database.sql<{ t: string | null }[]>`
+    select to_regclass(${`push_recipients_${pushId.replaceAll('-', '')}`})::text as t`;
+  return row?.t ?? null;
+};
 
 describe('the app setting', () => {
   it('is set, shown, checked and cleared through PATCH /v1/apps/current', async () => {
@@ -93,28 +106,32 @@ describe('pushes under a cap', () => {
     });
     expect(tagged.status).toBe(200);
 
-    expect((await pushed(api, { audience: { TagsOr: ['a'] } })).counters).toMatchObject({
-      audience: 3,
-      capped: 0,
-    });
+    const first = await pushed(api, { audience: { TagsOr: ['a'] } });
+    expect(first.counters).toMatchObject({ audience: 3, capped: 0 });
+    // Its retention is over, but the cap still counts it: its rows are kept, its workflow waits.
+    expect(await partitionOf(first.id)).not.toBeNull();
+    expect((await stack.temporal.workflow.getHandle(first.workflowId).describe()).status.name).toBe(
+      'RUNNING',
+    );
+
     expect((await pushed(api, {})).counters).toMatchObject({ audience: 5, capped: 0 });
     // Not capped: it goes to everyone and is not counted.
     const free = await pushed(api, { capped: false });
     expect(free).toMatchObject({ capped: false, counters: { audience: 5, capped: 0 } });
+    expect(await partitionOf(free.id)).toBeNull();
     // u1–u3 have had two capped pushes, u4 and u5 one.
+    expect(await counted(app.id, 'u1')).toBe(2);
+    expect(await counted(app.id, 'u4')).toBe(1);
     const fourth = await pushed(api, {});
     expect(fourth.counters).toMatchObject({ audience: 2, capped: 3 });
-    expect(await remembered(app.id, 'u1')).toBe(2);
-    expect(await remembered(app.id, 'u4')).toBe(2);
+    expect(await counted(app.id, 'u4')).toBe(2);
 
-    // A day later for u1: its pushes left the rolling window.
+    // A day later for the first push: it left the rolling window.
     await stack.database.sql`
-      update frequency_caps f set recent = array(select t - interval '25 hours' from unnest(f.recent) t)
-      from accounts a where a.app_id = ${app.id} and a.account_id = 'u1'
-        and f.app_id = a.app_id and f.account_seq = a.seq`;
+      update pushes set snapshot_at = snapshot_at - interval '25 hours', cap_until = cap_until - interval '25 hours'
+      where app_id = ${app.id} and id = ${first.id}`;
     const fifth = await pushed(api, {});
-    expect(fifth.counters).toMatchObject({ audience: 1, capped: 4 });
-    expect(await remembered(app.id, 'u1')).toBe(1); // the old times dropped, this one kept
+    expect(fifth.counters).toMatchObject({ audience: 3, capped: 2 });
 
     // The snapshot's result, in the workflow's history, says the same.
     const history = await stack.temporal.workflow.getHandle(fifth.workflowId).fetchHistory();
@@ -128,14 +145,30 @@ describe('pushes under a cap', () => {
     );
     const payload = completed?.activityTaskCompletedEventAttributes?.result?.payloads?.[0]?.data;
     expect(JSON.parse(new TextDecoder().decode(payload ?? new Uint8Array()))).toMatchObject({
-      audience: 1,
-      capped: 4,
+      audience: 3,
+      capped: 2,
     });
 
-    // With the cap turned off everyone gets pushes again, and nothing is recorded meanwhile.
+    // With the cap turned off everyone gets pushes again, and they are not counted: dropped at expiry.
     await api('PATCH', '/v1/apps/current', { frequencyCap: null });
-    expect((await pushed(api, {})).counters).toMatchObject({ audience: 5, capped: 0 });
-    expect(await remembered(app.id, 'u4')).toBe(2);
+    const uncounted = await pushed(api, {});
+    expect(uncounted.counters).toMatchObject({ audience: 5, capped: 0 });
+    expect(await partitionOf(uncounted.id)).toBeNull();
+  });
+
+  it('a recall stops a push counting', async () => {
+    const { app, api } = await appWith(['r1'], { max: 1 });
+    const sent = await pushed(api, {});
+    expect(await counted(app.id, 'r1')).toBe(1);
+    expect((await api('POST', `/v1/pushes/${sent.id}/recall`)).status).toBe(202);
+    await waitFor(
+      () => stack.temporal.workflow.getHandle(sent.workflowId).result(),
+      (r) => r === 'done',
+      10_000,
+      'the workflow to end',
+    );
+    expect(await partitionOf(sent.id)).toBeNull();
+    expect((await pushed(api, {})).counters).toMatchObject({ audience: 1, capped: 0 });
   });
 });
 
@@ -159,11 +192,11 @@ describe('the snapshot under a cap', () => {
         tx.rollback();
       }),
     ).rejects.toThrow();
-    expect(await remembered(app.id, 'a')).toBe(0);
+    expect(await counted(app.id, 'a')).toBe(0);
 
     expect(await snapshot(db, ref)).toMatchObject({ audience: 3, capped: 0 });
     expect(await snapshot(db, ref)).toMatchObject({ audience: 3, capped: 0 });
-    for (const id of ['a', 'b', 'c']) expect(await remembered(app.id, id)).toBe(1);
+    for (const id of ['a', 'b', 'c']) expect(await counted(app.id, id)).toBe(1);
 
     const next = await pushed(api, {});
     expect(next.counters).toMatchObject({ audience: 0, capped: 3 });

@@ -94,6 +94,7 @@ export function mockActivities(overrides: Partial<PushActivities> = {}) {
     markPushCanceled: async () => ({ expiresAt: null }),
     recallPush: async () => ({ withdrawn: 0 }),
     expirePush: async () => ({ expired: 0 }),
+    dropRecipients: async () => {},
     reschedulePushes: async () => {},
     cancelCampaignPushes: async () => {},
     finishCampaign: async () => {},
