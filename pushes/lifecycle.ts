@@ -70,6 +70,7 @@ export async function snapshot(
   if (stored !== undefined) {
     countPush('running', appId);
     countRecipients('snapshotted', appId, result.audience);
+    countRecipients('capped', appId, result.capped);
     countRecipients('stored', appId, stored);
   }
   return result;

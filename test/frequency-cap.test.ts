@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CreatedApp } from '../db/apps.ts';
 import { snapshot } from '../pushes/lifecycle.ts';
+import { parsePrometheus, seriesValue } from './support/prometheus.ts';
 import { client, startTestStack, type TestStack, waitFor } from './support/stack.ts';
 
 // The frequency cap through the REST API and the real worker: an app setting, counted per account across
@@ -58,10 +59,27 @@ async function counted(appId: string, accountId: string): Promise<number> {
   return row?.n ?? 0;
 }
 
+/** herald_push_recipients_total{event="capped"} of this process (the test stack's worker runs in it). */
+const cappedMetric = async () =>
+  seriesValue(
+    parsePrometheus(await (await fetch(`${stack.url}/metrics`)).text()),
+    'herald_push_recipients_total',
+    {
+      event: 'capped',
+      app: '',
+    },
+  );
+
 const partitionOf = async (pushId: string) => {
   const [row] = await stack.database.sql<{ t: string | null }[]>`
     select to_regclass(${`push_recipients_${pushId.replaceAll('-', '')}`})::text as t`;
   return row?.t ?? null;
+};
+
+/** The push's workflow ended, and with it its recipient rows (expirePush drops them after counting). */
+const droppedAtExpiry = async (p: Push) => {
+  expect(await stack.temporal.workflow.getHandle(p.workflowId).result()).toBe('done');
+  return partitionOf(p.id);
 };
 
 describe('the app setting', () => {
@@ -118,7 +136,7 @@ describe('pushes under a cap', () => {
     // Not capped: it goes to everyone and is not counted.
     const free = await pushed(api, { capped: false });
     expect(free).toMatchObject({ capped: false, counters: { audience: 5, capped: 0 } });
-    expect(await partitionOf(free.id)).toBeNull();
+    expect(await droppedAtExpiry(free)).toBeNull();
     // u1–u3 have had two capped pushes, u4 and u5 one.
     expect(await counted(app.id, 'u1')).toBe(2);
     expect(await counted(app.id, 'u4')).toBe(1);
@@ -130,8 +148,10 @@ describe('pushes under a cap', () => {
     await stack.database.sql`
       update pushes set snapshot_at = snapshot_at - interval '25 hours', cap_until = cap_until - interval '25 hours'
       where app_id = ${app.id} and id = ${first.id}`;
+    const before = await cappedMetric();
     const fifth = await pushed(api, {});
     expect(fifth.counters).toMatchObject({ audience: 3, capped: 2 });
+    expect((await cappedMetric()) - before).toBe(2);
 
     // The snapshot's result, in the workflow's history, says the same.
     const history = await stack.temporal.workflow.getHandle(fifth.workflowId).fetchHistory();
@@ -153,7 +173,7 @@ describe('pushes under a cap', () => {
     await api('PATCH', '/v1/apps/current', { frequencyCap: null });
     const uncounted = await pushed(api, {});
     expect(uncounted.counters).toMatchObject({ audience: 5, capped: 0 });
-    expect(await partitionOf(uncounted.id)).toBeNull();
+    expect(await droppedAtExpiry(uncounted)).toBeNull();
   });
 
   it('a recall stops a push counting', async () => {
