@@ -7,6 +7,7 @@ import {
   SnapshotStopped,
   snapshot,
 } from '../pushes/lifecycle.ts';
+import { planPushWaves, snapshotWave, type WavePlan } from '../pushes/waves.ts';
 import type { ActivityDeps } from './deps.ts';
 
 /** How often a running snapshot heartbeats: heartbeats carry a cancel (and a dead worker's timeout). */
@@ -28,6 +29,38 @@ export function audienceActivities({ database, testing }: ActivityDeps) {
       const beat = setInterval(() => ctx.heartbeat(), SNAPSHOT_HEARTBEAT_MS);
       try {
         return await snapshot(database.db, ref, {
+          signal: ctx.cancellationSignal,
+          holdSeconds: testing?.snapshotHoldSeconds,
+        });
+      } catch (err) {
+        if (err instanceof SnapshotStopped) throw new CancelledFailure(err.message);
+        if (err instanceof HeraldError) throw ApplicationFailure.nonRetryable(err.message, err.code);
+        throw err;
+      } finally {
+        clearInterval(beat);
+      }
+    },
+
+    /** A local-time or windowed push's waves, planned once (pushes/waves.ts); a retry returns the same plan. */
+    async planWaves(ref: PushRef): Promise<WavePlan[]> {
+      try {
+        return await planPushWaves(database.db, ref);
+      } catch (err) {
+        if (err instanceof HeraldError) throw ApplicationFailure.nonRetryable(err.message, err.code);
+        throw err;
+      }
+    },
+
+    /**
+     * One wave's snapshot: as snapshotAudience, for the recipients of the wave's zones (pushes/waves.ts); its
+     * result counts the wave's recipients, those the cap skipped in it and, with variants, the wave's languages.
+     */
+    async snapshotWave({ wave, ...ref }: PushRef & { wave: number }): Promise<SnapshotResult> {
+      const ctx = Context.current();
+      ctx.heartbeat();
+      const beat = setInterval(() => ctx.heartbeat(), SNAPSHOT_HEARTBEAT_MS);
+      try {
+        return await snapshotWave(database.db, ref, wave, {
           signal: ctx.cancellationSignal,
           holdSeconds: testing?.snapshotHoldSeconds,
         });

@@ -4,6 +4,7 @@ import type { ActivityDeps } from './deps.ts';
 import { lifecycleActivities } from './lifecycle.ts';
 import { offlineActivities } from './offline.ts';
 import { reconcileActivities } from './reconcile.ts';
+import { scheduleActivities } from './schedule.ts';
 
 export type { ProviderRegistry } from '../delivery/registry.ts';
 export type { ActivityDeps, ActivityTesting } from './deps.ts';
@@ -16,6 +17,7 @@ export function createActivities(deps: ActivityDeps) {
     ...lifecycleActivities(deps),
     ...offlineActivities(deps),
     ...reconcileActivities(deps),
+    ...scheduleActivities(deps),
   };
 }
 

@@ -15,8 +15,8 @@ export function lifecycleActivities({ database, bus }: ActivityDeps) {
 
   return {
     /** Tells every gateway to deliver this push to its connected recipients. */
-    async publishToGateways({ appId, pushId }: PushRef): Promise<void> {
-      await bus.publish({ type: 'push', appId, pushId });
+    async publishToGateways({ appId, pushId, wave }: PushRef & { wave?: number }): Promise<void> {
+      await bus.publish({ type: 'push', appId, pushId, ...(wave === undefined ? {} : { wave }) });
     },
 
     /** Final counters are in place; the push is completed and its copies wait until `expiresAt`. */

@@ -2,7 +2,7 @@ import { CancelledFailure, Context } from '@temporalio/activity';
 import { and, eq } from 'drizzle-orm';
 import { type Element, notificationBody } from '../core/messages.ts';
 import { notificationsTotal } from '../core/metrics.ts';
-import { PAGES_IN_FLIGHT } from '../core/tunables.ts';
+import { PACED_ACTIVITY_MS, PAGES_IN_FLIGHT } from '../core/tunables.ts';
 import { type App, findAppById } from '../db/apps.ts';
 import { pushes } from '../db/schema.ts';
 import type { CommonNotification, SendOutcome } from '../delivery/channel.ts';
@@ -10,14 +10,17 @@ import { CHANNELS, type ChannelClients, type ChannelName } from '../delivery/reg
 import type { PushRef } from '../pushes/lifecycle.ts';
 import { pickVariant } from '../pushes/localized.ts';
 import {
+  accountsOf,
   addProviderCounts,
   claimLiveFallbackPage,
   claimPage,
   countAwaitingLive,
   disableDevices,
+  offlineCursorOf,
   type PageDevice,
   ProviderTally,
 } from '../pushes/offline-pages.ts';
+import { advancePace, paceDelayMs, throttledPageSize } from '../pushes/throttle.ts';
 import type { ActivityDeps } from './deps.ts';
 
 type Push = typeof pushes.$inferSelect;
@@ -70,6 +73,42 @@ export class Renderings {
     this.made.set(variant, rendering);
     return rendering;
   }
+
+  /** The devices whose variant sends a notification: what a throttled push counts as notified. */
+  notified(pageDevices: PageDevice[]): PageDevice[] {
+    return pageDevices.filter((d) => this.get(d.variant) !== undefined);
+  }
+}
+
+/**
+ * A throttled push's pace, for one activity (pushes/throttle.ts keeps it in the push row): pages of one second's
+ * worth, a wait for the row's pace time before each claim (heartbeating, and ended by a cancel), and the
+ * activity hands back to the workflow after PACED_ACTIVITY_MS rather than after a count of pages.
+ */
+function pacer(db: ActivityDeps['database']['db'], push: Push, batchSize: number) {
+  const perMinute = push.throttlePerMinute;
+  if (!perMinute) return undefined;
+  const ref = { appId: push.appId, pushId: push.id };
+  const ctx = Context.current();
+  const until = Date.now() + PACED_ACTIVITY_MS;
+  /** When the next page may go, by this process's clock (the row's pace time, read as a delay). */
+  let readyAt: number | undefined;
+  return {
+    pageSize: throttledPageSize(perMinute, batchSize),
+    timeLeft: () => Date.now() < until,
+    async wait(cursor: number): Promise<void> {
+      // A new attempt reads the pace the earlier ones left in the row.
+      readyAt ??= Date.now() + (await paceDelayMs(db, ref));
+      for (let left = readyAt - Date.now(); left > 0; left = readyAt - Date.now()) {
+        await ctx.sleep(Math.min(left, 1000));
+        ctx.heartbeat({ cursor });
+      }
+    },
+    async advance(recipients: number, pageDevices: PageDevice[]): Promise<void> {
+      const ms = await advancePace(db, ref, { recipients, notified: accountsOf(pageDevices), perMinute });
+      readyAt = Date.now() + ms;
+    },
+  };
 }
 
 export function offlineActivities({
@@ -148,14 +187,20 @@ export function offlineActivities({
       appId: string;
       pushId: string;
       cursor: number;
+      /** A local-time push's wave: its rows only (pushes/waves.ts). */
+      wave?: number | undefined;
     }): Promise<{ cursor: number; done: boolean; awaitingLive: number }> {
       const ctx = Context.current();
       const { push, app } = await load(input);
       const ref = { appId: push.appId, pushId: push.id };
+      const { wave } = input;
       // A retry cannot know what the lost attempt marked: the rows say.
-      let awaitingLive = ctx.info.attempt > 1 ? await countAwaitingLive(db, ref) : 0;
-      // The push row's cursor is the truth: pages up to it were claimed, by this attempt or an earlier one.
-      let cursor = Math.max(input.cursor, push.offlineCursor);
+      let awaitingLive = ctx.info.attempt > 1 ? await countAwaitingLive(db, ref, wave) : 0;
+      // The stored cursor is the truth: pages up to it were claimed, by this attempt or an earlier one.
+      let cursor = Math.max(
+        input.cursor,
+        wave === undefined ? push.offlineCursor : await offlineCursorOf(db, ref, wave),
+      );
       const renderings = new Renderings(push);
       const tally = new ProviderTally();
       const inFlight = new Set<Promise<void>>();
@@ -165,15 +210,18 @@ export function offlineActivities({
         );
         inFlight.add(p);
       };
+      const paced = pacer(db, push, batchSize);
       try {
-        for (let i = 0; i < pagesPerActivity; i++) {
+        for (let i = 0; paced ? paced.timeLeft() : i < pagesPerActivity; i++) {
           if (ctx.cancellationSignal.aborted) throw new CancelledFailure('push stopped');
+          await paced?.wait(cursor);
           const carried = tally.take();
           const page = await claimPage(db, ref, {
             cursor,
-            size: batchSize,
+            size: paced?.pageSize ?? batchSize,
             wantDevices: renderings.any,
             tally: carried,
+            wave,
           }).catch((err: unknown) => {
             // The claim rolled back with the results it carried: they are written in `finally` instead.
             tally.merge(carried);
@@ -183,14 +231,12 @@ export function offlineActivities({
           awaitingLive += page.awaitingLive;
           if (page.lastSeq === null) return { cursor, done: true, awaitingLive };
           if (!page.claimed) {
-            const [now] = await db
-              .select({ c: pushes.offlineCursor })
-              .from(pushes)
-              .where(and(eq(pushes.appId, push.appId), eq(pushes.id, push.id)));
-            cursor = Math.max(cursor, now?.c ?? cursor);
+            cursor = Math.max(cursor, await offlineCursorOf(db, ref, wave));
             continue;
           }
           cursor = page.lastSeq;
+          // Before its notifications go out: a crash in between loses them, never sends them unpaced.
+          await paced?.advance(page.recipients, renderings.notified(page.devices));
           if (page.devices.length) {
             send(page.devices);
             if (inFlight.size >= PAGES_IN_FLIGHT) await Promise.race(inFlight);
@@ -200,7 +246,7 @@ export function offlineActivities({
         return { cursor, done: false, awaitingLive };
       } finally {
         await Promise.all(inFlight);
-        await addProviderCounts(db, ref, tally);
+        await addProviderCounts(db, ref, tally, wave);
       }
     },
 
@@ -209,9 +255,13 @@ export function offlineActivities({
      * them once more (an account whose socket died and that reconnected elsewhere gets the push live) and
      * answers how many there are; the workflow then lets the fan-outs settle and runs deliverLiveFallbacks.
      */
-    async retryLiveDelivery(ref: PushRef): Promise<{ awaitingLive: number }> {
-      const awaitingLive = await countAwaitingLive(db, ref);
-      if (awaitingLive > 0) await bus.publish({ type: 'push', ...ref, retry: true });
+    async retryLiveDelivery({
+      wave,
+      ...ref
+    }: PushRef & { wave?: number }): Promise<{ awaitingLive: number }> {
+      const awaitingLive = await countAwaitingLive(db, ref, wave);
+      if (awaitingLive > 0)
+        await bus.publish({ type: 'push', ...ref, retry: true, ...(wave === undefined ? {} : { wave }) });
       return { awaitingLive };
     },
 
@@ -222,7 +272,9 @@ export function offlineActivities({
      * commits before its notification goes out), so the fallback is at most once, as pages are. Heartbeats and
      * resumes like the pages; a canceled or recalled push claims nothing.
      */
-    async deliverLiveFallbacks(input: PushRef & { cursor?: number }): Promise<{ devices: number }> {
+    async deliverLiveFallbacks(
+      input: PushRef & { cursor?: number; wave?: number },
+    ): Promise<{ devices: number }> {
       const ctx = Context.current();
       const { push, app } = await load(input);
       const ref = { appId: push.appId, pushId: push.id };
@@ -231,22 +283,27 @@ export function offlineActivities({
       let cursor = Math.max(input.cursor ?? 0, details?.cursor ?? 0);
       let devices = 0;
       const tally = new ProviderTally();
+      const paced = pacer(db, push, batchSize);
       try {
         for (;;) {
           if (ctx.cancellationSignal.aborted) throw new CancelledFailure('push stopped');
+          await paced?.wait(cursor);
           const page = await claimLiveFallbackPage(db, ref, {
             cursor,
-            size: batchSize,
+            size: paced?.pageSize ?? batchSize,
             wantDevices: renderings.any,
+            wave: input.wave,
           });
           if (page.lastSeq === null) return { devices };
           cursor = page.lastSeq;
+          // These recipients were counted as passed by their offline page already.
+          await paced?.advance(0, renderings.notified(page.devices));
           devices += page.devices.length;
           if (page.devices.length) await notifyDevices(push, app, page.devices, renderings, tally);
           ctx.heartbeat({ cursor });
         }
       } finally {
-        await addProviderCounts(db, ref, tally);
+        await addProviderCounts(db, ref, tally, input.wave);
       }
     },
   };

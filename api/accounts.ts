@@ -142,6 +142,10 @@ export const AccountSchema = z
     id: z.string(),
     nick: z.string().nullable(),
     faceUrl: z.string().nullable(),
+    timezone: z
+      .string()
+      .nullable()
+      .openapi({ description: "IANA zone for local-time delivery; null: the app's default zone" }),
     tags: z.array(z.string()),
     attributes: z.record(z.string(), z.string()).openapi({ description: 'Attribute values by name' }),
     language: z.string().nullable().openapi({
@@ -173,6 +177,7 @@ export const accountView = (a: AccountSummary): z.infer<typeof AccountSchema> =>
   id: a.id,
   nick: a.nick,
   faceUrl: a.faceUrl,
+  timezone: a.timezone,
   tags: a.tags,
   attributes: a.attributes,
   language: a.language,
@@ -233,6 +238,10 @@ const importRoute = createRoute({
                 nick: z.string().optional().openapi({ maxLength: MAX_NICK_LENGTH }),
                 faceUrl: z.string().optional().openapi({ maxLength: MAX_FACE_URL_LENGTH }),
                 language: languageField,
+                timezone: z.string().nullable().optional().openapi({
+                  description:
+                    'IANA zone name (e.g. "Asia/Kolkata"); null clears it; absent keeps it. Unknown: 400 invalid_timezone',
+                }),
               }),
             )
             .openapi({ minItems: 1, maxItems: MAX_BATCH_ACCOUNTS }),
@@ -333,7 +342,7 @@ const patchRoute = createRoute({
   path: '/{id}',
   tags,
   security,
-  summary: 'Change an account’s nick, face URL or language (fields left out stay as they are)',
+  summary: 'Change an account’s nick, face URL, language or zone (fields left out stay as they are)',
   request: {
     params: accountParam,
     body: jsonBodyOf(
@@ -342,6 +351,10 @@ const patchRoute = createRoute({
           nick: z.string().optional().openapi({ maxLength: MAX_NICK_LENGTH }),
           faceUrl: z.string().optional().openapi({ maxLength: MAX_FACE_URL_LENGTH }),
           language: languageField,
+          timezone: z.string().nullable().optional().openapi({
+            description:
+              'IANA zone name (e.g. "Asia/Kolkata"); null clears it; absent keeps it. Unknown: 400 invalid_timezone',
+          }),
         })
         .openapi('AccountPatch'),
     ),

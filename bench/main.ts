@@ -4,7 +4,7 @@
  *   npm run bench -- <all|tag-or|attr-and|every> [--accounts 100000] [--online 10000] [--apns-pct 10]
  *                    [--fcm-pct 10] [--hms-pct 0] [--honor-pct 0] [--retention 3600] [--apis N] [--page-size N] [--pool-size N]
  *                    [--profile worker[,api]] [--private-pg [--pg-setting k=v]… [--auto-explain MS]]
- *                    [--json out.json] [--keep]
+ *                    [--json out.json] [--keep] [--local-time N]
  *
  * It starts (or reuses) PostgreSQL and Temporal, spawns `herald api` (one per ~15,000 sockets: a process may
  * not open more than `ulimit -Hn` files) and `herald worker` as child processes, a child running the APNs,
@@ -77,7 +77,8 @@ const SOCKETS_PER_API = 15_000;
 const USAGE = `npm run bench -- <all|tag-or|attr-and|every> [--accounts N] [--online K] [--apns-pct 10] [--fcm-pct 10]
   [--hms-pct 0] [--honor-pct 0]
   [--retention 3600] [--apis N] [--page-size N] [--pool-size N] [--profile worker[,api]]
-  [--private-pg] [--pg-setting name=value]… [--auto-explain MS] [--json out.json] [--keep] [--timeout S]`;
+  [--private-pg] [--pg-setting name=value]… [--auto-explain MS] [--json out.json] [--keep] [--timeout S]
+  [--local-time N] (a local-time push over N zones, one wave each, all due at once)`;
 
 interface Options {
   scenarios: Scenario[];
@@ -98,6 +99,8 @@ interface Options {
   json: string | undefined;
   keep: boolean;
   timeoutS: number;
+  /** Local-time push over this many zones (one wave per zone), 0: a plain push. */
+  localTime: number;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -122,6 +125,7 @@ function parseOptions(argv: string[]): Options {
       json: { type: 'string' },
       keep: { type: 'boolean', default: false },
       timeout: { type: 'string', default: '1800' },
+      'local-time': { type: 'string', default: '0' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -173,7 +177,21 @@ function parseOptions(argv: string[]): Options {
     json: values.json,
     keep: values.keep ?? false,
     timeoutS: int('timeout', values.timeout, 1),
+    localTime: Math.min(24, int('local-time', values['local-time'], 0)),
   };
+}
+
+/**
+ * `--local-time N`: the accounts are spread over N whole-hour zones (bench/seed.ts) and the push is sent at a
+ * local time that has already passed in all of them, with pastZones send: one wave per zone, all due at once,
+ * run one after another. The figure is the waves' own cost (N plans' worth of snapshots, fan-outs and pages)
+ * without the hours a real local-time push waits between them.
+ */
+function localTimeFields() {
+  // 11.5 h ago in UTC has passed in every zone from UTC+12 to UTC−11 (the latest is 11 h behind UTC), and is
+  // still ahead in UTC−12, so the push is accepted.
+  const localTime = new Date(Date.now() - 11.5 * 3600_000).toISOString().slice(0, 19);
+  return { sendAt: { localTime }, pastZones: 'send', window: null };
 }
 
 const bar = progressBar();
@@ -294,6 +312,7 @@ async function runPush(stack: Stack, seeded: Seeded, online: string[], scenario:
         elements: [{ type: 'text', text: `Benchmark push (${scenario}) at ${new Date().toISOString()}` }],
       },
       retentionSeconds: opts.retention,
+      ...(opts.localTime ? localTimeFields() : {}),
     }),
   });
   const tPosted = now();
@@ -835,6 +854,7 @@ async function main(): Promise<void> {
       fcmPct: opts.fcmPct,
       hmsPct: opts.hmsPct,
       honorPct: opts.honorPct,
+      zones: opts.localTime,
       onProgress: (done, total, label) => bar.update(label, done, total),
     });
     const seeded = await seeding;

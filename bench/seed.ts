@@ -24,8 +24,19 @@ export interface SeedOptions {
   fcmPct: number;
   hmsPct?: number;
   honorPct?: number;
+  /**
+   * Spread the accounts evenly over this many zones of whole-hour offsets, one offset each (`Etc/GMT…`, from
+   * +12:00 westwards), for local-time pushes; 0: no zone.
+   */
+  zones?: number;
   onProgress?: (done: number, total: number, label: string) => void;
 }
+
+/** Zone k (0-based) of `--local-time`: UTC+12:00 for k = 0, one hour further west for each k. */
+export const benchZone = (k: number): string => {
+  const offset = 12 - k;
+  return offset > 0 ? `Etc/GMT-${offset}` : offset < 0 ? `Etc/GMT+${-offset}` : 'Etc/GMT';
+};
 
 export interface Seeded {
   app: CreatedApp;
@@ -51,6 +62,8 @@ export async function seedBenchApp(database: Database, opts: SeedOptions): Promi
     insert into attribute_names (app_id, slot, name)
     values (${app.id}, 0, 'city'), (${app.id}, 1, 'level'), (${app.id}, 2, 'lang')`);
   const n = opts.accounts;
+  const zones = opts.zones ?? 0;
+  const zoneList = Array.from({ length: zones }, (_, k) => benchZone(k));
   const apns = opts.apnsPct / 100;
   const fcm = opts.fcmPct / 100;
   const hms = (opts.hmsPct ?? 0) / 100;
@@ -61,13 +74,14 @@ export async function seedBenchApp(database: Database, opts: SeedOptions): Promi
     const hi = Math.min(n, lo + CHUNK - 1);
     // floor(K ^ u) for uniform u is 1..K-1 with P(r) = log_K((r+1)/r) ≈ 1/r: Zipf-like, cheap to draw.
     await db.execute(sql`
-      insert into accounts (app_id, account_id, tags, attrs, imported_at)
+      insert into accounts (app_id, account_id, tags, attrs, timezone, imported_at)
       select ${app.id}, 'u' || g,
         array(select distinct 't' || floor(power(51, random()))::int from generate_series(1, k)),
         jsonb_strip_nulls(jsonb_build_object(
           '0', case when u_city < 0.9 then 'c' || floor(power(301, random()))::int end,
           '1', (1 + floor(random() * 4)::int)::text,
           '2', case when u_lang < 0.95 then 'l' || floor(power(21, random()))::int end)),
+        case when ${zones} > 0 then (${JSON.stringify(zoneList)}::jsonb) ->> (g % ${Math.max(zones, 1)}) end,
         now()
       from (
         select g, floor(random() * 9)::int as k, random() as u_city, random() as u_lang

@@ -46,6 +46,11 @@ export const configSchema = z.object({
   TEMPORAL_NAMESPACE: z.preprocess(emptyToUndefined, z.string().min(1).default('default')),
   TEMPORAL_TASK_QUEUE: z.preprocess(emptyToUndefined, z.string().min(1).default('herald')),
   TEMPORAL_CLI: optionalString,
+  /**
+   * The Temporal Web UI's base URL, for the console's links to a push's workflow; `herald start` uses its dev
+   * server's UI when unset.
+   */
+  HERALD_TEMPORAL_UI_URL: z.preprocess(emptyToUndefined, z.url({ protocol: /^https?$/ }).optional()),
   TEMPORAL_UI_PORT: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(65535).default(8233)),
   HERALD_POSTGRES_PORT: z.preprocess(
     emptyToUndefined,

@@ -14,6 +14,13 @@ export const PAGES_IN_FLIGHT = 4;
 /** Offline pages one deliverOfflinePages activity handles before handing its cursor back to the workflow. */
 export const PAGES_PER_ACTIVITY = 50;
 
+/**
+ * How long one deliverOfflinePages activity of a throttled push runs (pacing, not sending, takes its time)
+ * before handing its cursor back to the workflow: well inside the activity's 30-minute start-to-close timeout,
+ * and few enough activities in the history for a push that runs for hours.
+ */
+export const PACED_ACTIVITY_MS = 5 * 60_000;
+
 /** Connected accounts per live-delivery read of one push on one gateway (gateway/fanout.ts). */
 export const GATEWAY_LIVE_CHUNK = 1_000;
 

@@ -14,6 +14,7 @@ import { attributeSlots } from './attribute-slots.ts';
 import type { Queryable } from './client.ts';
 import { type Condition, ConditionError, compileCondition, validateCondition } from './conditions.ts';
 import { accounts, devices, RecipientState } from './schema.ts';
+import { canonicalZone } from './timezones.ts';
 
 /** At most this many accounts in one batch call (import, tags, attributes, delete). Tencent's v4 uses 100. */
 export const MAX_BATCH_ACCOUNTS = 1000;
@@ -41,6 +42,7 @@ export type DomainErrorCode =
   | 'attribute_name_taken'
   | 'attribute_in_use'
   | 'invalid_cursor'
+  | 'invalid_timezone'
   | 'not_found';
 
 /**
@@ -198,6 +200,20 @@ export interface AccountImport {
   faceUrl?: string | undefined;
   /** A BCP 47 tag; null clears it; absent leaves it as it is. */
   language?: string | null | undefined;
+  /** An IANA zone name; null clears it (the app's default zone applies); absent keeps it. */
+  timezone?: string | null | undefined;
+}
+
+/** A zone name as PostgreSQL spells it, or invalid_timezone at `path`. */
+export async function checkTimezone(db: Queryable, name: unknown, path: FieldPath): Promise<string> {
+  const canonical = typeof name === 'string' ? await canonicalZone(db, name) : undefined;
+  if (canonical === undefined)
+    throw new DomainError(
+      'invalid_timezone',
+      path,
+      `${JSON.stringify(name)} is not a time zone PostgreSQL knows; use an IANA name such as "Europe/Paris" or "Asia/Kolkata"`,
+    );
+  return canonical;
 }
 
 /** What an import or a profile change writes besides the id: checked, the language made canonical. */
@@ -279,24 +295,38 @@ export async function importAccounts(
   });
   // The ids whose language the batch sets (or clears): the others keep theirs.
   const settingLanguage = JSON.stringify([...byId.values()].filter((p) => p.set_language).map((p) => p.id));
+  // Zones: null clears, absent keeps (the last mention of an id wins, as for nick).
+  const zones = new Map<string, { timezone: string | null }>();
+  for (const [i, item] of items.entries()) {
+    if (item.timezone === undefined) continue;
+    zones.set(item.id, {
+      timezone:
+        item.timezone === null ? null : await checkTimezone(db, item.timezone, ['accounts', i, 'timezone']),
+    });
+  }
+  const values = [...byId.values()].map((v) => ({ ...v, timezone: zones.get(v.id)?.timezone ?? null }));
+  const cleared = [...zones].filter(([, z]) => z.timezone === null).map(([id]) => id);
   const rows = await db.execute<{ created: boolean }>(sql`
-    insert into accounts (app_id, account_id, nick, face_url, language, imported_at)
-    select ${appId}, x.id, x.nick, x.face_url, x.language, now()
-    from jsonb_to_recordset(${JSON.stringify([...byId.values()])}::jsonb)
-      as x(id text, nick text, face_url text, language text)
+    insert into accounts (app_id, account_id, nick, face_url, language, timezone, imported_at)
+    select ${appId}, x.id, x.nick, x.face_url, x.language, x.timezone, now()
+    from jsonb_to_recordset(${JSON.stringify(values)}::jsonb)
+      as x(id text, nick text, face_url text, language text, timezone text)
     on conflict (app_id, account_id) do update set
       nick = coalesce(excluded.nick, accounts.nick),
       face_url = coalesce(excluded.face_url, accounts.face_url),
       language = case when excluded.account_id in (select jsonb_array_elements_text(${settingLanguage}::jsonb))
         then excluded.language else accounts.language end,
+      timezone = case when excluded.timezone is not null then excluded.timezone
+                      when ${JSON.stringify(cleared)}::jsonb ? accounts.account_id then null
+                      else accounts.timezone end,
       imported_at = coalesce(accounts.imported_at, excluded.imported_at)
     returning (xmax = 0) as created`);
   return { imported: byId.size, created: rows.filter((r) => r.created).length };
 }
 
 /**
- * Changes one account's nick, face URL or language (a field left out stays as it is; `language: null` clears
- * it), after the same checks as an import. Does not make the account eligible. False when it does not exist.
+ * Changes one account's nick, face URL, language or zone (a field left out stays as it is; `language: null` and
+ * `timezone: null` clear them), after the same checks as an import. Does not make the account eligible. False when it does not exist.
  */
 export async function updateAccountProfile(
   db: Queryable,
@@ -310,11 +340,27 @@ export async function updateAccountProfile(
   if (p.nick !== null) sets.push(sql`nick = ${p.nick}`);
   if (p.face_url !== null) sets.push(sql`face_url = ${p.face_url}`);
   if (p.set_language) sets.push(sql`language = ${p.language}`);
+  if (patch.timezone !== undefined)
+    sets.push(
+      sql`timezone = ${patch.timezone === null ? null : await checkTimezone(db, patch.timezone, ['timezone'])}`,
+    );
   const rows = await db.execute(sql`
     update accounts set ${sets.length ? sql.join(sets, sql`, `) : sql`account_id = account_id`}
     where app_id = ${appId} and account_id = ${id}
     returning 1`);
   return rows.length > 0;
+}
+
+/** The device's zone (the SDK's profile frame); written only when it changed. */
+export async function setAccountTimezone(
+  db: Queryable,
+  appId: string,
+  accountId: string,
+  timezone: string | null,
+): Promise<void> {
+  await db.execute(sql`
+    update accounts set timezone = ${timezone}
+    where app_id = ${appId} and account_id = ${accountId} and timezone is distinct from ${timezone}`);
 }
 
 // ——— read ———
@@ -323,6 +369,8 @@ export interface AccountSummary {
   id: string;
   nick: string | null;
   faceUrl: string | null;
+  /** Null: the app's default zone applies. */
+  timezone: string | null;
   tags: string[];
   /** Attribute values by attribute name (values of slots without a name are not shown). */
   attributes: Record<string, string>;
@@ -374,6 +422,7 @@ const summaryColumns = {
   seq: accounts.seq,
   nick: accounts.nick,
   faceUrl: accounts.faceUrl,
+  timezone: accounts.timezone,
   tags: accounts.tags,
   attrs: accounts.attrs,
   language: accounts.language,
@@ -386,6 +435,7 @@ type SummaryRow = {
   id: string;
   nick: string | null;
   faceUrl: string | null;
+  timezone: string | null;
   tags: string[];
   attrs: Record<string, string>;
   language: string | null;
@@ -398,6 +448,7 @@ const toSummary = (r: SummaryRow, names: Map<string, string>): AccountSummary =>
   id: r.id,
   nick: r.nick,
   faceUrl: r.faceUrl,
+  timezone: r.timezone,
   tags: r.tags,
   attributes: attributesByName(r.attrs, names),
   language: r.language,

@@ -47,13 +47,17 @@ function variantFrames(row: LiveDelivery): (variant: number) => string {
 export function createFanout(deps: FanoutDeps): Fanout {
   const { store, log, local, liveChunk, track } = deps;
 
-  /** `retry`: only the copies a live send still owes (after the offline pages), for sockets that lack them. */
-  async function onPush(appId: string, pushId: string, retry = false): Promise<void> {
+  /**
+   * `retry`: only the copies a live send still owes (after the offline pages), for sockets that lack them.
+   * `wave`: a local-time push's wave, whose recipients alone are sent it now.
+   */
+  async function onPush(appId: string, pushId: string, retry = false, wave?: number): Promise<void> {
     const accounts = local.sockets(appId);
     if (!accounts?.size) return;
     const started = performance.now();
     const ids = [...accounts.keys()];
-    const chunk = (i: number) => store.liveRecipients(appId, pushId, ids.slice(i, i + liveChunk), retry);
+    const chunk = (i: number) =>
+      store.liveRecipients(appId, pushId, ids.slice(i, i + liveChunk), retry, wave);
     // Small chunks, each chunk's read running while the previous chunk's frames are written, and the rows
     // marked only after their frames went out: the first sockets get the push after one short read instead
     // of after one statement that reads and updates the rows of every account connected here.
@@ -83,7 +87,7 @@ export function createFanout(deps: FanoutDeps): Fanout {
       if (!delivered.length) continue;
       marked = marked.then(() =>
         store
-          .markDeliveredOnline(appId, pushId, delivered)
+          .markDeliveredOnline(appId, pushId, delivered, wave)
           // Unmarked copies stay pending: the sockets have the push, and sync would offer it again.
           .catch((err) => log.error({ err, pushId }, 'marking live deliveries failed')),
       );
@@ -112,7 +116,7 @@ export function createFanout(deps: FanoutDeps): Fanout {
         return;
       }
       if (event.type === 'push')
-        track(onPush(event.appId, event.pushId, event.retry === true)).catch((err) =>
+        track(onPush(event.appId, event.pushId, event.retry === true, event.wave)).catch((err) =>
           log.error({ err, pushId: event.pushId }, 'live delivery failed'),
         );
     },

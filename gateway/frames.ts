@@ -1,5 +1,6 @@
 import type { RawData } from 'ws';
 import type { Logger } from '../core/log.ts';
+import { checkTimezone, DomainError, setAccountTimezone } from '../db/accounts.ts';
 import type { Database } from '../db/client.ts';
 import { DeviceTokenError, registerDevice, removeDevice } from '../db/devices.ts';
 import type { Connection } from './connection.ts';
@@ -76,6 +77,21 @@ export function frameHandler(deps: FrameDeps): (conn: Connection, data: RawData,
           if (!(err instanceof DeviceTokenError)) throw err;
           replyError(conn, 'invalid_device_token', err.message, f.ref);
         }
+        return;
+      }
+      case 'profile': {
+        if (f.timezone !== undefined) {
+          let zone: string | null = null;
+          try {
+            zone = f.timezone === null ? null : await checkTimezone(database.db, f.timezone, ['timezone']);
+          } catch (err) {
+            if (!(err instanceof DomainError)) throw err;
+            replyError(conn, err.code, err.message, f.ref);
+            return;
+          }
+          await setAccountTimezone(database.db, conn.appId, conn.accountId, zone);
+        }
+        if (f.ref) conn.reply(frame({ type: 'ok', ref: f.ref }));
         return;
       }
       case 'unregisterDevice': {

@@ -49,9 +49,18 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
     token: text().min(1).max(4096),
     ref,
   }),
+  // What the device says of its user: the zone for local-time delivery (null clears it).
+  z.object({ type: z.literal('profile'), timezone: text().max(64).nullable().optional(), ref }),
 ]);
 export type ClientFrame = z.infer<typeof clientFrameSchema>;
-export const CLIENT_FRAME_TYPES = new Set(['auth', 'ack', 'ping', 'registerDevice', 'unregisterDevice']);
+export const CLIENT_FRAME_TYPES = new Set([
+  'auth',
+  'ack',
+  'ping',
+  'registerDevice',
+  'unregisterDevice',
+  'profile',
+]);
 
 /** A push as the client sees it. `id` is what the client acks; in v1 it equals `pushId`. */
 export interface MessageFrame {

@@ -13,11 +13,11 @@ export function gatewayStore(sql: Sql, gatewayId: string) {
     syncAccount: (appId: string, accountId: string, pushIds: string[]) =>
       syncAccount(sql, appId, accountId, pushIds),
     /** What live delivery of a push sends to the accounts connected here. */
-    liveRecipients: (appId: string, pushId: string, accountIds: string[], owedOnly = false) =>
-      liveRecipients(sql, appId, pushId, accountIds, owedOnly),
+    liveRecipients: (appId: string, pushId: string, accountIds: string[], owedOnly = false, wave?: number) =>
+      liveRecipients(sql, appId, pushId, accountIds, owedOnly, wave),
     /** After the frames were written to open sockets: those copies are delivered online. */
-    markDeliveredOnline: (appId: string, pushId: string, accountIds: string[]) =>
-      markDeliveredOnline(sql, appId, pushId, accountIds),
+    markDeliveredOnline: (appId: string, pushId: string, accountIds: string[], wave?: number) =>
+      markDeliveredOnline(sql, appId, pushId, accountIds, wave),
     /** An ack frame: the account's copies of these pushes are acked. */
     ack: (appId: string, accountId: string, pushIds: string[]) => ack(sql, appId, accountId, pushIds),
     /** Registers this gateway, or beats its heart. `inserted` = the row was missing (presence must be rewritten). */

@@ -18,8 +18,14 @@ import {
   frequencyCapOf,
   lockFrequencyCap,
 } from '../db/frequency-cap.ts';
-import { connectedNow, dropRecipientPartition, snapshotRecipients } from '../db/recipients.ts';
-import { pushes, RecipientState } from '../db/schema.ts';
+import type { PushRow } from '../db/pushes.ts';
+import {
+  connectedNow,
+  dropRecipientPartition,
+  type RecipientSource,
+  snapshotRecipients,
+} from '../db/recipients.ts';
+import { type FrequencyCap, pushes, RecipientState } from '../db/schema.ts';
 import { PushError } from './errors.ts';
 import { languageCounts, variantExpression } from './localized.ts';
 
@@ -81,6 +87,21 @@ async function snapshotTransaction(
   { appId, pushId }: PushRef,
   opts: SnapshotOptions,
 ): Promise<SnapshotResult & { stored?: number }> {
+  return stoppableSnapshot(db, opts, (tx, checkpoint) =>
+    snapshotIn(tx, { appId, pushId }, opts.holdSeconds ?? 0, checkpoint),
+  );
+}
+
+/**
+ * Runs a snapshot's statements in one transaction that a stop (opts.signal) rolls back: the running statement
+ * is canceled in PostgreSQL, and `checkpoint` throws between statements once stopped. Shared by the push's
+ * snapshot and a local-time wave's (pushes/waves.ts).
+ */
+export async function stoppableSnapshot<T>(
+  db: Queryable,
+  opts: SnapshotOptions,
+  run: (tx: Queryable, checkpoint: () => void) => Promise<T>,
+): Promise<T> {
   const { signal } = opts;
   return db.transaction(async (tx) => {
     const [backend] = await tx.execute<{ pid: number }>(sql`select pg_backend_pid() as pid`);
@@ -95,7 +116,7 @@ async function snapshotTransaction(
     };
     try {
       checkpoint();
-      const result = await snapshotIn(tx, { appId, pushId }, opts.holdSeconds ?? 0, checkpoint);
+      const result = await run(tx, checkpoint);
       checkpoint();
       return result;
     } catch (err) {
@@ -139,29 +160,14 @@ async function snapshotIn(
     throw new PushError('push_ended', 'conflict', `the push is already ${push.status}`);
   if (holdSeconds > 0) await tx.execute(sql`select pg_sleep(${holdSeconds})`);
   checkpoint();
-  const cap = push.capped ? await frequencyCapOf(tx, appId) : null;
-  let atCap: SQL | undefined;
-  if (cap) {
-    await lockFrequencyCap(tx, appId);
-    atCap = accountsAtCap(await countingPushes(tx, appId, cap), cap);
-    // Counting a million recipients of each counting push in memory rather than in temporary files.
-    if (atCap) await tx.execute(sql`set local work_mem = '64MB'`);
-  }
+  const { source, cap } = await recipientSource(
+    tx,
+    appId,
+    push,
+    sql`a.app_id = ${appId} and ${await audiencePredicate(tx, appId, push)}`,
+  );
   checkpoint();
-  const predicate = compileCondition(push.audience, await slotResolver(tx, appId, push.audienceSlots), 'a');
-  const variant = variantExpression(push.localized, sql`a.language`);
-  const matches = sql`a.app_id = ${appId} and ${eligibleAccount('a')} and ${predicate}`;
-  const { inserted: audience, skipped } = await snapshotRecipients(tx, pushId, {
-    select: sql`select a.seq, a.account_id, ${variant} as variant from accounts a where ${matches}
-      ${atCap ? sql`and a.seq not in (select account_seq from at_cap)` : sql``}`,
-    skipped: atCap && {
-      with: sql`at_cap as materialized (${atCap})`,
-      // In the select list the IN stays a hashed subplan: as a join PostgreSQL, which cannot estimate the
-      // CTE, would look each account up one by one.
-      count: sql`select count(*) filter (where a.seq in (select account_seq from at_cap)) from accounts a
-        where ${matches}`,
-    },
-  });
+  const { inserted: audience, skipped } = await snapshotRecipients(tx, pushId, source);
   checkpoint();
   // The stored copies are the recipients not connected to a live gateway now: they exist from this
   // commit on, whatever the provider notifications that follow do. Counted per variant in the same scan.
@@ -183,6 +189,52 @@ async function snapshotIn(
       expires_at = clock_timestamp() + make_interval(secs => retention_seconds)
     where app_id = ${appId} and id = ${pushId}`);
   return { audience, capped: skipped, languages, stored };
+}
+
+/**
+ * What a snapshot (a push's or a local-time wave's) writes: the accounts `matches` selects (alias `a`), each
+ * with its language variant (pushes/localized.ts), less, for a capped push of an app with a frequency cap,
+ * the accounts at the cap (db/frequency-cap.ts), counted as skipped. Takes the app's cap lock first, so capped
+ * snapshots of one app count each other in turn. `pushId`: a wave's push, whose earlier waves do not count.
+ */
+export async function recipientSource(
+  tx: Queryable,
+  appId: string,
+  push: { capped: boolean; localized: PushRow['localized'] },
+  matches: SQL,
+  pushId?: string,
+): Promise<{ source: RecipientSource; cap: FrequencyCap | null }> {
+  const cap = push.capped ? await frequencyCapOf(tx, appId) : null;
+  let atCap: SQL | undefined;
+  if (cap) {
+    await lockFrequencyCap(tx, appId);
+    atCap = accountsAtCap(await countingPushes(tx, appId, cap, pushId), cap);
+    // Counting a million recipients of each counting push in memory rather than in temporary files.
+    if (atCap) await tx.execute(sql`set local work_mem = '64MB'`);
+  }
+  const variant = variantExpression(push.localized, sql`a.language`);
+  const source: RecipientSource = {
+    select: sql`select a.seq, a.account_id, ${variant} as variant from accounts a where ${matches}
+      ${atCap ? sql`and a.seq not in (select account_seq from at_cap)` : sql``}`,
+    skipped: atCap && {
+      with: sql`at_cap as materialized (${atCap})`,
+      // In the select list the IN stays a hashed subplan: as a join PostgreSQL, which cannot estimate the
+      // CTE, would look each account up one by one.
+      count: sql`select count(*) filter (where a.seq in (select account_seq from at_cap)) from accounts a
+        where ${matches}`,
+    },
+  };
+  return { source, cap };
+}
+
+/** The accounts (alias `a`) a push is for: eligible, and matching its condition through its stored slots. */
+export async function audiencePredicate(
+  tx: Queryable,
+  appId: string,
+  push: { audience: PushRow['audience']; audienceSlots: PushRow['audienceSlots'] },
+): Promise<SQL> {
+  const predicate = compileCondition(push.audience, await slotResolver(tx, appId, push.audienceSlots), 'a');
+  return sql`${eligibleAccount('a')} and ${predicate}`;
 }
 
 /**
@@ -210,8 +262,11 @@ async function slotResolver(
 /** running → completed: final counters are in place; the copies wait until `expiresAt`. */
 export async function complete(db: Queryable, { appId, pushId }: PushRef): Promise<{ expiresAt: string }> {
   const rows = await db.execute<{ expires_at: Date }>(sql`
-    update pushes set status = case when status = 'running' then 'completed' else status end,
-      completed_at = coalesce(completed_at, now())
+    update pushes set status = case when status = 'running' then 'completed'
+        -- A local-time push whose waves reached nobody (every zone skipped) never ran a snapshot.
+        when status = 'scheduled' and local_delivery is not null then 'completed' else status end,
+      completed_at = coalesce(completed_at, now()),
+      expires_at = case when local_delivery is not null then coalesce(expires_at, now()) else expires_at end
     where app_id = ${appId} and id = ${pushId}
     returning expires_at`);
   const expiresAt = rows[0]?.expires_at;
@@ -253,6 +308,7 @@ export async function markCanceled(
     returning expires_at, retention_seconds, cap_until, coalesce(cap_until > now(), false) as keep`);
   const row = rows[0];
   if (row) countPush('canceled', appId);
+  await cancelWaves(db, { appId, pushId });
   if (!row?.expires_at || row.retention_seconds === 0) {
     const keepRecipientsUntil = keptForCap(row);
     if (keepRecipientsUntil) return { expiresAt: null, keepRecipientsUntil };
@@ -265,6 +321,27 @@ export async function markCanceled(
 /** The frequency cap no longer counts the push: its recipient partition goes. Idempotent. */
 export async function dropRecipients(db: Queryable, { pushId }: PushRef): Promise<void> {
   await dropRecipientPartition(db, pushId);
+}
+
+/**
+ * A canceled local-time push: its waves still to come are marked canceled, and the rows of the waves sent whose
+ * offline page was never reached become `skipped` (no stored copy: as for a plain push, only the pages reached
+ * keep theirs). The push's cursor then covers every row left, so sync offers exactly the copies kept.
+ */
+async function cancelWaves(db: Queryable, { appId, pushId }: PushRef): Promise<void> {
+  await db.execute(sql`
+    with waved as (
+      select 1 from pushes where app_id = ${appId} and id = ${pushId} and local_delivery is not null
+    ), unreached as (
+      update push_recipients r set state = ${RecipientState.skipped}
+      from push_waves w
+      where exists (select 1 from waved) and r.push_id = ${pushId} and w.push_id = ${pushId}
+        and w.wave = r.wave and r.account_seq > w.offline_cursor and r.state = ${RecipientState.pending}
+    ), waves as (
+      update push_waves set status = 'canceled' where push_id = ${pushId} and status = 'waiting'
+    )
+    update pushes set offline_cursor = 9223372036854775807
+    where app_id = ${appId} and id = ${pushId} and exists (select 1 from waved)`);
 }
 
 /**

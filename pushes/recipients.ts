@@ -112,8 +112,11 @@ export async function liveRecipients(
   accountIds: string[],
   /** Only the copies a live send still owes: the retry after the offline pages. */
   owedOnly = false,
+  /** A local-time push's wave: only its recipients (the others are sent it at their own wave). */
+  wave?: number,
 ): Promise<LiveDelivery | undefined> {
   const states = owedOnly ? [S.awaitingLive] : UNACKED;
+  const ofWave = wave === undefined ? sql`` : sql`and r.wave = ${wave}`;
   const [row] = await sql<LiveDelivery[]>`
     select p.id, p.message, p.from_account, p.snapshot_at, p.expires_at, p.retention_seconds,
       p.recalled_at, p.localized, r.accounts, r.variants
@@ -121,7 +124,7 @@ export async function liveRecipients(
       select array_agg(r.account_id order by r.account_seq) as accounts,
         array_agg(r.variant order by r.account_seq) as variants
       from push_recipients r
-      where r.push_id = ${pushId} and r.account_id = any(${accountIds}::text[])
+      where r.push_id = ${pushId} and r.account_id = any(${accountIds}::text[]) ${ofWave}
         and r.state in ${sql(states)}) r
     where p.app_id = ${appId} and p.id = ${pushId}`;
   return row;
@@ -137,18 +140,28 @@ export async function markDeliveredOnline(
   appId: string,
   pushId: string,
   accountIds: string[],
+  /** A local-time push's wave: its rows, and its own delivered_online beside the push's. */
+  wave?: number,
 ): Promise<number> {
+  const ofWave = wave === undefined ? sql`` : sql`and r.wave = ${wave}`;
+  const waveCount =
+    wave === undefined
+      ? sql``
+      : sql`, waved as (
+      update push_waves set delivered_online = delivered_online + (select count(*) from moved)
+      where push_id = ${pushId} and wave = ${wave} and exists (select 1 from moved)
+    )`;
   const rows = await retryingDeadlocks(
     () => sql<{ n: number }[]>`
     with moved as (
       update push_recipients r set state = ${S.online}
-      where r.push_id = ${pushId} and r.account_id = any(${accountIds}::text[])
+      where r.push_id = ${pushId} and r.account_id = any(${accountIds}::text[]) ${ofWave}
         and r.state in ${sql(UNDELIVERED)}
       returning 1
     ), bumped as (
       update pushes set delivered_online = delivered_online + (select count(*) from moved)
       where app_id = ${appId} and id = ${pushId} and exists (select 1 from moved)
-    )
+    )${waveCount}
     select count(*)::int as n from moved`,
   );
   countRecipients('delivered_online', appId, rows[0]?.n ?? 0);
@@ -175,12 +188,18 @@ export async function ack(sql: Sql, appId: string, accountId: string, pushIds: s
       from cand
       where r.push_id = any(${pushIds}::text[]) and r.account_id = ${accountId}
         and r.push_id = cand.push_id and r.account_seq = cand.account_seq
-      returning r.push_id, cand.state as was
+      returning r.push_id, r.wave, cand.state as was
     ), bumped as (
       update pushes p set acked = p.acked + a.n, delivered_online = p.delivered_online + a.live
       from (select push_id, count(*)::int as n, count(*) filter (where was in ${sql(UNDELIVERED)})::int as live
             from acked group by push_id) a
       where p.app_id = ${appId} and p.id = a.push_id
+    ), waved as (
+      -- A local-time push's wave counts its own (plain pushes have no push_waves rows).
+      update push_waves w set delivered_online = w.delivered_online + a.live
+      from (select push_id, wave, count(*)::int as live from acked
+            where was in ${sql(UNDELIVERED)} group by push_id, wave) a
+      where w.push_id = a.push_id and w.wave = a.wave
     )
     select count(*)::int as n, (count(*) filter (where was in ${sql(UNDELIVERED)}))::int as live from acked`,
   );

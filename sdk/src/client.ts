@@ -72,6 +72,12 @@ export interface HeraldClientOptions {
    * registerDevice: the tokens it registers for several channels are then one device.
    */
   deviceId?: string;
+  /**
+   * The user's time zone for local-time delivery (docs/pushes.md), sent on every connect in a `profile`
+   * frame: an IANA name, or `auto` (the default) for the device's own zone
+   * (`Intl.DateTimeFormat().resolvedOptions().timeZone`); `false` sends nothing.
+   */
+  timezone?: string | 'auto' | false;
   /** Prefix of the storage key; the key is `<prefix><appId>:<accountId>`. Default `herald:`. */
   storageKeyPrefix?: string;
   /**
@@ -158,6 +164,9 @@ export function backoffDelay(attempt: number, o: Required<ReconnectOptions>, ran
  * hears recalls, registers the device's APNs / FCM token. Reconnects by itself and never hands the same
  * message to the app twice.
  */
+/** The ref of the profile frame sent on connect, whose answer is not waited for. */
+const PROFILE_REF = 'herald:profile';
+
 export class HeraldClient {
   private readonly opts: HeraldClientOptions;
   private readonly backoff: Required<ReconnectOptions> | undefined;
@@ -403,6 +412,7 @@ export class HeraldClient {
         this.emit('open', welcome);
         for (const w of this.waiters.splice(0)) w.resolve(welcome);
         this.flushAcks();
+        this.sendProfile();
         for (const [ref, r] of this.requests) this.send({ ...r.body, ref });
         return;
       }
@@ -437,6 +447,8 @@ export class HeraldClient {
       }
       case 'error': {
         const err = new HeraldError(f.code, f.message);
+        // The profile's answer: a zone the server does not know, or an older server without the frame.
+        if (f.ref === PROFILE_REF) return;
         const r = f.ref !== undefined ? this.requests.get(f.ref) : undefined;
         if (r && f.ref !== undefined) {
           this.requests.delete(f.ref);
@@ -556,6 +568,21 @@ export class HeraldClient {
       clearTimeout(r.timer);
       r.reject(err);
     }
+  }
+
+  /** The device's zone, once per connection; a server that does not know the frame answers an error, ignored. */
+  private sendProfile(): void {
+    const option = this.opts.timezone ?? 'auto';
+    if (option === false) return;
+    let timezone: string | undefined = option;
+    if (option === 'auto') {
+      try {
+        timezone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+      } catch {
+        timezone = undefined;
+      }
+    }
+    if (timezone) this.send({ type: 'profile', timezone, ref: PROFILE_REF });
   }
 
   private send(body: Record<string, unknown>): boolean {
