@@ -1,13 +1,14 @@
 import { CancelledFailure, Context } from '@temporalio/activity';
 import { and, eq } from 'drizzle-orm';
-import { type Message, notificationBody, type OfflineOptions } from '../core/messages.ts';
+import { type Element, notificationBody } from '../core/messages.ts';
 import { notificationsTotal } from '../core/metrics.ts';
 import { PACED_ACTIVITY_MS, PAGES_IN_FLIGHT } from '../core/tunables.ts';
 import { type App, findAppById } from '../db/apps.ts';
 import { pushes } from '../db/schema.ts';
 import type { CommonNotification, SendOutcome } from '../delivery/channel.ts';
-import { CHANNELS, type ChannelName } from '../delivery/registry.ts';
+import { CHANNELS, type ChannelClients, type ChannelName } from '../delivery/registry.ts';
 import type { PushRef } from '../pushes/lifecycle.ts';
+import { pickVariant } from '../pushes/localized.ts';
 import {
   accountsOf,
   addProviderCounts,
@@ -24,12 +25,14 @@ import type { ActivityDeps } from './deps.ts';
 
 type Push = typeof pushes.$inferSelect;
 
-/** What every channel shows for this push (its common offline options), expiring when its retention ends. */
-export function buildNotification(push: Push): CommonNotification | undefined {
-  const offline = push.offline as OfflineOptions;
-  const message = push.message as Message;
+/**
+ * What every channel shows for this push in one language variant (0: the default), from that variant's elements
+ * and offline options, expiring when the push's retention ends.
+ */
+export function buildNotification(push: Push, variant = 0): CommonNotification | undefined {
+  const { elements, offline } = pickVariant(push, variant);
   if (!offline.push) return undefined;
-  const body = notificationBody(message, offline);
+  const body = notificationBody({ elements: elements as Element[] }, offline);
   if (!body) return undefined;
   const n: CommonNotification = {
     pushId: push.id,
@@ -43,12 +46,38 @@ export function buildNotification(push: Push): CommonNotification | undefined {
   return n;
 }
 
-/** Each channel's rendering of the push: the common notification plus that channel's own options, only. */
-function renderForChannels(push: Push): Map<ChannelName, unknown> | undefined {
-  const common = buildNotification(push);
-  if (!common) return undefined;
-  const offline = push.offline as OfflineOptions;
-  return new Map(CHANNELS.map((c) => [c.name, c.render(common, offline[c.optionsKey])]));
+/** Per channel, what it sends for one variant; undefined when that variant sends no notification. */
+type Rendering = Map<ChannelName, unknown> | undefined;
+
+/**
+ * Each channel's rendering of the push (the common notification plus that channel's own options, only), per
+ * language variant: made once per variant, when a page first holds a device of it, never once per device.
+ */
+export class Renderings {
+  private readonly made = new Map<number, Rendering>();
+  /** Whether some variant sends a notification at all (if none, pages need no devices). */
+  readonly any: boolean;
+
+  constructor(private readonly push: Push) {
+    const count = (push.localized?.length ?? 0) + 1;
+    this.any = Array.from({ length: count }, (_, v) => v).some((v) => this.get(v) !== undefined);
+  }
+
+  get(variant: number): Rendering {
+    if (this.made.has(variant)) return this.made.get(variant);
+    const common = buildNotification(this.push, variant);
+    const { offline } = pickVariant(this.push, variant);
+    const rendering: Rendering = common
+      ? new Map(CHANNELS.map((c) => [c.name, c.render(common, offline[c.optionsKey])]))
+      : undefined;
+    this.made.set(variant, rendering);
+    return rendering;
+  }
+
+  /** The devices whose variant sends a notification: what a throttled push counts as notified. */
+  notified(pageDevices: PageDevice[]): PageDevice[] {
+    return pageDevices.filter((d) => this.get(d.variant) !== undefined);
+  }
 }
 
 /**
@@ -106,30 +135,47 @@ export function offlineActivities({
     push: Push,
     app: App,
     pageDevices: PageDevice[],
-    notifications: Map<ChannelName, unknown>,
+    renderings: Renderings,
     tally: ProviderTally,
   ): Promise<void> {
     const clients = providers.forApp(app);
+    // One send per channel and variant: a page may hold recipients of several languages.
+    const variants = [...new Set(pageDevices.map((d) => d.variant))];
     for (const { name: platform } of CHANNELS) {
-      const targets = pageDevices.filter((d) => d.platform === platform);
-      if (!targets.length) continue;
-      const client = clients[platform];
-      const outcomes: SendOutcome[] = client
-        ? await client.send(targets, notifications.get(platform))
-        : targets.map((t) => ({ token: t.token, outcome: 'failed', reason: `no ${platform} credentials` }));
-      const sent = outcomes.filter((o) => o.outcome === 'sent').length;
-      const dead = outcomes.flatMap((o) =>
-        o.outcome === 'invalid' ? [{ token: o.token, reason: o.reason }] : [],
-      );
-      await disableDevices(db, push.appId, platform, dead);
-      if (outcomes.length > sent)
-        log.warn(
-          { pushId: push.id, platform, failed: outcomes.length - sent },
-          'provider notifications failed',
-        );
-      tally.add(platform, sent, outcomes.length - sent, dead.length);
-      for (const o of outcomes) notificationsTotal.inc({ channel: platform, outcome: o.outcome });
+      const forChannel = pageDevices.filter((d) => d.platform === platform);
+      for (const variant of variants) {
+        const notification = renderings.get(variant)?.get(platform);
+        const targets = forChannel.filter((d) => d.variant === variant);
+        if (notification !== undefined && targets.length)
+          await sendTo(push, platform, clients[platform], targets, notification, tally);
+      }
     }
+  }
+
+  /** One channel's send of one rendering to some devices; its outcomes counted, dead tokens disabled. */
+  async function sendTo(
+    push: Push,
+    platform: ChannelName,
+    client: ChannelClients[ChannelName],
+    targets: PageDevice[],
+    notification: unknown,
+    tally: ProviderTally,
+  ): Promise<void> {
+    const outcomes: SendOutcome[] = client
+      ? await client.send(targets, notification)
+      : targets.map((t) => ({ token: t.token, outcome: 'failed', reason: `no ${platform} credentials` }));
+    const sent = outcomes.filter((o) => o.outcome === 'sent').length;
+    const dead = outcomes.flatMap((o) =>
+      o.outcome === 'invalid' ? [{ token: o.token, reason: o.reason }] : [],
+    );
+    await disableDevices(db, push.appId, platform, dead);
+    if (outcomes.length > sent)
+      log.warn(
+        { pushId: push.id, platform, failed: outcomes.length - sent },
+        'provider notifications failed',
+      );
+    tally.add(platform, sent, outcomes.length - sent, dead.length);
+    for (const o of outcomes) notificationsTotal.inc({ channel: platform, outcome: o.outcome });
   }
 
   return {
@@ -155,11 +201,11 @@ export function offlineActivities({
         input.cursor,
         wave === undefined ? push.offlineCursor : await offlineCursorOf(db, ref, wave),
       );
-      const notifications = renderForChannels(push);
+      const renderings = new Renderings(push);
       const tally = new ProviderTally();
       const inFlight = new Set<Promise<void>>();
-      const send = (n: Map<ChannelName, unknown>, pageDevices: PageDevice[]) => {
-        const p: Promise<void> = notifyDevices(push, app, pageDevices, n, tally).finally(() =>
+      const send = (pageDevices: PageDevice[]) => {
+        const p: Promise<void> = notifyDevices(push, app, pageDevices, renderings, tally).finally(() =>
           inFlight.delete(p),
         );
         inFlight.add(p);
@@ -173,7 +219,7 @@ export function offlineActivities({
           const page = await claimPage(db, ref, {
             cursor,
             size: paced?.pageSize ?? batchSize,
-            wantDevices: notifications !== undefined,
+            wantDevices: renderings.any,
             tally: carried,
             wave,
           }).catch((err: unknown) => {
@@ -190,9 +236,9 @@ export function offlineActivities({
           }
           cursor = page.lastSeq;
           // Before its notifications go out: a crash in between loses them, never sends them unpaced.
-          await paced?.advance(page.recipients, page.devices);
-          if (notifications && page.devices.length) {
-            send(notifications, page.devices);
+          await paced?.advance(page.recipients, renderings.notified(page.devices));
+          if (page.devices.length) {
+            send(page.devices);
             if (inFlight.size >= PAGES_IN_FLIGHT) await Promise.race(inFlight);
           }
           ctx.heartbeat({ cursor });
@@ -232,7 +278,7 @@ export function offlineActivities({
       const ctx = Context.current();
       const { push, app } = await load(input);
       const ref = { appId: push.appId, pushId: push.id };
-      const notifications = renderForChannels(push);
+      const renderings = new Renderings(push);
       const details = ctx.info.heartbeatDetails as { cursor?: number } | undefined;
       let cursor = Math.max(input.cursor ?? 0, details?.cursor ?? 0);
       let devices = 0;
@@ -245,16 +291,15 @@ export function offlineActivities({
           const page = await claimLiveFallbackPage(db, ref, {
             cursor,
             size: paced?.pageSize ?? batchSize,
-            wantDevices: notifications !== undefined,
+            wantDevices: renderings.any,
             wave: input.wave,
           });
           if (page.lastSeq === null) return { devices };
           cursor = page.lastSeq;
           // These recipients were counted as passed by their offline page already.
-          await paced?.advance(0, page.devices);
+          await paced?.advance(0, renderings.notified(page.devices));
           devices += page.devices.length;
-          if (notifications && page.devices.length)
-            await notifyDevices(push, app, page.devices, notifications, tally);
+          if (page.devices.length) await notifyDevices(push, app, page.devices, renderings, tally);
           ctx.heartbeat({ cursor });
         }
       } finally {

@@ -12,6 +12,21 @@ import { commonErrors, jsonBodyOf, jsonContent, security } from './schemas.ts';
 
 const tags = ['App'];
 
+export const MAX_FREQUENCY_CAP = 1000;
+export const MAX_CAP_WINDOW_HOURS = 168;
+
+const FrequencyCapSchema = z
+  .object({
+    max: z.number().int().min(1).max(MAX_FREQUENCY_CAP).openapi({
+      description: 'At most this many capped pushes per account in any window',
+    }),
+    windowHours: z.number().int().min(1).max(MAX_CAP_WINDOW_HOURS).default(24).openapi({
+      description: 'The rolling window, in hours (default 24)',
+    }),
+  })
+  .strict()
+  .openapi('FrequencyCap');
+
 const AppSchema = z
   .object({
     id: z.string(),
@@ -20,6 +35,10 @@ const AppSchema = z
     adminIdentifier: z.string(),
     dailyPushQuota: z.number(),
     minPushIntervalMs: z.number(),
+    frequencyCap: z
+      .object({ max: z.number(), windowHours: z.number() })
+      .nullable()
+      .openapi({ description: 'At most `max` capped pushes per account in any `windowHours`; null: no cap' }),
     defaultThrottlePerMinute: z.number().nullable().openapi({
       description: 'The throttle of a push that names none (recipients notified per minute); null = none',
     }),
@@ -44,6 +63,7 @@ function appView(a: App): z.infer<typeof AppSchema> {
     adminIdentifier: a.adminIdentifier,
     dailyPushQuota: a.dailyPushQuota,
     minPushIntervalMs: a.minPushIntervalMs,
+    frequencyCap: a.frequencyCap,
     defaultThrottlePerMinute: a.defaultThrottlePerMinute,
     attributeSlots: a.attrSlots,
     defaultTimezone: a.defaultTimezone,
@@ -70,7 +90,7 @@ const patch = createRoute({
   tags,
   security,
   summary:
-    'Change the app’s name, quota, minimum push interval, Tencent admin identifier (within the operator’s ceilings), default zone, default send window or default throttle',
+    'Change the app’s name, quota, minimum push interval, Tencent admin identifier (within the operator’s ceilings), frequency cap, default zone, default send window or default throttle',
   request: {
     body: jsonBodyOf(
       z.strictObject({
@@ -79,6 +99,7 @@ const patch = createRoute({
         minPushIntervalMs: z.number().int().min(0).max(3_600_000).optional(),
         defaultThrottlePerMinute: throttleSchema.nullable().optional(),
         adminIdentifier: z.string().min(1).max(32).optional(),
+        frequencyCap: FrequencyCapSchema.nullable().optional(),
         defaultTimezone: z.string().optional().openapi({
           description: 'IANA zone name (default UTC); unknown: 400 invalid_timezone',
         }),

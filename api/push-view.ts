@@ -2,6 +2,7 @@ import { z } from '@hono/zod-openapi';
 import type { PushRow } from '../db/pushes.ts';
 import type { WaveRow } from '../db/waves.ts';
 import { perChannel } from '../delivery/registry.ts';
+import { DEFAULT_VARIANT, localizedView } from '../pushes/localized.ts';
 import { expectedFinish } from '../pushes/throttle.ts';
 
 const provider = z.object({ sent: z.number(), failed: z.number(), tokensDisabled: z.number() });
@@ -32,6 +33,11 @@ export const PushSchema = z
     audience: z.unknown().openapi({ description: '"all" or the condition' }),
     message: z.unknown(),
     offline: z.unknown(),
+    localized: z
+      .record(z.string(), z.unknown())
+      .nullable()
+      .openapi({ description: 'The language variants by canonical BCP 47 tag; null: none' }),
+    capped: z.boolean().openapi({ description: 'Counts against the app’s frequency cap' }),
     retentionSeconds: z.number(),
     sendAt: z.string().nullable(),
     localTime: z
@@ -67,6 +73,13 @@ export const PushSchema = z
       acked: z.number(),
       expired: z.number(),
       withdrawn: z.number(),
+      capped: z
+        .number()
+        .openapi({ description: 'Accounts the audience matched that the frequency cap skipped' }),
+      languages: z.record(z.string(), z.number()).openapi({
+        description:
+          'Recipients per variant: `default` and each language of `localized` (empty before the snapshot)',
+      }),
       skipped: z
         .number()
         .openapi({ description: 'Recipients in zones where the local time had passed (skipped)' }),
@@ -103,6 +116,8 @@ export function pushView(p: PushRow, waves: WaveRow[] = []): PushView {
     audience: p.audience ?? 'all',
     message: p.message,
     offline: p.offline,
+    localized: localizedView(p.localized),
+    capped: p.capped,
     retentionSeconds: p.retentionSeconds,
     sendAt: iso(p.sendAt),
     localTime: local?.localTime ?? null,
@@ -128,6 +143,8 @@ export function pushView(p: PushRow, waves: WaveRow[] = []): PushView {
       acked: p.acked,
       expired: p.expired,
       withdrawn: p.withdrawn,
+      capped: p.overCap,
+      languages: p.languageCounts ?? (p.snapshotAt ? { [DEFAULT_VARIANT]: p.audienceCount } : {}),
       skipped: own.reduce((n, w) => n + (w.status === 'skipped' ? w.planned : 0), 0),
       ...channelCounts(p.channelCounts),
     },

@@ -28,13 +28,21 @@ export const pushesTotal = new Counter({
   registers: [registry],
 });
 
-export type RecipientEvent = 'snapshotted' | 'delivered_online' | 'stored' | 'synced' | 'acked' | 'expired';
+export type RecipientEvent =
+  | 'snapshotted'
+  | 'capped'
+  | 'delivered_online'
+  | 'stored'
+  | 'synced'
+  | 'acked'
+  | 'expired';
 
 export const recipientsTotal = new Counter({
   name: 'herald_push_recipients_total',
   help:
-    'Recipients of pushes by event: snapshotted (audience), stored (offline copies at the snapshot), ' +
-    'delivered_online (live frames marked), synced (copies sent by a connect-time sync), acked, expired',
+    'Recipients of pushes by event: snapshotted (audience), capped (accounts the frequency cap left out), ' +
+    'stored (offline copies at the snapshot), delivered_online (live frames marked), synced (copies sent by a ' +
+    'connect-time sync), acked, expired',
   labelNames: ['event', 'app'] as const,
   registers: [registry],
 });

@@ -156,6 +156,7 @@ export async function updateAppSettings(
       | 'defaultTimezone'
       | 'defaultWindow'
       | 'defaultThrottlePerMinute'
+      | 'frequencyCap'
     >
   >,
 ): Promise<App> {

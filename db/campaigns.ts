@@ -65,6 +65,9 @@ export interface CampaignStep {
   audience: 'all' | Record<string, unknown>;
   message: Message;
   offline: OfflineOptions;
+  /** Language variants as sent (pushes/localized.ts). */
+  localized?: Record<string, unknown> | undefined;
+  capped?: boolean | undefined;
   retentionSeconds: number;
   throttlePerMinute?: number | null | undefined;
 }

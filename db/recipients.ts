@@ -19,20 +19,31 @@ export async function createRecipientPartition(db: Queryable, pushId: string): P
   );
 }
 
+/** Where a snapshot's recipients come from. */
+export interface RecipientSource {
+  /** A SELECT of columns `seq`, `account_id` and `variant`: the recipients. */
+  select: SQL;
+  /**
+   * Accounts the audience matched but `select` leaves out (the frequency cap's): common table expressions that
+   * `select` and `count` may use (without the WITH), and a SELECT of how many they are.
+   */
+  skipped?: { with: SQL; count: SQL } | undefined;
+}
+
 /**
  * Writes a push's recipients into a partition of their own: loaded into a bare table first, indexed in one
  * pass, then attached (its CHECK constraint spares the attach a validation scan). Building the indexes after
  * the load is about a third cheaper than maintaining them row by row, and attaching takes a lighter lock on
  * `push_recipients` than creating the partition in place. Run inside the caller's transaction. DDL takes no
- * bound parameters: the id is checked against PUSH_ID.
+ * bound parameters: the id is checked against PUSH_ID. Answers the rows written and the rows left out.
  */
 export async function snapshotRecipients(
   tx: Queryable,
   pushId: string,
-  recipients: SQL,
+  source: RecipientSource,
   /** The first wave of a local-time push (pushes/waves.ts): its rows carry it, and later waves are appended. */
   wave?: number,
-): Promise<number> {
+): Promise<{ inserted: number; skipped: number }> {
   const name = recipientPartition(pushId);
   await tx.execute(sql`set local maintenance_work_mem = '256MB'`);
   await tx.execute(sql`set local statement_timeout = '15min'`); // a large audience outlasts the pool's ceiling
@@ -41,11 +52,7 @@ export async function snapshotRecipients(
       `create table "${name}" (like push_recipients including defaults, check (push_id = '${pushId}'))`,
     ),
   );
-  const inserted = await tx.execute(
-    wave === undefined
-      ? sql`insert into ${sql.identifier(name)} (push_id, account_seq, account_id) select ${pushId}, r.seq, r.account_id from (${recipients}) r`
-      : sql`insert into ${sql.identifier(name)} (push_id, account_seq, account_id, wave) select ${pushId}, r.seq, r.account_id, ${wave}::smallint from (${recipients}) r`,
-  );
+  const written = await insertRecipients(tx, pushId, name, source, wave ?? 0, sql``);
   await tx.execute(sql.raw(`alter table "${name}" add primary key (push_id, account_seq)`));
   await tx.execute(sql.raw(`create index on "${name}" (account_id)`));
   // A wave's pages and counts read its rows only (pushes/offline-pages.ts).
@@ -56,7 +63,29 @@ export async function snapshotRecipients(
   // Autovacuum may not get to a fresh partition before the push is over; without statistics the planner
   // turns each keyset page into a scan of everything after it.
   await tx.execute(sql.raw(`analyze "${name}"`));
-  return inserted.count;
+  return written;
+}
+
+/**
+ * One INSERT … SELECT of `source` into the table `name`, every row in wave `wave`; with the cap's skipped
+ * accounts counted in the same statement, so the rows written and the accounts counted come from one look at
+ * the accounts.
+ */
+async function insertRecipients(
+  tx: Queryable,
+  pushId: string,
+  name: string,
+  source: RecipientSource,
+  wave: number,
+  onConflict: SQL,
+): Promise<{ inserted: number; skipped: number }> {
+  const into = sql`insert into ${sql.identifier(name)} (push_id, account_seq, account_id, variant, wave)
+    select ${pushId}, r.seq, r.account_id, r.variant, ${wave}::smallint from (${source.select}) r ${onConflict}`;
+  if (!source.skipped) return { inserted: (await tx.execute(into)).count, skipped: 0 };
+  const [row] = await tx.execute<{ inserted: number; skipped: number }>(sql`
+    with ${source.skipped.with}, ins as (${into} returning 1)
+    select (select count(*) from ins)::int as inserted, (${source.skipped.count})::int as skipped`);
+  return { inserted: row?.inserted ?? 0, skipped: row?.skipped ?? 0 };
 }
 
 /** Whether the push's partition exists (a local-time push's first wave creates it, later waves append). */
@@ -70,22 +99,18 @@ export async function recipientPartitionExists(tx: Queryable, pushId: string): P
 /**
  * A later wave of a local-time push: its recipients are inserted into the push's attached partition (its
  * indexes kept row by row). An account some earlier wave already took (it moved to a later zone meanwhile)
- * is left there, so nobody gets the push twice. Answers how many rows this wave added.
+ * is left there, so nobody gets the push twice. Answers how many rows this wave added, and how many accounts
+ * the source's `skipped` counted (the frequency cap's).
  */
 export async function appendRecipients(
   tx: Queryable,
   pushId: string,
   wave: number,
-  recipients: SQL,
-): Promise<number> {
+  source: RecipientSource,
+): Promise<{ inserted: number; skipped: number }> {
   const name = recipientPartition(pushId);
   await tx.execute(sql`set local statement_timeout = '15min'`);
-  const inserted = await tx.execute(
-    sql`insert into ${sql.identifier(name)} (push_id, account_seq, account_id, wave)
-        select ${pushId}, r.seq, r.account_id, ${wave}::smallint from (${recipients}) r
-        on conflict (push_id, account_seq) do nothing`,
-  );
-  return inserted.count;
+  return insertRecipients(tx, pushId, name, source, wave, sql`on conflict (push_id, account_seq) do nothing`);
 }
 
 /**

@@ -13,7 +13,7 @@ import {
   timestamp,
   uniqueIndex,
 } from 'drizzle-orm/pg-core';
-import type { Message, OfflineOptions } from '../core/messages.ts';
+import type { Element, Message, OfflineOptions } from '../core/messages.ts';
 import type { CampaignStep } from './campaigns.ts';
 import type { Condition } from './conditions.ts';
 import type { PushTemplate, ScheduleSpecInput } from './schedules.ts';
@@ -46,6 +46,11 @@ export const apps = pgTable('apps', {
   /** The throttle of a push that names none (recipients notified per minute); null = not throttled. */
   defaultThrottlePerMinute: integer('default_throttle_per_minute'),
   /**
+   * At most `max` capped pushes per account in any `windowHours` (docs/pushes.md); null: no cap. The snapshot
+   * skips the accounts over it, counted from the recipient rows of the app's recent capped pushes (`cap_until`).
+   */
+  frequencyCap: jsonb('frequency_cap').$type<FrequencyCap>(),
+  /**
    * Channel name → that channel's stored credentials (delivery/channels/<name>/credentials.ts), each sealed
    * as one string by core/secrets.ts (an object: written before encryption at rest).
    */
@@ -54,6 +59,12 @@ export const apps = pgTable('apps', {
   lastPushAt: ts('last_push_at'),
   createdAt: ts('created_at').notNull().defaultNow(),
 });
+
+/** An app's frequency cap: at most `max` capped pushes per account in any `windowHours`. */
+export interface FrequencyCap {
+  max: number;
+  windowHours: number;
+}
 
 /** A send window in the recipient's local time, `HH:MM` each; `from` > `to` crosses midnight. */
 export interface SendWindow {
@@ -118,6 +129,8 @@ export const accounts = pgTable(
     attrs: jsonb('attrs').$type<Record<string, string>>().notNull().default({}),
     importedAt: ts('imported_at'),
     lastLoginAt: ts('last_login_at'),
+    /** BCP 47, canonical (core/languages.ts): picks the variant of a localized push; null gets the default. */
+    language: text('language'),
     /** Set by a kick: user tokens issued before it no longer connect (gateway/login.ts). */
     tokensValidAfter: ts('tokens_valid_after'),
     /** The account's IANA zone, as PostgreSQL names it (db/timezones.ts); null: the app's default zone. */
@@ -190,6 +203,18 @@ export const pushes = pgTable(
     audienceSlots: jsonb('audience_slots').$type<Record<string, number>>(),
     message: jsonb('message').$type<Message>().notNull(),
     offline: jsonb('offline').$type<OfflineOptions>().notNull(),
+    /**
+     * The language variants (pushes/localized.ts), in the order given: a recipient's `variant` is its index + 1
+     * (0 = `message` and `offline`, the default). Null when the push has none.
+     */
+    localized: jsonb('localized').$type<LocalizedVariant[]>(),
+    /** Counts against the app's frequency cap (and is skipped for accounts over it). */
+    capped: boolean('capped').notNull().default(true),
+    /**
+     * Set by the snapshot of a capped push while its app has a frequency cap: the end of the cap's window from
+     * then. Until it, the push counts against the cap and its recipient rows are kept (pushes/lifecycle.ts).
+     */
+    capUntil: ts('cap_until'),
     fromAccount: text('from_account'),
     retentionSeconds: integer('retention_seconds').notNull(),
     sendAt: ts('send_at'),
@@ -219,6 +244,10 @@ export const pushes = pgTable(
     acked: counter('acked'),
     expired: counter('expired'),
     withdrawn: counter('withdrawn'),
+    /** Accounts the audience matched that the frequency cap skipped: not recipients. */
+    overCap: counter('over_cap'),
+    /** Recipients per variant, by language (`default` for variant 0); null when the push has no variants. */
+    languageCounts: jsonb('language_counts').$type<Record<string, number>>(),
     /** Channel name → its counts; added to by each offline page claim (add_channel_counts). */
     channelCounts: jsonb('channel_counts').$type<Record<string, ChannelCount>>().notNull().default({}),
     /** At most this many recipients notified per minute (pushes/throttle.ts); null = as fast as it goes. */
@@ -241,8 +270,19 @@ export const pushes = pgTable(
       .where(sql`workflow_started_at is null and campaign_id is null and status in ('scheduled', 'running')`),
     // The pushes whose copies are still kept: read by every WebSocket connect to sync the account.
     index('pushes_app_live').on(t.appId, t.snapshotAt).where(sql`expired_at is null and recalled_at is null`),
+    // The pushes a capped snapshot counts against the frequency cap.
+    index('pushes_app_cap').on(t.appId, t.capUntil).where(sql`cap_until is not null`),
   ],
 );
+
+/** One language variant of a push, as stored. */
+export interface LocalizedVariant {
+  /** A canonical BCP 47 tag. */
+  language: string;
+  elements: Element[];
+  /** Its own notification options; absent: the push's `offline`. */
+  offline?: OfflineOptions;
+}
 
 /**
  * What happened to one recipient of one push. `pending` is also the stored copy: a recipient nobody has
@@ -277,6 +317,8 @@ export const pushRecipients = pgTable(
     state: smallint('state').notNull().default(0),
     /** The wave of a local-time push that took this recipient (push_waves); 0 for every other push. */
     wave: smallint('wave').notNull().default(0),
+    /** Which variant of a localized push the recipient gets: 0 the default, i the push's localized[i - 1]. */
+    variant: smallint('variant').notNull().default(0),
   },
   (t) => [
     primaryKey({ columns: [t.pushId, t.accountSeq] }),

@@ -1,6 +1,7 @@
 import type { Logger } from '../core/log.ts';
 import { fanoutSeconds, secondsSince } from '../core/metrics.ts';
 import type { BusEvent } from '../delivery/bus.ts';
+import type { LiveDelivery } from '../pushes/recipients.ts';
 import { forgetAtOf } from './connection.ts';
 import type { Presence } from './presence.ts';
 import { CloseCode, frame, messageFrame } from './protocol.ts';
@@ -25,6 +26,21 @@ export interface Fanout {
   onEvent(event: BusEvent): void;
   /** After the bus re-subscribed: the recent pushes of every app with sockets here, again. */
   catchUp(): Promise<void>;
+}
+
+/** The frame of each language variant of a push, each serialized once, when first needed. */
+function variantFrames(row: LiveDelivery): (variant: number) => string {
+  const frames = new Map<number, string>();
+  return (variant) => {
+    let data = frames.get(variant);
+    if (data === undefined) {
+      const v = variant > 0 ? row.localized?.[variant - 1] : undefined;
+      const chosen = v ? { language: v.language, elements: v.elements } : null;
+      data = frame({ ...messageFrame({ ...row, variant: chosen }) });
+      frames.set(variant, data);
+    }
+    return data;
+  };
 }
 
 /** Bus events → frames on the sockets of this process. */
@@ -56,17 +72,18 @@ export function createFanout(deps: FanoutDeps): Fanout {
         break;
       }
       if (!row.accounts?.length) continue;
-      const data = frame({ ...messageFrame(row) });
+      const frameOf = variantFrames(row);
       const forgetAt = forgetAtOf(row);
       const here = local.sockets(appId);
       // Only accounts with a socket that has the frame now are marked: a socket that closed meanwhile (or was
       // dropped as slow) leaves the copy undelivered for the live-send fallback.
       const delivered: string[] = [];
-      for (const accountId of row.accounts) {
+      row.accounts.forEach((accountId, i) => {
+        const data = frameOf(row.variants?.[i] ?? 0);
         let has = false;
         for (const conn of here?.get(accountId) ?? []) if (conn.deliver(pushId, data, forgetAt)) has = true;
         if (has) delivered.push(accountId);
-      }
+      });
       if (!delivered.length) continue;
       marked = marked.then(() =>
         store

@@ -71,6 +71,8 @@ export interface MessageFrame {
   id: string;
   pushId: string;
   elements: unknown[];
+  /** The language variant the account got (its BCP 47 tag), or null for the push's default message. */
+  language: string | null;
   from: string | null;
   sentAt: string | null;
   expiresAt: string | null;
@@ -81,13 +83,15 @@ export type PushForFrame = PushForDelivery;
 
 const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
 
+/** The message frame of a push, in the recipient's language variant (`p.variant`; none: the default). */
 export function messageFrame(p: PushForFrame): MessageFrame {
   const message = (p.message ?? {}) as { elements?: unknown[]; from?: string };
   return {
     type: 'message',
     id: p.id,
     pushId: p.id,
-    elements: message.elements ?? [],
+    elements: p.variant?.elements ?? message.elements ?? [],
+    language: p.variant?.language ?? null,
     from: message.from ?? p.from_account ?? null,
     sentAt: iso(p.snapshot_at),
     expiresAt: p.retention_seconds > 0 ? iso(p.expires_at) : null,

@@ -36,6 +36,7 @@ import {
   localTimeSchema,
   resolveLocalDelivery,
 } from './local-delivery.ts';
+import { localizedSchema } from './localized.ts';
 import {
   cancelPush,
   checkAudience,
@@ -59,6 +60,8 @@ export const stepSchema = z.strictObject({
   audience: z.union([z.literal('all'), z.record(z.string(), z.unknown())]).default('all'),
   message: messageSchema,
   offline: offlineOptionsSchema.default({ push: true }),
+  localized: localizedSchema,
+  capped: z.boolean().default(true),
   retentionSeconds: z.number().int().min(0).max(MAX_RETENTION_SECONDS).default(0),
   throttlePerMinute: throttleSchema.nullable().optional(),
 });

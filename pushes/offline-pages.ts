@@ -15,6 +15,8 @@ import { retryingDeadlocks } from './recipients.ts';
 
 export interface PageDevice extends DeviceTarget {
   platform: ChannelName;
+  /** The recipient's language variant: which rendering of the notification it gets (pushes/localized.ts). */
+  variant: number;
   /** Whose device: a throttled push counts recipients notified, not devices. */
   accountId: string;
 }
@@ -67,14 +69,15 @@ export class ProviderTally {
   }
 }
 
-type DeviceRow = [ChannelName, string, DeviceTarget['environment'], string | null, string];
+type DeviceRow = [ChannelName, string, DeviceTarget['environment'], string | null, number, string];
 
 const toDevices = (rows: DeviceRow[] | null | undefined): PageDevice[] =>
-  (rows ?? []).map(([platform, token, environment, topic, accountId]) => ({
+  (rows ?? []).map(([platform, token, environment, topic, variant, accountId]) => ({
     platform,
     token,
     environment,
     topic,
+    variant,
     accountId,
   }));
 
@@ -85,14 +88,15 @@ export const accountsOf = (pageDevices: readonly PageDevice[]): number =>
 const FALLBACKS = `{${FALLBACK_CHANNELS.join(',')}}`;
 
 /**
- * The live devices of the accounts in CTE `who` (a column account_id), as a json array: one token per device,
- * so tokens sharing a device id are one notification, through a channel that is not a fallback (FCM) when the
- * device has a live one, else the most recently registered. A token without a device id is a device of its own.
+ * The live devices of the accounts in CTE `who` (columns account_id, variant), as a json array: one token per
+ * device, so tokens sharing a device id are one notification, through a channel that is not a fallback (FCM)
+ * when the device has a live one, else the most recently registered. A token without a device id is a device of
+ * its own. Each carries its recipient's language variant.
  */
 const devicesOf = (appId: string, who: SQL) => sql`coalesce((
-  select json_agg(json_build_array(x.platform, x.token, x.environment, x.topic, x.account_id)) from (
+  select json_agg(json_build_array(x.platform, x.token, x.environment, x.topic, x.variant, x.account_id)) from (
     select distinct on (d.account_id, coalesce(d.device_id, d.platform || ' ' || d.token))
-      d.platform, d.token, d.environment, d.topic, d.account_id
+      d.platform, d.token, d.environment, d.topic, o.variant, d.account_id
     from devices d join ${who} o on d.app_id = ${appId} and d.account_id = o.account_id
     where d.disabled_at is null
     order by d.account_id, coalesce(d.device_id, d.platform || ' ' || d.token),
@@ -153,13 +157,13 @@ export async function claimPage(
       }>(sql`
     with page as (
       -- Presence is looked up for undelivered rows only.
-      select r0.account_seq, r0.account_id, r0.state,
+      select r0.account_seq, r0.account_id, r0.state, r0.variant,
         r0.state = ${S.pending} and ${connectedNow(appId, sql`r0.account_id`)} as connected
       from push_recipients r0
       where r0.push_id = ${pushId} ${ofWave} and r0.account_seq > ${cursor}
       order by r0.account_seq limit ${size}
     ), offline as (
-      select p.account_id from page p
+      select p.account_id, p.variant from page p
       where ${wantDevices} and p.state = ${S.pending} and not p.connected
     ), claim as (
       ${claim}
@@ -266,8 +270,8 @@ export async function claimLiveFallbackPage(
           order by account_seq limit ${page.size})
         and exists (select 1 from pushes p where p.app_id = ${appId} and p.id = ${pushId}
                     and p.status = 'running' and p.recalled_at is null)
-      returning r.account_seq, r.account_id
-    ), wanted as (select account_id from moved where ${page.wantDevices})
+      returning r.account_seq, r.account_id, r.variant
+    ), wanted as (select account_id, variant from moved where ${page.wantDevices})
     select (select max(account_seq) from moved)::text as last_seq,
            (select count(*)::int from moved) as recipients,
            ${devicesOf(appId, sql`wanted`)} as devices`),

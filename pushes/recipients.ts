@@ -7,7 +7,7 @@
 import { countRecipients } from '../core/metrics.ts';
 import type { Sql } from '../db/client.ts';
 import { pgErrorCode, SQLSTATE } from '../db/errors.ts';
-import { RecipientState as S } from '../db/schema.ts';
+import { type LocalizedVariant, RecipientState as S } from '../db/schema.ts';
 
 /** Recipient states a connected account may still be sent: not acked, withdrawn, expired or skipped. */
 const UNACKED = [S.pending, S.awaitingLive, S.online, S.synced];
@@ -22,11 +22,16 @@ export interface PushForDelivery {
   snapshot_at: Date | string | null;
   expires_at: Date | string | null;
   retention_seconds: number;
+  /** The recipient's language variant (pushes/localized.ts), or null for the default: `message`. */
+  variant?: Pick<LocalizedVariant, 'language' | 'elements'> | null;
 }
 
 /** What live delivery of one push sends to some connected accounts. */
 export interface LiveDelivery extends PushForDelivery {
   accounts: string[] | null;
+  /** Each account's variant, in the order of `accounts`: 0 the default, i `localized[i - 1]`. */
+  variants: number[] | null;
+  localized: LocalizedVariant[] | null;
   recalled_at: Date | null;
 }
 
@@ -64,7 +69,7 @@ export async function syncAccount(
   const rows = await retryingDeadlocks(
     () => sql<PushForDelivery[]>`
     with cand as (
-      select r.push_id, r.account_seq from push_recipients r
+      select r.push_id, r.account_seq, r.variant from push_recipients r
       join pushes p on p.app_id = ${appId} and p.id = r.push_id
       where r.push_id = any(${pushIds}::text[]) and r.account_id = ${accountId}
         and r.state in ${sql(UNACKED)}
@@ -82,7 +87,8 @@ export async function syncAccount(
       from (select push_id, count(*)::int as n from moved group by push_id) m
       where p.app_id = ${appId} and p.id = m.push_id
     )
-    select p.id, p.message, p.from_account, p.snapshot_at, p.expires_at, p.retention_seconds
+    select p.id, p.message, p.from_account, p.snapshot_at, p.expires_at, p.retention_seconds,
+      case when c.variant > 0 then (p.localized -> (c.variant - 1)) - 'offline' end as variant
     from pushes p join cand c on c.push_id = p.id
     where p.app_id = ${appId}
     order by p.snapshot_at, p.id`,
@@ -113,11 +119,14 @@ export async function liveRecipients(
   const ofWave = wave === undefined ? sql`` : sql`and r.wave = ${wave}`;
   const [row] = await sql<LiveDelivery[]>`
     select p.id, p.message, p.from_account, p.snapshot_at, p.expires_at, p.retention_seconds,
-      p.recalled_at,
-      (select array_agg(r.account_id) from push_recipients r
-       where r.push_id = ${pushId} and r.account_id = any(${accountIds}::text[]) ${ofWave}
-         and r.state in ${sql(states)}) as accounts
-    from pushes p where p.app_id = ${appId} and p.id = ${pushId}`;
+      p.recalled_at, p.localized, r.accounts, r.variants
+    from pushes p, lateral (
+      select array_agg(r.account_id order by r.account_seq) as accounts,
+        array_agg(r.variant order by r.account_seq) as variants
+      from push_recipients r
+      where r.push_id = ${pushId} and r.account_id = any(${accountIds}::text[]) ${ofWave}
+        and r.state in ${sql(states)}) r
+    where p.app_id = ${appId} and p.id = ${pushId}`;
   return row;
 }
 

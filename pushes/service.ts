@@ -40,6 +40,7 @@ import {
   localTimeSchema,
   resolveLocalDelivery,
 } from './local-delivery.ts';
+import { localizedSchema, variants } from './localized.ts';
 import { isClosedWorkflowError } from './temporal.ts';
 import { throttleSchema } from './throttle.ts';
 
@@ -52,6 +53,10 @@ export const pushInputSchema = z.strictObject({
   audience: z.union([z.literal('all'), z.record(z.string(), z.unknown())]).default('all'),
   message: messageSchema,
   offline: offlineOptionsSchema.default({ push: true }),
+  /** Language variants of `message` / `offline`, which stay the default (pushes/localized.ts). */
+  localized: localizedSchema,
+  /** Counts against the app's frequency cap, and skips accounts over it. */
+  capped: z.boolean().default(true),
   retentionSeconds: z
     .number()
     .int()
@@ -121,7 +126,8 @@ export async function resolveAudienceSlots(
 /** The row of a new push; its id is time-ordered and its workflow id derived from it. */
 export function newPushRow(
   appId: string,
-  input: Omit<PushInput, 'throttlePerMinute'> & { throttlePerMinute?: number | null | undefined },
+  input: Omit<PushInput, 'localized' | 'capped' | 'throttlePerMinute'> &
+    Partial<Pick<PushInput, 'localized' | 'capped'>> & { throttlePerMinute?: number | null | undefined },
   condition: Condition | null,
   requestHash: string | null,
   opts: CreatePushOptions,
@@ -139,6 +145,8 @@ export function newPushRow(
     audienceSlots,
     message: input.message,
     offline: input.offline,
+    localized: variants(input.localized),
+    capped: input.capped ?? true,
     fromAccount: input.message.from,
     retentionSeconds: input.retentionSeconds,
     sendAt: typeof input.sendAt === 'string' ? new Date(input.sendAt) : undefined,

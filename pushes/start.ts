@@ -12,7 +12,10 @@ import type { PushDeps } from './deps.ts';
 import { markFailed } from './lifecycle.ts';
 import { localTimeStart } from './local-delivery.ts';
 
-/** The line the Temporal UI's list shows for a push: its audience, when, and its retention. */
+/**
+ * The line the Temporal UI's list shows for a push: its audience, when, its retention, its language variants and
+ * whether the frequency cap leaves it alone.
+ */
 export function pushSummary(push: PushRow): string {
   const audience = push.audience === null ? 'all accounts' : 'a condition';
   const local = push.localDelivery;
@@ -25,7 +28,9 @@ export function pushSummary(push: PushRow): string {
   const step = push.campaignId ? ` · campaign step ${push.campaignStep ?? 0}` : '';
   const schedule = push.scheduleId ? ` · schedule ${push.scheduleId}` : '';
   const throttle = push.throttlePerMinute ? ` · ${push.throttlePerMinute}/min` : '';
-  return `Push to ${audience} · ${when}${window} · keeps ${push.retentionSeconds} s${throttle}${step}${schedule}`;
+  const languages = push.localized?.length ? ` · ${push.localized.length + 1} variants` : '';
+  const uncapped = push.capped ? '' : ' · not capped';
+  return `Push to ${audience} · ${when}${window} · keeps ${push.retentionSeconds} s${throttle}${languages}${uncapped}${step}${schedule}`;
 }
 
 /** Markdown the Temporal UI shows on the workflow's page: ids only (no message text, no condition values). */

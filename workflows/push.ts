@@ -143,12 +143,25 @@ export async function pushWorkflow(input: PushWorkflowInput): Promise<PushPhase>
       phase = 'done';
       return phase;
     }
-    const { expiresAt } = await quick.markPushCanceled({ appId, pushId });
+    const { expiresAt, keepRecipientsUntil } = await quick.markPushCanceled({ appId, pushId });
     if (!expiresAt) {
+      if (keepRecipientsUntil) await keepForFrequencyCap(keepRecipientsUntil);
       phase = 'done';
       return phase;
     }
     return waitOutRetention(expiresAt);
+  };
+
+  /**
+   * The app's frequency cap still counts this push (its window has not passed): its recipient rows stay until
+   * then (a timer in history), unless a recall withdraws the push first.
+   */
+  const keepForFrequencyCap = async (until: string): Promise<void> => {
+    phase = 'retained';
+    const wait = Date.parse(until) - Date.now();
+    if (wait > 0) await condition(() => recallRequested, wait);
+    if (recallRequested) await quick.recallPush({ appId, pushId });
+    else await quick.dropRecipients({ appId, pushId });
   };
 
   const waitOutRetention = async (expiresAt: string): Promise<PushPhase> => {
@@ -159,7 +172,10 @@ export async function pushWorkflow(input: PushWorkflowInput): Promise<PushPhase>
     const wait = keepUntil - Date.now();
     if (wait > 0) await condition(() => recallRequested, wait);
     if (recallRequested) await quick.recallPush({ appId, pushId });
-    else await quick.expirePush({ appId, pushId });
+    else {
+      const { keepRecipientsUntil } = await quick.expirePush({ appId, pushId });
+      if (keepRecipientsUntil) await keepForFrequencyCap(keepRecipientsUntil);
+    }
     phase = 'done';
     return phase;
   };

@@ -80,6 +80,12 @@ export interface HeraldClientOptions {
   timezone?: string | 'auto' | false;
   /** Prefix of the storage key; the key is `<prefix><appId>:<accountId>`. Default `herald:`. */
   storageKeyPrefix?: string;
+  /**
+   * The user's language, a BCP 47 tag (`zh-CN`, `zh-Hant-TW`, e.g. `navigator.language`): the account takes it
+   * on every connect, and pushes with language variants arrive in the best match of it. Default: the account's
+   * language stays as the app server set it.
+   */
+  language?: string;
 }
 
 export interface CloseInfo {
@@ -128,8 +134,11 @@ const MAX_ACK_IDS = 500;
 const REQUEST_TIMEOUT_MS = 15_000;
 const REMEMBER_MS = 60 * 60_000;
 
-/** `https://host` → `wss://host/v1/connect`; a ws(s) URL with a path is kept as it is. */
-export function connectUrl(base: string, token?: string): string {
+/**
+ * `https://host` → `wss://host/v1/connect`; a ws(s) URL with a path is kept as it is. The token (auth `query`)
+ * and the language go as query parameters.
+ */
+export function connectUrl(base: string, token?: string, language?: string): string {
   const u = new URL(base);
   if (u.protocol === 'http:') u.protocol = 'ws:';
   else if (u.protocol === 'https:') u.protocol = 'wss:';
@@ -137,6 +146,7 @@ export function connectUrl(base: string, token?: string): string {
     throw new TypeError(`not an http(s) or ws(s) URL: ${base}`);
   if (u.pathname === '/' || u.pathname === '') u.pathname = '/v1/connect';
   if (token !== undefined) u.searchParams.set('token', token);
+  if (language !== undefined) u.searchParams.set('language', language);
   return u.toString();
 }
 
@@ -189,6 +199,17 @@ export class HeraldClient {
   constructor(options: HeraldClientOptions, fallback?: WebSocketFallback) {
     if (!options.token && !options.getToken) throw new TypeError('HeraldClient needs `token` or `getToken`');
     connectUrl(options.url);
+    if (options.language !== undefined) {
+      // The server refuses a tag that is not BCP 47 (close 4400), which would stop reconnecting: say so now.
+      try {
+        if (options.language.length > 35) throw new RangeError('too long');
+        Intl.getCanonicalLocales(options.language);
+      } catch {
+        throw new TypeError(
+          `language: not a BCP 47 language tag of at most 35 characters: ${JSON.stringify(options.language)}`,
+        );
+      }
+    }
     this.opts = options;
     const r = options.reconnect ?? true;
     this.backoff =
@@ -355,7 +376,7 @@ export class HeraldClient {
     let ws: WebSocketLike;
     try {
       ws = new Ctor(
-        connectUrl(this.opts.url, mode === 'query' ? token : undefined),
+        connectUrl(this.opts.url, mode === 'query' ? token : undefined, this.opts.language),
         mode === 'protocol' ? [PROTOCOL, `${TOKEN_PROTOCOL_PREFIX}${token}`] : [PROTOCOL],
       );
     } catch (err) {

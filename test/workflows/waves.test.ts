@@ -45,7 +45,7 @@ describe('local-time waves', () => {
       },
       snapshotWave: async ({ wave }) => {
         snapshotted.push({ wave, at: Date.now() });
-        return { audience: plan[wave]?.planned ?? 0 };
+        return { audience: plan[wave]?.planned ?? 0, capped: 0 };
       },
     });
     await t.withWorker(mock.activities, async (taskQueue) => {
