@@ -4,6 +4,7 @@ import type { ActivityDeps } from './deps.ts';
 import { lifecycleActivities } from './lifecycle.ts';
 import { offlineActivities } from './offline.ts';
 import { reconcileActivities } from './reconcile.ts';
+import { scheduleActivities } from './schedule.ts';
 import { webhookActivities } from './webhooks.ts';
 
 export type { ProviderRegistry } from '../delivery/registry.ts';
@@ -18,6 +19,7 @@ export function createActivities(deps: ActivityDeps) {
     ...offlineActivities(deps),
     ...reconcileActivities(deps),
     ...webhookActivities(deps),
+    ...scheduleActivities(deps),
   };
 }
 

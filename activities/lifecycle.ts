@@ -1,4 +1,12 @@
-import { complete, expire, markCanceled, type PushRef, recall } from '../pushes/lifecycle.ts';
+import {
+  complete,
+  dropRecipients,
+  expire,
+  type KeptRecipients,
+  markCanceled,
+  type PushRef,
+  recall,
+} from '../pushes/lifecycle.ts';
 import type { ActivityDeps } from './deps.ts';
 
 /** The push workflow's state changes: thin wrappers of the transitions in pushes/lifecycle.ts. */
@@ -7,8 +15,8 @@ export function lifecycleActivities({ database, bus }: ActivityDeps) {
 
   return {
     /** Tells every gateway to deliver this push to its connected recipients. */
-    async publishToGateways({ appId, pushId }: PushRef): Promise<void> {
-      await bus.publish({ type: 'push', appId, pushId });
+    async publishToGateways({ appId, pushId, wave }: PushRef & { wave?: number }): Promise<void> {
+      await bus.publish({ type: 'push', appId, pushId, ...(wave === undefined ? {} : { wave }) });
     },
 
     /** Final counters are in place; the push is completed and its copies wait until `expiresAt`. */
@@ -16,14 +24,25 @@ export function lifecycleActivities({ database, bus }: ActivityDeps) {
       return complete(db, ref);
     },
 
-    /** Stops the push. Copies already stored keep their retention; the caller waits it out when there are any. */
-    async markPushCanceled(ref: PushRef): Promise<{ expiresAt: string | null }> {
+    /**
+     * Stops the push. Copies already stored keep their retention; the caller waits it out when there are any.
+     * With none, `keepRecipientsUntil` says how long the frequency cap still counts the push.
+     */
+    async markPushCanceled(ref: PushRef): Promise<{ expiresAt: string | null } & KeptRecipients> {
       return markCanceled(db, ref);
     },
 
-    /** Retention is over: copies nobody fetched are counted as expired and the partition is dropped. */
-    async expirePush(ref: PushRef): Promise<{ expired: number }> {
+    /**
+     * Retention is over: copies nobody fetched are counted as expired and the partition is dropped, or kept
+     * until `keepRecipientsUntil` while the frequency cap counts the push.
+     */
+    async expirePush(ref: PushRef): Promise<{ expired: number } & KeptRecipients> {
       return expire(db, ref);
+    },
+
+    /** The frequency cap no longer counts the push: its recipient rows go. */
+    async dropRecipients(ref: PushRef): Promise<void> {
+      await dropRecipients(db, ref);
     },
 
     /** Withdraws every copy not yet delivered, tells connected clients to remove it, and stops the push. */

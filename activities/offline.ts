@@ -1,22 +1,26 @@
 import { CancelledFailure, Context } from '@temporalio/activity';
 import { and, eq } from 'drizzle-orm';
-import { type Message, notificationBody, type OfflineOptions } from '../core/messages.ts';
+import { type Element, notificationBody } from '../core/messages.ts';
 import { notificationsTotal } from '../core/metrics.ts';
-import { PAGES_IN_FLIGHT } from '../core/tunables.ts';
+import { PACED_ACTIVITY_MS, PAGES_IN_FLIGHT } from '../core/tunables.ts';
 import { type App, findAppById } from '../db/apps.ts';
 import { pushes } from '../db/schema.ts';
 import type { CommonNotification, SendOutcome } from '../delivery/channel.ts';
-import { CHANNELS, type ChannelName } from '../delivery/registry.ts';
+import { CHANNELS, type ChannelClients, type ChannelName } from '../delivery/registry.ts';
 import type { PushRef } from '../pushes/lifecycle.ts';
+import { pickVariant } from '../pushes/localized.ts';
 import {
+  accountsOf,
   addProviderCounts,
   claimLiveFallbackPage,
   claimPage,
   countAwaitingLive,
   disableDevices,
+  offlineCursorOf,
   type PageDevice,
   ProviderTally,
 } from '../pushes/offline-pages.ts';
+import { advancePace, paceDelayMs, throttledPageSize } from '../pushes/throttle.ts';
 import { type NotificationEventType, wantedEventTypes } from '../pushes/webhook-events.ts';
 import type { ActivityDeps } from './deps.ts';
 
@@ -28,12 +32,14 @@ const EVENT_OF: Record<SendOutcome['outcome'], NotificationEventType> = {
 
 type Push = typeof pushes.$inferSelect;
 
-/** What every channel shows for this push (its common offline options), expiring when its retention ends. */
-export function buildNotification(push: Push): CommonNotification | undefined {
-  const offline = push.offline as OfflineOptions;
-  const message = push.message as Message;
+/**
+ * What every channel shows for this push in one language variant (0: the default), from that variant's elements
+ * and offline options, expiring when the push's retention ends.
+ */
+export function buildNotification(push: Push, variant = 0): CommonNotification | undefined {
+  const { elements, offline } = pickVariant(push, variant);
   if (!offline.push) return undefined;
-  const body = notificationBody(message, offline);
+  const body = notificationBody({ elements: elements as Element[] }, offline);
   if (!body) return undefined;
   const n: CommonNotification = {
     pushId: push.id,
@@ -47,12 +53,69 @@ export function buildNotification(push: Push): CommonNotification | undefined {
   return n;
 }
 
-/** Each channel's rendering of the push: the common notification plus that channel's own options, only. */
-function renderForChannels(push: Push): Map<ChannelName, unknown> | undefined {
-  const common = buildNotification(push);
-  if (!common) return undefined;
-  const offline = push.offline as OfflineOptions;
-  return new Map(CHANNELS.map((c) => [c.name, c.render(common, offline[c.optionsKey])]));
+/** Per channel, what it sends for one variant; undefined when that variant sends no notification. */
+type Rendering = Map<ChannelName, unknown> | undefined;
+
+/**
+ * Each channel's rendering of the push (the common notification plus that channel's own options, only), per
+ * language variant: made once per variant, when a page first holds a device of it, never once per device.
+ */
+export class Renderings {
+  private readonly made = new Map<number, Rendering>();
+  /** Whether some variant sends a notification at all (if none, pages need no devices). */
+  readonly any: boolean;
+
+  constructor(private readonly push: Push) {
+    const count = (push.localized?.length ?? 0) + 1;
+    this.any = Array.from({ length: count }, (_, v) => v).some((v) => this.get(v) !== undefined);
+  }
+
+  get(variant: number): Rendering {
+    if (this.made.has(variant)) return this.made.get(variant);
+    const common = buildNotification(this.push, variant);
+    const { offline } = pickVariant(this.push, variant);
+    const rendering: Rendering = common
+      ? new Map(CHANNELS.map((c) => [c.name, c.render(common, offline[c.optionsKey])]))
+      : undefined;
+    this.made.set(variant, rendering);
+    return rendering;
+  }
+
+  /** The devices whose variant sends a notification: what a throttled push counts as notified. */
+  notified(pageDevices: PageDevice[]): PageDevice[] {
+    return pageDevices.filter((d) => this.get(d.variant) !== undefined);
+  }
+}
+
+/**
+ * A throttled push's pace, for one activity (pushes/throttle.ts keeps it in the push row): pages of one second's
+ * worth, a wait for the row's pace time before each claim (heartbeating, and ended by a cancel), and the
+ * activity hands back to the workflow after PACED_ACTIVITY_MS rather than after a count of pages.
+ */
+function pacer(db: ActivityDeps['database']['db'], push: Push, batchSize: number) {
+  const perMinute = push.throttlePerMinute;
+  if (!perMinute) return undefined;
+  const ref = { appId: push.appId, pushId: push.id };
+  const ctx = Context.current();
+  const until = Date.now() + PACED_ACTIVITY_MS;
+  /** When the next page may go, by this process's clock (the row's pace time, read as a delay). */
+  let readyAt: number | undefined;
+  return {
+    pageSize: throttledPageSize(perMinute, batchSize),
+    timeLeft: () => Date.now() < until,
+    async wait(cursor: number): Promise<void> {
+      // A new attempt reads the pace the earlier ones left in the row.
+      readyAt ??= Date.now() + (await paceDelayMs(db, ref));
+      for (let left = readyAt - Date.now(); left > 0; left = readyAt - Date.now()) {
+        await ctx.sleep(Math.min(left, 1000));
+        ctx.heartbeat({ cursor });
+      }
+    },
+    async advance(recipients: number, pageDevices: PageDevice[]): Promise<void> {
+      const ms = await advancePace(db, ref, { recipients, notified: accountsOf(pageDevices), perMinute });
+      readyAt = Date.now() + ms;
+    },
+  };
 }
 
 export function offlineActivities({
@@ -80,32 +143,50 @@ export function offlineActivities({
     push: Push,
     app: App,
     pageDevices: PageDevice[],
-    notifications: Map<ChannelName, unknown>,
+    renderings: Renderings,
     tally: ProviderTally,
     events: Set<string>,
   ): Promise<void> {
     const clients = providers.forApp(app);
+    // One send per channel and variant: a page may hold recipients of several languages.
+    const variants = [...new Set(pageDevices.map((d) => d.variant))];
     for (const { name: platform } of CHANNELS) {
-      const targets = pageDevices.filter((d) => d.platform === platform);
-      if (!targets.length) continue;
-      const client = clients[platform];
-      const outcomes: SendOutcome[] = client
-        ? await client.send(targets, notifications.get(platform))
-        : targets.map((t) => ({ token: t.token, outcome: 'failed', reason: `no ${platform} credentials` }));
-      const sent = outcomes.filter((o) => o.outcome === 'sent').length;
-      const dead = outcomes.flatMap((o) =>
-        o.outcome === 'invalid' ? [{ token: o.token, reason: o.reason }] : [],
-      );
-      await disableDevices(db, push.appId, platform, dead);
-      if (outcomes.length > sent)
-        log.warn(
-          { pushId: push.id, platform, failed: outcomes.length - sent },
-          'provider notifications failed',
-        );
-      tally.add(platform, sent, outcomes.length - sent, dead.length);
-      if (events.size) recordOutcomes(tally, platform, targets, outcomes, events);
-      for (const o of outcomes) notificationsTotal.inc({ channel: platform, outcome: o.outcome });
+      const forChannel = pageDevices.filter((d) => d.platform === platform);
+      for (const variant of variants) {
+        const notification = renderings.get(variant)?.get(platform);
+        const targets = forChannel.filter((d) => d.variant === variant);
+        if (notification !== undefined && targets.length)
+          await sendTo(push, platform, clients[platform], targets, notification, tally, events);
+      }
     }
+  }
+
+  /** One channel's send of one rendering to some devices; its outcomes counted, dead tokens disabled. */
+  async function sendTo(
+    push: Push,
+    platform: ChannelName,
+    client: ChannelClients[ChannelName],
+    targets: PageDevice[],
+    notification: unknown,
+    tally: ProviderTally,
+    events: Set<string>,
+  ): Promise<void> {
+    const outcomes: SendOutcome[] = client
+      ? await client.send(targets, notification)
+      : targets.map((t) => ({ token: t.token, outcome: 'failed', reason: `no ${platform} credentials` }));
+    const sent = outcomes.filter((o) => o.outcome === 'sent').length;
+    const dead = outcomes.flatMap((o) =>
+      o.outcome === 'invalid' ? [{ token: o.token, reason: o.reason }] : [],
+    );
+    await disableDevices(db, push.appId, platform, dead);
+    if (outcomes.length > sent)
+      log.warn(
+        { pushId: push.id, platform, failed: outcomes.length - sent },
+        'provider notifications failed',
+      );
+    tally.add(platform, sent, outcomes.length - sent, dead.length);
+    if (events.size) recordOutcomes(tally, platform, targets, outcomes, events);
+    for (const o of outcomes) notificationsTotal.inc({ channel: platform, outcome: o.outcome });
   }
 
   /** The answers an endpoint wants as notification events, beside the counts they are written with. */
@@ -139,32 +220,41 @@ export function offlineActivities({
       appId: string;
       pushId: string;
       cursor: number;
+      /** A local-time push's wave: its rows only (pushes/waves.ts). */
+      wave?: number | undefined;
     }): Promise<{ cursor: number; done: boolean; awaitingLive: number }> {
       const ctx = Context.current();
       const { push, app, events } = await load(input);
       const ref = { appId: push.appId, pushId: push.id };
+      const { wave } = input;
       // A retry cannot know what the lost attempt marked: the rows say.
-      let awaitingLive = ctx.info.attempt > 1 ? await countAwaitingLive(db, ref) : 0;
-      // The push row's cursor is the truth: pages up to it were claimed, by this attempt or an earlier one.
-      let cursor = Math.max(input.cursor, push.offlineCursor);
-      const notifications = renderForChannels(push);
+      let awaitingLive = ctx.info.attempt > 1 ? await countAwaitingLive(db, ref, wave) : 0;
+      // The stored cursor is the truth: pages up to it were claimed, by this attempt or an earlier one.
+      let cursor = Math.max(
+        input.cursor,
+        wave === undefined ? push.offlineCursor : await offlineCursorOf(db, ref, wave),
+      );
+      const renderings = new Renderings(push);
       const tally = new ProviderTally();
       const inFlight = new Set<Promise<void>>();
-      const send = (n: Map<ChannelName, unknown>, pageDevices: PageDevice[]) => {
-        const p: Promise<void> = notifyDevices(push, app, pageDevices, n, tally, events).finally(() =>
-          inFlight.delete(p),
+      const send = (pageDevices: PageDevice[]) => {
+        const p: Promise<void> = notifyDevices(push, app, pageDevices, renderings, tally, events).finally(
+          () => inFlight.delete(p),
         );
         inFlight.add(p);
       };
+      const paced = pacer(db, push, batchSize);
       try {
-        for (let i = 0; i < pagesPerActivity; i++) {
+        for (let i = 0; paced ? paced.timeLeft() : i < pagesPerActivity; i++) {
           if (ctx.cancellationSignal.aborted) throw new CancelledFailure('push stopped');
+          await paced?.wait(cursor);
           const carried = tally.take();
           const page = await claimPage(db, ref, {
             cursor,
-            size: batchSize,
-            wantDevices: notifications !== undefined,
+            size: paced?.pageSize ?? batchSize,
+            wantDevices: renderings.any,
             tally: carried,
+            wave,
           }).catch((err: unknown) => {
             // The claim rolled back with the results it carried: they are written in `finally` instead.
             tally.merge(carried);
@@ -174,16 +264,14 @@ export function offlineActivities({
           awaitingLive += page.awaitingLive;
           if (page.lastSeq === null) return { cursor, done: true, awaitingLive };
           if (!page.claimed) {
-            const [now] = await db
-              .select({ c: pushes.offlineCursor })
-              .from(pushes)
-              .where(and(eq(pushes.appId, push.appId), eq(pushes.id, push.id)));
-            cursor = Math.max(cursor, now?.c ?? cursor);
+            cursor = Math.max(cursor, await offlineCursorOf(db, ref, wave));
             continue;
           }
           cursor = page.lastSeq;
-          if (notifications && page.devices.length) {
-            send(notifications, page.devices);
+          // Before its notifications go out: a crash in between loses them, never sends them unpaced.
+          await paced?.advance(page.recipients, renderings.notified(page.devices));
+          if (page.devices.length) {
+            send(page.devices);
             if (inFlight.size >= PAGES_IN_FLIGHT) await Promise.race(inFlight);
           }
           ctx.heartbeat({ cursor });
@@ -191,7 +279,7 @@ export function offlineActivities({
         return { cursor, done: false, awaitingLive };
       } finally {
         await Promise.all(inFlight);
-        await addProviderCounts(db, ref, tally);
+        await addProviderCounts(db, ref, tally, wave);
       }
     },
 
@@ -200,9 +288,13 @@ export function offlineActivities({
      * them once more (an account whose socket died and that reconnected elsewhere gets the push live) and
      * answers how many there are; the workflow then lets the fan-outs settle and runs deliverLiveFallbacks.
      */
-    async retryLiveDelivery(ref: PushRef): Promise<{ awaitingLive: number }> {
-      const awaitingLive = await countAwaitingLive(db, ref);
-      if (awaitingLive > 0) await bus.publish({ type: 'push', ...ref, retry: true });
+    async retryLiveDelivery({
+      wave,
+      ...ref
+    }: PushRef & { wave?: number }): Promise<{ awaitingLive: number }> {
+      const awaitingLive = await countAwaitingLive(db, ref, wave);
+      if (awaitingLive > 0)
+        await bus.publish({ type: 'push', ...ref, retry: true, ...(wave === undefined ? {} : { wave }) });
       return { awaitingLive };
     },
 
@@ -213,32 +305,38 @@ export function offlineActivities({
      * commits before its notification goes out), so the fallback is at most once, as pages are. Heartbeats and
      * resumes like the pages; a canceled or recalled push claims nothing.
      */
-    async deliverLiveFallbacks(input: PushRef & { cursor?: number }): Promise<{ devices: number }> {
+    async deliverLiveFallbacks(
+      input: PushRef & { cursor?: number; wave?: number },
+    ): Promise<{ devices: number }> {
       const ctx = Context.current();
       const { push, app, events } = await load(input);
       const ref = { appId: push.appId, pushId: push.id };
-      const notifications = renderForChannels(push);
+      const renderings = new Renderings(push);
       const details = ctx.info.heartbeatDetails as { cursor?: number } | undefined;
       let cursor = Math.max(input.cursor ?? 0, details?.cursor ?? 0);
       let devices = 0;
       const tally = new ProviderTally();
+      const paced = pacer(db, push, batchSize);
       try {
         for (;;) {
           if (ctx.cancellationSignal.aborted) throw new CancelledFailure('push stopped');
+          await paced?.wait(cursor);
           const page = await claimLiveFallbackPage(db, ref, {
             cursor,
-            size: batchSize,
-            wantDevices: notifications !== undefined,
+            size: paced?.pageSize ?? batchSize,
+            wantDevices: renderings.any,
+            wave: input.wave,
           });
           if (page.lastSeq === null) return { devices };
           cursor = page.lastSeq;
+          // These recipients were counted as passed by their offline page already.
+          await paced?.advance(0, renderings.notified(page.devices));
           devices += page.devices.length;
-          if (notifications && page.devices.length)
-            await notifyDevices(push, app, page.devices, notifications, tally, events);
+          if (page.devices.length) await notifyDevices(push, app, page.devices, renderings, tally, events);
           ctx.heartbeat({ cursor });
         }
       } finally {
-        await addProviderCounts(db, ref, tally);
+        await addProviderCounts(db, ref, tally, input.wave);
       }
     },
   };

@@ -15,6 +15,7 @@ import {
   MAX_NICK_LENGTH,
   MAX_PAGE_SIZE,
   resolveCondition,
+  updateAccountProfile,
 } from '../db/accounts.ts';
 import { asChannelName, CHANNEL_NAMES } from '../delivery/registry.ts';
 import { type ApiDeps, router } from './context.ts';
@@ -141,8 +142,15 @@ export const AccountSchema = z
     id: z.string(),
     nick: z.string().nullable(),
     faceUrl: z.string().nullable(),
+    timezone: z
+      .string()
+      .nullable()
+      .openapi({ description: "IANA zone for local-time delivery; null: the app's default zone" }),
     tags: z.array(z.string()),
     attributes: z.record(z.string(), z.string()).openapi({ description: 'Attribute values by name' }),
+    language: z.string().nullable().openapi({
+      description: 'BCP 47 tag (canonical): the variant of a localized push it gets; null: the default',
+    }),
     eligible: z.boolean().openapi({ description: 'Receives pushes: imported, or logged in at least once' }),
     importedAt: z.string().nullable(),
     lastLoginAt: z.string().nullable(),
@@ -169,8 +177,10 @@ export const accountView = (a: AccountSummary): z.infer<typeof AccountSchema> =>
   id: a.id,
   nick: a.nick,
   faceUrl: a.faceUrl,
+  timezone: a.timezone,
   tags: a.tags,
   attributes: a.attributes,
+  language: a.language,
   eligible: a.eligible,
   importedAt: iso(a.importedAt),
   lastLoginAt: iso(a.lastLoginAt),
@@ -200,6 +210,12 @@ const PageSchema = z
 
 // ——— routes ———
 
+const languageField = z.string().nullable().optional().openapi({
+  description:
+    'BCP 47 language tag (e.g. `zh-Hant-TW`), stored canonical; picks the variant of localized pushes. null clears it; absent leaves it',
+  example: 'zh-CN',
+});
+
 const tags = ['Accounts'];
 
 const importRoute = createRoute({
@@ -221,6 +237,11 @@ const importRoute = createRoute({
                 id: z.string().openapi({ description: `1–${MAX_ACCOUNT_ID_BYTES} bytes of UTF-8` }),
                 nick: z.string().optional().openapi({ maxLength: MAX_NICK_LENGTH }),
                 faceUrl: z.string().optional().openapi({ maxLength: MAX_FACE_URL_LENGTH }),
+                language: languageField,
+                timezone: z.string().nullable().optional().openapi({
+                  description:
+                    'IANA zone name (e.g. "Asia/Kolkata"); null clears it; absent keeps it. Unknown: 400 invalid_timezone',
+                }),
               }),
             )
             .openapi({ minItems: 1, maxItems: MAX_BATCH_ACCOUNTS }),
@@ -309,6 +330,35 @@ const getRoute = createRoute({
   security,
   summary: 'One account: tags, attributes by name, devices, eligibility, last login',
   request: { params: accountParam },
+  responses: {
+    200: jsonContent(AccountDetailSchema, 'The account'),
+    ...commonErrors,
+    ...notFoundError,
+  },
+});
+
+const patchRoute = createRoute({
+  method: 'patch',
+  path: '/{id}',
+  tags,
+  security,
+  summary: 'Change an account’s nick, face URL, language or zone (fields left out stay as they are)',
+  request: {
+    params: accountParam,
+    body: jsonBodyOf(
+      z
+        .strictObject({
+          nick: z.string().optional().openapi({ maxLength: MAX_NICK_LENGTH }),
+          faceUrl: z.string().optional().openapi({ maxLength: MAX_FACE_URL_LENGTH }),
+          language: languageField,
+          timezone: z.string().nullable().optional().openapi({
+            description:
+              'IANA zone name (e.g. "Asia/Kolkata"); null clears it; absent keeps it. Unknown: 400 invalid_timezone',
+          }),
+        })
+        .openapi('AccountPatch'),
+    ),
+  },
   responses: {
     200: jsonContent(AccountDetailSchema, 'The account'),
     ...commonErrors,
@@ -408,6 +458,15 @@ export function accountsRoutes(deps: ApiDeps) {
   r.openapi(getRoute, async (c) => {
     const { id } = c.req.valid('param');
     const account = await getAccount(db(), c.get('app').id, id);
+    if (!account) throw accountNotFound(id);
+    return c.json(accountDetailView(account), 200);
+  });
+
+  r.openapi(patchRoute, async (c) => {
+    const { id } = c.req.valid('param');
+    const appId = c.get('app').id;
+    if (!(await updateAccountProfile(db(), appId, id, c.req.valid('json')))) throw accountNotFound(id);
+    const account = await getAccount(db(), appId, id);
     if (!account) throw accountNotFound(id);
     return c.json(accountDetailView(account), 200);
   });

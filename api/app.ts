@@ -1,5 +1,5 @@
-import { Scalar } from '@scalar/hono-api-reference';
 import { metricsResponse } from '../core/metrics.ts';
+import { accountPushesRoutes } from './account-pushes.ts';
 import { accountsRoutes } from './accounts.ts';
 import { appSettingsRoutes } from './app-settings.ts';
 import { appsRoutes } from './apps.ts';
@@ -7,14 +7,17 @@ import { attributesRoutes } from './attributes.ts';
 import { audienceRoutes } from './audience.ts';
 import { campaignsRoutes } from './campaigns.ts';
 import { connectRoutes } from './connect.ts';
+import { type ConsoleOptions, consoleRoutes } from './console/index.tsx';
 import { type ApiDeps, router } from './context.ts';
 import { devicesRoutes } from './devices.ts';
+import { docsRoutes } from './docs.ts';
 import { engagementRoutes } from './engagement.ts';
 import { errorBody, errorHandler } from './errors.ts';
 import { healthRoutes } from './health.ts';
 import { appAuth, closeAfterUnreadBody, jsonBody, limitBody } from './middleware.ts';
 import { pushesRoutes } from './pushes.ts';
 import { requestIdOf, requestLog } from './request-log.ts';
+import { schedulesRoutes } from './schedules.ts';
 import { tagsRoutes } from './tags.ts';
 import { tokensRoutes } from './tokens.ts';
 import { traceRequests } from './tracing.ts';
@@ -38,7 +41,7 @@ const IMPORT_ROUTES = new Set([
  * No body is read before the request is authenticated, and none past its route's limit; a path that
  * matches no route answers 404 without reading it.
  */
-export function createApi(deps: ApiDeps) {
+export function createApi(deps: ApiDeps, options: ConsoleOptions = {}) {
   const { config } = deps;
   const api = router();
   api.onError(errorHandler(deps.log));
@@ -69,7 +72,7 @@ export function createApi(deps: ApiDeps) {
   api.route('/v1/engagement', engagementRoutes(deps));
 
   const v1 = router();
-  v1.use('*', appAuth(deps.database));
+  v1.use('*', appAuth(deps.database, config.HERALD_ROOT_KEY));
   v1.use(
     '*',
     limitBody((c) =>
@@ -83,12 +86,14 @@ export function createApi(deps: ApiDeps) {
   v1.route('/accounts', accountsRoutes(deps));
   v1.route('/accounts', tokensRoutes(deps));
   v1.route('/accounts', devicesRoutes(deps));
+  v1.route('/accounts', accountPushesRoutes(deps));
   v1.route('/', tagsRoutes(deps));
   v1.route('/', attributesRoutes(deps));
   v1.route('/audience', audienceRoutes(deps));
   v1.route('/pushes', pushesRoutes(deps));
   v1.route('/campaigns', campaignsRoutes(deps));
   v1.route('/webhooks', webhooksRoutes(deps));
+  v1.route('/schedules', schedulesRoutes(deps));
   api.route('/v1', v1);
 
   api.openAPIRegistry.registerComponent('securitySchemes', 'appKey', { type: 'http', scheme: 'bearer' });
@@ -98,6 +103,11 @@ export function createApi(deps: ApiDeps) {
     openapi: '3.1.0',
     info: { title: 'Herald API', version: '1', description: 'Push to all users, by tag or by attribute.' },
   });
-  api.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'Herald API' }));
+  api.route('/', docsRoutes());
+  // The operator console: pages over this same API, called in process with the session's key.
+  api.route(
+    '/console',
+    consoleRoutes(deps, (request) => api.fetch(request), options),
+  );
   return api;
 }

@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { createApp, SdkAppIdTakenError } from '../db/apps.ts';
+import { createApp, listApps, SdkAppIdTakenError } from '../db/apps.ts';
 import type { ApiDeps } from './context.ts';
 import { router } from './context.ts';
 import { ApiError } from './errors.ts';
@@ -54,6 +54,43 @@ const createAppRoute = createRoute({
   },
 });
 
+const listAppsRoute = createRoute({
+  method: 'get',
+  path: '/',
+  tags: ['Apps'],
+  summary: 'List the apps, oldest first (operator only: Authorization: Bearer $HERALD_ROOT_KEY)',
+  security: [{ rootKey: [] }],
+  request: {
+    query: z.object({
+      cursor: z
+        .string()
+        .regex(/^[\w-]{1,64}$/, 'cursor must be the nextCursor of a previous page')
+        .optional(),
+      limit: z.coerce.number().int().min(1).max(500).default(100),
+    }),
+  },
+  responses: {
+    200: jsonContent(
+      z
+        .object({
+          apps: z.array(
+            z.object({
+              id: z.string(),
+              name: z.string(),
+              sdkAppId: z.number().int(),
+              isDefault: z.boolean(),
+              createdAt: z.string(),
+            }),
+          ),
+          nextCursor: z.string().nullable(),
+        })
+        .openapi('AppList'),
+      'A page of apps (no keys)',
+    ),
+    ...commonErrors,
+  },
+});
+
 /**
  * The operator's endpoints: the root key first, then the body (at most HERALD_MAX_BODY_BYTES); key rotation
  * also for an app itself (`/v1/apps/current/keys/…`).
@@ -68,6 +105,17 @@ export function appsRoutes(deps: ApiDeps) {
       limitBody(() => config.HERALD_MAX_BODY_BYTES),
       jsonBody(),
     );
+  r.openapi(listAppsRoute, async (c) => {
+    const { cursor, limit } = c.req.valid('query');
+    const rows = await listApps(database.db, cursor, limit);
+    return c.json(
+      {
+        apps: rows.map((a) => ({ ...a, createdAt: a.createdAt.toISOString() })),
+        nextCursor: rows.length === limit ? (rows.at(-1)?.id ?? null) : null,
+      },
+      200,
+    );
+  });
   r.openapi(createAppRoute, async (c) => {
     const body = c.req.valid('json');
     checkCeilings(config, body);

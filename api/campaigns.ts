@@ -1,6 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { type CampaignRow, listCampaigns } from '../db/campaigns.ts';
 import type { PushRow } from '../db/pushes.ts';
+import { type WaveRow, wavesOf } from '../db/waves.ts';
 import {
   campaignInputSchema,
   campaignPushes,
@@ -37,7 +38,7 @@ const CampaignSchema = z
   })
   .openapi('Campaign');
 
-function campaignView(c: CampaignRow, steps: PushRow[]) {
+function campaignView(c: CampaignRow, steps: PushRow[], waves: WaveRow[]) {
   return {
     id: c.id,
     name: c.name,
@@ -48,7 +49,7 @@ function campaignView(c: CampaignRow, steps: PushRow[]) {
     steps: steps.map((p) => ({
       index: p.campaignStep ?? 0,
       at: p.sendAt?.toISOString() ?? null,
-      push: pushView(p),
+      push: pushView(p, waves),
     })),
   };
 }
@@ -142,9 +143,14 @@ const cancel = createRoute({
 
 export function campaignsRoutes(deps: ApiDeps) {
   const r = router();
+  /** The view with the waves of its local-time steps. */
+  const withWaves = async (c: CampaignRow, steps: PushRow[]) => {
+    const waved = steps.filter((p) => p.localDelivery).map((p) => p.id);
+    return campaignView(c, steps, await wavesOf(deps.database.db, c.appId, waved));
+  };
   const view = async (appId: string, id: string) => {
     const c = await getCampaign(deps, appId, id);
-    return campaignView(c, await campaignPushes(deps, c));
+    return withWaves(c, await campaignPushes(deps, c));
   };
 
   r.openapi(create, async (c) => {
@@ -156,9 +162,7 @@ export function campaignsRoutes(deps: ApiDeps) {
   r.openapi(list, async (c) => {
     const q = c.req.valid('query');
     const rows = await listCampaigns(deps.database.db, c.get('app').id, q.cursor, q.limit);
-    const views = await Promise.all(
-      rows.map(async (row) => campaignView(row, await campaignPushes(deps, row))),
-    );
+    const views = await Promise.all(rows.map(async (row) => withWaves(row, await campaignPushes(deps, row))));
     return c.json(
       { campaigns: views, nextCursor: rows.length === q.limit ? (rows.at(-1)?.id ?? null) : null },
       200,

@@ -1,6 +1,12 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { type DeviceRow, ENVIRONMENTS, listDevices, registerDevice, removeDevice } from '../db/devices.ts';
-import { asChannelName, CHANNEL_NAMES, channelOf } from '../delivery/registry.ts';
+import {
+  asChannelName,
+  CHANNEL_NAMES,
+  channelOf,
+  devicePlatform,
+  providerSettings,
+} from '../delivery/registry.ts';
 import { accountIdSchema } from './accounts.ts';
 import { type ApiDeps, router } from './context.ts';
 import { ApiError } from './errors.ts';
@@ -15,6 +21,7 @@ export const DeviceSchema = z
     accountId: z.string(),
     environment: z.enum(ENVIRONMENTS),
     topic: z.string().nullable(),
+    deviceId: z.string().nullable(),
     createdAt: z.string(),
     updatedAt: z.string(),
     disabledAt: z.string().nullable(),
@@ -29,12 +36,25 @@ export function deviceView(d: DeviceRow) {
     accountId: d.accountId,
     environment: d.environment,
     topic: d.topic,
+    deviceId: d.deviceId,
     createdAt: d.createdAt.toISOString(),
     updatedAt: d.updatedAt.toISOString(),
     disabledAt: d.disabledAt ? d.disabledAt.toISOString() : null,
     disabledReason: d.disabledReason,
   };
 }
+
+/** The app's id of the installation: its tokens of several channels are one device (docs/pushes.md). */
+export const deviceIdSchema = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9._:-]+$/, "letters, digits, '.', '_', ':' and '-' only")
+  .openapi({
+    description:
+      'The app’s id of this installation. Tokens of several channels with the same deviceId are one ' +
+      'device: it holds one token per channel, gets one notification per push and counts once against the cap.',
+  });
 
 const accountParam = accountIdSchema.openapi({ param: { name: 'id', in: 'path' } });
 const deviceParams = z.object({
@@ -44,7 +64,11 @@ const deviceParams = z.object({
     .string()
     .min(1)
     .max(4096)
-    .openapi({ param: { name: 'token', in: 'path' }, description: 'APNs: hex; FCM: the registration token' }),
+    .openapi({
+      param: { name: 'token', in: 'path' },
+      description:
+        'APNs: hex; FCM: the registration token; Web Push: the subscription JSON in base64url (docs/webpush.md)',
+    }),
 });
 
 const put = createRoute({
@@ -69,6 +93,7 @@ const put = createRoute({
             topic: z.string().min(1).max(255).optional().openapi({
               description: 'APNs topic (bundle id) when it differs from the app’s credentials',
             }),
+            deviceId: deviceIdSchema.optional(),
           }),
         },
       },
@@ -114,19 +139,26 @@ const remove = createRoute({
 export function devicesRoutes(deps: ApiDeps) {
   const r = router();
   const { db } = deps.database;
+  const settings = providerSettings(deps.config);
 
   r.openapi(put, async (c) => {
     const { id, platform, token } = c.req.valid('param');
-    const body = (c.req.valid('json') as { environment?: 'sandbox' | 'production'; topic?: string }) ?? {};
+    const body =
+      (c.req.valid('json') as {
+        environment?: 'sandbox' | 'production';
+        topic?: string;
+        deviceId?: string;
+      }) ?? {};
     const result = await registerDevice(
       db,
       c.get('app').id,
       {
         accountId: id,
-        platform: channelOf(platform),
+        platform: devicePlatform(platform, settings),
         token,
         environment: body.environment,
         topic: body.topic,
+        deviceId: body.deviceId,
       },
       { maxDevices: deps.config.HERALD_MAX_DEVICES_PER_ACCOUNT },
     );

@@ -77,7 +77,7 @@ const revoke = createRoute({
 
 /** `current` is the app of the API key; any other id needs the root key. */
 export function keysAuth({ config, database }: ApiDeps): MiddlewareHandler<AppEnv> {
-  const asApp = appAuth(database);
+  const asApp = appAuth(database, config.HERALD_ROOT_KEY);
   const asRoot = rootAuth(config.HERALD_ROOT_KEY);
   return (c, next) => (c.req.param('id') === 'current' ? asApp(c, next) : asRoot(c, next));
 }

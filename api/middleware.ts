@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { unstorableTextAt } from '../core/text.ts';
-import { findAppByApiKey } from '../db/apps.ts';
+import { findAppByApiKey, findAppById } from '../db/apps.ts';
 import type { Database } from '../db/client.ts';
 import type { AppEnv } from './context.ts';
 import { ApiError } from './errors.ts';
@@ -14,12 +14,28 @@ const bearer = (header: string | undefined): string | undefined => {
   return m?.[1];
 };
 
-/** Every /v1 request carries the app's admin key; the app it names is all the request can see. */
-export function appAuth(database: Database): MiddlewareHandler<AppEnv> {
+/** With the root key, this header names the app a /v1 request acts as (the operator's console, support). */
+export const ACT_AS_APP_HEADER = 'x-herald-app';
+
+/**
+ * Every /v1 request carries the app's admin key; the app it names is all the request can see. The operator may
+ * instead send HERALD_ROOT_KEY with `X-Herald-App: <app id>` and act as that app (the root key can already
+ * rotate any app's keys, so this gives it nothing new).
+ */
+export function appAuth(database: Database, rootKey?: string): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const key = bearer(c.req.header('authorization'));
     if (!key)
       throw new ApiError(401, 'unauthorized', 'Send the app admin key as `Authorization: Bearer <key>`');
+    const actAs = c.req.header(ACT_AS_APP_HEADER);
+    if (actAs !== undefined) {
+      if (!rootKey || !isRootKey(key, rootKey))
+        throw new ApiError(401, 'unauthorized', 'X-Herald-App is for HERALD_ROOT_KEY only');
+      const app = /^[\w-]{1,64}$/.test(actAs) ? await findAppById(database.db, actAs) : undefined;
+      if (!app) throw new ApiError(404, 'not_found', `X-Herald-App: app ${actAs} does not exist`);
+      c.set('app', app);
+      return next();
+    }
     const app = await findAppByApiKey(database.db, key);
     if (!app) throw new ApiError(401, 'unauthorized', 'The API key is not valid for any app');
     c.set('app', app);

@@ -1,5 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { listPushes } from '../db/pushes.ts';
+import { listPushes, type PushRow } from '../db/pushes.ts';
+import { wavesOf } from '../db/waves.ts';
 import { CHANNEL_NAMES } from '../delivery/registry.ts';
 import { pushFunnel } from '../pushes/engagement.ts';
 import { cancelPush, createPush, getPush, pushInputSchema, recallPush } from '../pushes/service.ts';
@@ -48,6 +49,7 @@ const list = createRoute({
     query: z.object({
       status: z.enum(['scheduled', 'running', 'completed', 'canceled', 'failed']).optional(),
       campaignId: z.string().optional(),
+      scheduleId: z.string().optional(),
       createdFrom: z.iso.datetime({ offset: true }).optional(),
       createdTo: z.iso.datetime({ offset: true }).optional(),
       cursor: z.uuid('cursor must be the nextCursor of a previous page').optional(),
@@ -127,14 +129,22 @@ const stopRoute = (action: 'cancel' | 'recall', summary: string) =>
 
 export function pushesRoutes(deps: ApiDeps) {
   const r = router();
+  /** The pushes' views, with the waves of the local-time ones (one query for the lot). */
+  const views = async (appId: string, rows: PushRow[]): Promise<PushView[]> => {
+    const waved = rows.filter((p) => p.localDelivery).map((p) => p.id);
+    const waves = await wavesOf(deps.database.db, appId, waved);
+    return rows.map((p) => pushView(p, waves));
+  };
+  const viewOf = async (appId: string, row: PushRow): Promise<PushView> =>
+    (await views(appId, [row]))[0] as PushView;
   const reread = async (appId: string, id: string): Promise<PushView> =>
-    pushView(await getPush(deps, appId, id));
+    viewOf(appId, await getPush(deps, appId, id));
 
   r.openapi(create, async (c) => {
     const { push, created } = await createPush(deps, c.get('app'), c.req.valid('json'), {
       idempotencyKey: c.req.valid('header')['idempotency-key'],
     });
-    return c.json(pushView(push), created ? 201 : 200);
+    return c.json(await viewOf(c.get('app').id, push), created ? 201 : 200);
   });
 
   r.openapi(list, async (c) => {
@@ -142,13 +152,14 @@ export function pushesRoutes(deps: ApiDeps) {
     const rows = await listPushes(deps.database.db, c.get('app').id, {
       status: q.status,
       campaignId: q.campaignId,
+      scheduleId: q.scheduleId,
       createdFrom: q.createdFrom ? new Date(q.createdFrom) : undefined,
       createdTo: q.createdTo ? new Date(q.createdTo) : undefined,
       after: q.cursor,
       limit: q.limit,
     });
     const next = rows.length === q.limit ? (rows.at(-1)?.id ?? null) : null;
-    return c.json({ pushes: rows.map(pushView), nextCursor: next }, 200);
+    return c.json({ pushes: await views(c.get('app').id, rows), nextCursor: next }, 200);
   });
 
   r.openapi(get, async (c) => c.json(await reread(c.get('app').id, c.req.valid('param').id), 200));

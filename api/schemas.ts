@@ -60,8 +60,12 @@ export const idempotencyKeyHeader = (what: string) =>
         (k) => !k.startsWith('v4:'),
         'Idempotency-Key must not start with "v4:" (reserved for Tencent MsgRandom)',
       )
+      .refine(
+        (k) => !k.startsWith('schedule:'),
+        'Idempotency-Key must not start with "schedule:" (reserved for the runs of schedules)',
+      )
       .optional()
       .openapi({
-        description: `Same key within 7 days and same body = same ${what} (200); keys starting with \`v4:\` are reserved`,
+        description: `Same key within 7 days and same body = same ${what} (200); keys starting with \`v4:\` or \`schedule:\` are reserved`,
       }),
   });

@@ -6,6 +6,13 @@ export const now = (): number => performance.timeOrigin + performance.now();
 export interface FakesSpec {
   apns: { publicKey: string; keyId: string; teamId: string; topic: string };
   fcm: { publicKey: string; projectId: string; clientEmail: string };
+  /** The Huawei Push Kit and Honor Push fakes' app credentials; each fake runs only when given. */
+  hms?: { clientId: string; clientSecret: string };
+  honor?: { appId: string; clientId: string; clientSecret: string };
+  /** The phone makers' fakes, started when given (bench/main.ts and provider-cpu.ts; not the chaos runs). */
+  xiaomi?: { appSecret: string; packageName: string };
+  oppo?: { appKey: string; masterSecret: string };
+  vivo?: { appId: string; appKey: string; appSecret: string };
 }
 
 export interface FakesAddresses {
@@ -14,6 +21,15 @@ export interface FakesAddresses {
   ca: string;
   fcmUrl: string;
   tokenUri: string;
+  hmsUrl?: string;
+  hmsTokenUrl?: string;
+  honorUrl?: string;
+  honorTokenUrl?: string;
+  /** The Web Push fake's origin (bench/fakes-child.ts; its subscriptions: its `subscribe` command). */
+  webPushUrl?: string;
+  xiaomiUrl?: string;
+  oppoUrl?: string;
+  vivoUrl?: string;
 }
 
 /** Arrivals at one provider fake: count, first and last arrival, and a histogram in 100 ms buckets. */
@@ -25,13 +41,33 @@ export interface Arrivals {
   last: number | null;
   /** bucket start (epoch ms, multiple of 100) → notifications accepted in it. */
   buckets: Record<string, number>;
-  /** HTTP/2 sessions opened (APNs, both fakes) or the peak of concurrent requests (FCM). */
+  /** HTTP/2 sessions opened (APNs, both fakes), the peak of concurrent requests (FCM), or batch requests (Huawei, Honor). */
   connections: number;
 }
 
 export interface FakesReport {
   apns: Arrivals;
   fcm: Arrivals;
+  /** Arrivals count devices reached, not requests: a batch of 1,000 tokens is 1,000 arrivals. */
+  hms: Arrivals;
+  honor: Arrivals;
+  xiaomi: Arrivals;
+  oppo: Arrivals;
+  vivo: Arrivals;
+}
+
+/** The phone makers' channels, in the order the bench reports them. */
+export const VENDORS = ['xiaomi', 'oppo', 'vivo'] as const;
+export type Vendor = (typeof VENDORS)[number];
+
+/** Fresh credentials for the vendor fakes (any values: the fakes check what they were started with). */
+export function vendorSpec(): Required<Pick<FakesSpec, Vendor>> {
+  const secret = () => Math.random().toString(36).slice(2) + Math.random().toString(36).slice(2);
+  return {
+    xiaomi: { appSecret: secret(), packageName: 'com.example.herald.bench' },
+    oppo: { appKey: secret(), masterSecret: secret() },
+    vivo: { appId: '10004', appKey: secret(), appSecret: secret() },
+  };
 }
 
 export interface ClientsStart {

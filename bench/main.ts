@@ -2,13 +2,14 @@
  * End-to-end push benchmark (run by hand, never in CI):
  *
  *   npm run bench -- <all|tag-or|attr-and|every> [--accounts 100000] [--online 10000] [--apns-pct 10]
- *                    [--fcm-pct 10] [--retention 3600] [--apis N] [--page-size N] [--pool-size N]
+ *                    [--fcm-pct 10] [--hms-pct 0] [--honor-pct 0] [--xiaomi-pct 0] [--oppo-pct 0] [--vivo-pct 0]
+ *                    [--retention 3600] [--apis N] [--page-size N] [--pool-size N]
  *                    [--profile worker[,api]] [--private-pg [--pg-setting k=v]… [--auto-explain MS]]
- *                    [--json out.json] [--keep] [--webhooks]
+ *                    [--json out.json] [--keep] [--webhooks] [--local-time N]
  *
  * It starts (or reuses) PostgreSQL and Temporal, spawns `herald api` (one per ~15,000 sockets: a process may
- * not open more than `ulimit -Hn` files) and `herald worker` as child processes, a child running the APNs and
- * FCM fakes, and children holding the WebSocket clients (≤ 10,000 each). It seeds N accounts in bulk SQL,
+ * not open more than `ulimit -Hn` files) and `herald worker` as child processes, a child running the APNs,
+ * FCM, Huawei and Honor fakes, and children holding the WebSocket clients (≤ 10,000 each). It seeds N accounts in bulk SQL,
  * connects K clients, then pushes — to everyone, to a TagsOr of 3 tags, to an AttrsAnd of 2 attributes, or
  * the three in turn — and measures each push. See docs/performance.md for what each figure means.
  */
@@ -30,7 +31,7 @@ import type {
   FakesReport,
   FakesSpec,
 } from './ipc.ts';
-import { now } from './ipc.ts';
+import { now, VENDORS, type Vendor, vendorSpec } from './ipc.ts';
 import {
   type ActivitySpan,
   activitySpans,
@@ -66,12 +67,23 @@ const AUDIENCES = {
 } as const;
 type Scenario = keyof typeof AUDIENCES;
 const CLIENTS_PER_PROCESS = 10_000;
+const VENDOR_LABELS: Record<Vendor, string> = { xiaomi: 'Xiaomi', oppo: 'OPPO', vivo: 'vivo' };
+
+/** The app credentials the Huawei and Honor fakes accept. */
+const BENCH_HMS = { clientId: '101704409', clientSecret: 'bench-hms-secret' };
+const BENCH_HONOR = {
+  appId: '104443651',
+  clientId: 'bench-honor-client',
+  clientSecret: 'bench-honor-secret',
+};
 const SOCKETS_PER_API = 15_000;
 
 const USAGE = `npm run bench -- <all|tag-or|attr-and|every> [--accounts N] [--online K] [--apns-pct 10] [--fcm-pct 10]
+  [--hms-pct 0] [--honor-pct 0] [--xiaomi-pct 0] [--oppo-pct 0] [--vivo-pct 0]
   [--retention 3600] [--apis N] [--page-size N] [--pool-size N] [--profile worker[,api]]
   [--private-pg] [--pg-setting name=value]… [--auto-explain MS] [--json out.json] [--keep] [--timeout S]
-  [--webhooks]   (a webhook endpoint wanting every event, per-recipient ones included, on a local receiver)`;
+  [--webhooks]   (a webhook endpoint wanting every event, per-recipient ones included, on a local receiver)
+  [--local-time N] (a local-time push over N zones, one wave each, all due at once)`;
 
 interface Options {
   scenarios: Scenario[];
@@ -79,6 +91,10 @@ interface Options {
   online: number;
   apnsPct: number;
   fcmPct: number;
+  hmsPct: number;
+  honorPct: number;
+  /** The Xiaomi, OPPO and vivo channels' shares of accounts with a device. */
+  vendorPct: Record<Vendor, number>;
   retention: number;
   apis: number;
   pageSize: number | undefined;
@@ -91,6 +107,8 @@ interface Options {
   keep: boolean;
   timeoutS: number;
   webhooks: boolean;
+  /** Local-time push over this many zones (one wave per zone), 0: a plain push. */
+  localTime: number;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -102,6 +120,11 @@ function parseOptions(argv: string[]): Options {
       online: { type: 'string', default: '10000' },
       'apns-pct': { type: 'string', default: '10' },
       'fcm-pct': { type: 'string', default: '10' },
+      'hms-pct': { type: 'string', default: '0' },
+      'honor-pct': { type: 'string', default: '0' },
+      'xiaomi-pct': { type: 'string', default: '0' },
+      'oppo-pct': { type: 'string', default: '0' },
+      'vivo-pct': { type: 'string', default: '0' },
       retention: { type: 'string', default: '3600' },
       apis: { type: 'string' },
       'page-size': { type: 'string' },
@@ -114,6 +137,7 @@ function parseOptions(argv: string[]): Options {
       keep: { type: 'boolean', default: false },
       timeout: { type: 'string', default: '1800' },
       webhooks: { type: 'boolean', default: false },
+      'local-time': { type: 'string', default: '0' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -139,7 +163,15 @@ function parseOptions(argv: string[]): Options {
   if (online > accounts) throw new Error('--online cannot exceed --accounts');
   const apnsPct = pct('apns-pct', values['apns-pct']);
   const fcmPct = pct('fcm-pct', values['fcm-pct']);
-  if (apnsPct + fcmPct > 100) throw new Error('--apns-pct + --fcm-pct must be at most 100');
+  const hmsPct = pct('hms-pct', values['hms-pct']);
+  const honorPct = pct('honor-pct', values['honor-pct']);
+  const vendorPct = {
+    xiaomi: pct('xiaomi-pct', values['xiaomi-pct']),
+    oppo: pct('oppo-pct', values['oppo-pct']),
+    vivo: pct('vivo-pct', values['vivo-pct']),
+  };
+  if (apnsPct + fcmPct + hmsPct + honorPct + vendorPct.xiaomi + vendorPct.oppo + vendorPct.vivo > 100)
+    throw new Error('the --…-pct options must add up to at most 100');
   if (values['auto-explain'] !== undefined && !values['private-pg'])
     throw new Error('--auto-explain needs --private-pg (auto_explain must be preloaded)');
   return {
@@ -148,6 +180,9 @@ function parseOptions(argv: string[]): Options {
     online,
     apnsPct,
     fcmPct,
+    hmsPct,
+    honorPct,
+    vendorPct,
     retention: int('retention', values.retention, 0),
     apis: values.apis ? int('apis', values.apis, 1) : Math.max(1, Math.ceil(online / SOCKETS_PER_API)),
     pageSize: values['page-size'] ? int('page-size', values['page-size'], 10) : undefined,
@@ -161,7 +196,21 @@ function parseOptions(argv: string[]): Options {
     keep: values.keep ?? false,
     timeoutS: int('timeout', values.timeout, 1),
     webhooks: values.webhooks ?? false,
+    localTime: Math.min(24, int('local-time', values['local-time'], 0)),
   };
+}
+
+/**
+ * `--local-time N`: the accounts are spread over N whole-hour zones (bench/seed.ts) and the push is sent at a
+ * local time that has already passed in all of them, with pastZones send: one wave per zone, all due at once,
+ * run one after another. The figure is the waves' own cost (N plans' worth of snapshots, fan-outs and pages)
+ * without the hours a real local-time push waits between them.
+ */
+function localTimeFields() {
+  // 11.5 h ago in UTC has passed in every zone from UTC+12 to UTC−11 (the latest is 11 h behind UTC), and is
+  // still ahead in UTC−12, so the push is accepted.
+  const localTime = new Date(Date.now() - 11.5 * 3600_000).toISOString().slice(0, 19);
+  return { sendAt: { localTime }, pastZones: 'send', window: null };
 }
 
 const bar = progressBar();
@@ -194,6 +243,12 @@ interface PushRow {
   apns_failed: string;
   fcm_sent: string;
   fcm_failed: string;
+  hms_sent: string;
+  hms_failed: string;
+  honor_sent: string;
+  honor_failed: string;
+  /** Xiaomi, OPPO and vivo: their channel_counts entries. */
+  vendors: Record<string, { sent?: number; failed?: number } | null> | null;
   /** Epoch ms (drizzle tells the shared postgres client to leave timestamps unparsed, so SQL converts them). */
   created_ms: number;
   snapshot_ms: number | null;
@@ -207,7 +262,13 @@ async function pushRow(database: Database, appId: string, pushId: string): Promi
       coalesce(channel_counts #>> '{apns,sent}', '0') as apns_sent,
       coalesce(channel_counts #>> '{apns,failed}', '0') as apns_failed,
       coalesce(channel_counts #>> '{fcm,sent}', '0') as fcm_sent,
-      coalesce(channel_counts #>> '{fcm,failed}', '0') as fcm_failed, workflow_id,
+      coalesce(channel_counts #>> '{fcm,failed}', '0') as fcm_failed,
+      coalesce(channel_counts #>> '{hms,sent}', '0') as hms_sent,
+      coalesce(channel_counts #>> '{hms,failed}', '0') as hms_failed,
+      coalesce(channel_counts #>> '{honor,sent}', '0') as honor_sent,
+      coalesce(channel_counts #>> '{honor,failed}', '0') as honor_failed, workflow_id,
+      jsonb_build_object('xiaomi', channel_counts -> 'xiaomi', 'oppo', channel_counts -> 'oppo',
+        'vivo', channel_counts -> 'vivo') as vendors,
       (extract(epoch from created_at) * 1000)::float8 as created_ms,
       (extract(epoch from snapshot_at) * 1000)::float8 as snapshot_ms,
       (extract(epoch from completed_at) * 1000)::float8 as completed_ms
@@ -276,6 +337,7 @@ async function runPush(stack: Stack, seeded: Seeded, online: string[], scenario:
         elements: [{ type: 'text', text: `Benchmark push (${scenario}) at ${new Date().toISOString()}` }],
       },
       retentionSeconds: opts.retention,
+      ...(opts.localTime ? localTimeFields() : {}),
     }),
   });
   const tPosted = now();
@@ -291,6 +353,9 @@ async function runPush(stack: Stack, seeded: Seeded, online: string[], scenario:
     stored: number;
     apns: number;
     fcm: number;
+    hms: number;
+    honor: number;
+    vendors: number;
   }[] = [];
   let row: PushRow | undefined;
   let tCompletedSeen = Number.NaN;
@@ -308,6 +373,12 @@ async function runPush(stack: Stack, seeded: Seeded, online: string[], scenario:
         stored: Number(row.stored_offline),
         apns: Number(row.apns_sent) + Number(row.apns_failed),
         fcm: Number(row.fcm_sent) + Number(row.fcm_failed),
+        hms: Number(row.hms_sent) + Number(row.hms_failed),
+        honor: Number(row.honor_sent) + Number(row.honor_failed),
+        vendors: VENDORS.reduce(
+          (n, v) => n + Number(row?.vendors?.[v]?.sent ?? 0) + Number(row?.vendors?.[v]?.failed ?? 0),
+          0,
+        ),
       };
       const last = timeline.at(-1);
       if (!last || JSON.stringify({ ...last, t: 0 }) !== JSON.stringify({ ...point, t: 0 }))
@@ -317,7 +388,7 @@ async function runPush(stack: Stack, seeded: Seeded, online: string[], scenario:
         `push ${scenario}`,
         point.stored + point.online,
         Math.max(point.audience, 1),
-        `${row.status} · audience ${point.audience} · online ${point.online} · stored ${point.stored} · apns ${point.apns} · fcm ${point.fcm} · ${((t - tPost) / 1000).toFixed(1)} s`,
+        `${row.status} · audience ${point.audience} · online ${point.online} · stored ${point.stored} · apns ${point.apns} · fcm ${point.fcm} · hms ${point.hms} · honor ${point.honor} · xiaomi/oppo/vivo ${point.vendors} · ${((t - tPost) / 1000).toFixed(1)} s`,
       );
       if (['completed', 'failed', 'canceled'].includes(row.status)) {
         tCompletedSeen = t;
@@ -549,6 +620,16 @@ function computeFigures(c: Collected) {
       apnsFailed: Number(c.row.apns_failed),
       fcmSent: Number(c.row.fcm_sent),
       fcmFailed: Number(c.row.fcm_failed),
+      hmsSent: Number(c.row.hms_sent),
+      hmsFailed: Number(c.row.hms_failed),
+      honorSent: Number(c.row.honor_sent),
+      honorFailed: Number(c.row.honor_failed),
+      ...Object.fromEntries(
+        VENDORS.flatMap((v) => [
+          [`${v}Sent`, Number(c.row.vendors?.[v]?.sent ?? 0)],
+          [`${v}Failed`, Number(c.row.vendors?.[v]?.failed ?? 0)],
+        ]),
+      ),
     },
     status: c.row.status,
     timings: {
@@ -585,7 +666,15 @@ function computeFigures(c: Collected) {
       closes: c.closes,
       reconnects: c.reconnects,
     },
-    providers: { apns: provider(c.fakes.apns), fcm: provider(c.fakes.fcm) },
+    providers: {
+      apns: provider(c.fakes.apns),
+      fcm: provider(c.fakes.fcm),
+      hms: provider(c.fakes.hms),
+      honor: provider(c.fakes.honor),
+      xiaomi: provider(c.fakes.xiaomi),
+      oppo: provider(c.fakes.oppo),
+      vivo: provider(c.fakes.vivo),
+    },
     memory: {
       workerPeakMB: mb(c.peak.worker),
       apiPeakMB: mb(c.peak.api),
@@ -671,6 +760,28 @@ function table(results: Figures[], opts: Options): string {
       'FCM notifications / s (peak 1 s)',
       (f) => `${v(f.providers.fcm.perSecond)} (${v(f.providers.fcm.peakPerSecond)})`,
     ],
+    [
+      'Huawei accepted / rejected (requests)',
+      (f) =>
+        `${v(f.providers.hms.accepted)} / ${v(f.providers.hms.rejected)} (${v(f.providers.hms.connections)})`,
+    ],
+    [
+      'Huawei notifications / s (peak 1 s)',
+      (f) => `${v(f.providers.hms.perSecond)} (${v(f.providers.hms.peakPerSecond)})`,
+    ],
+    [
+      'Honor accepted / rejected (requests)',
+      (f) =>
+        `${v(f.providers.honor.accepted)} / ${v(f.providers.honor.rejected)} (${v(f.providers.honor.connections)})`,
+    ],
+    [
+      'Honor notifications / s (peak 1 s)',
+      (f) => `${v(f.providers.honor.perSecond)} (${v(f.providers.honor.peakPerSecond)})`,
+    ],
+    ...VENDORS.map((vendor): [string, (f: Figures) => unknown] => [
+      `${VENDOR_LABELS[vendor]} accepted (notifications / s)`,
+      (f) => `${v(f.providers[vendor].accepted)} (${v(f.providers[vendor].perSecond)})`,
+    ]),
     ['end to end, POST → completed (ms)', (f) => f.timings.endToEndMs],
     [
       'webhook events per recipient / expected',
@@ -790,9 +901,13 @@ async function main(): Promise<void> {
     // Provider fakes, in their own process.
     const apnsKey = generateApnsKey({ topic: 'com.example.herald.bench' });
     const account = generateServiceAccount('herald-bench');
+    const vendorCredentials = vendorSpec();
     const spec: FakesSpec = {
       apns: { publicKey: apnsKey.publicKey, ...apnsKey.credentials },
       fcm: { publicKey: account.publicKey, projectId: account.projectId, clientEmail: account.clientEmail },
+      hms: BENCH_HMS,
+      honor: BENCH_HONOR,
+      ...vendorCredentials,
     };
     const baseEnv = { ...process.env };
     delete baseEnv.NODE_OPTIONS;
@@ -824,6 +939,13 @@ async function main(): Promise<void> {
       APNS_SANDBOX_URL: addresses.apnsSandboxUrl,
       FCM_URL: addresses.fcmUrl,
       HERALD_ALLOWED_TOKEN_URIS: addresses.tokenUri,
+      HMS_URL: addresses.hmsUrl,
+      HMS_TOKEN_URL: addresses.hmsTokenUrl,
+      HONOR_URL: addresses.honorUrl,
+      HONOR_TOKEN_URL: addresses.honorTokenUrl,
+      XIAOMI_URL: addresses.xiaomiUrl,
+      OPPO_URL: addresses.oppoUrl,
+      VIVO_URL: addresses.vivoUrl,
       HERALD_ENCRYPTION_KEY: BENCH_ENCRYPTION_KEY,
       // --webhooks: the receiver is on this machine.
       HERALD_WEBHOOK_ALLOW_PRIVATE: 'true',
@@ -856,12 +978,18 @@ async function main(): Promise<void> {
       accounts: opts.accounts,
       apnsPct: opts.apnsPct,
       fcmPct: opts.fcmPct,
+      hmsPct: opts.hmsPct,
+      honorPct: opts.honorPct,
+      zones: opts.localTime,
+      xiaomiPct: opts.vendorPct.xiaomi,
+      oppoPct: opts.vendorPct.oppo,
+      vivoPct: opts.vendorPct.vivo,
       onProgress: (done, total, label) => bar.update(label, done, total),
     });
     const seeded = await seeding;
     bar.end();
     bar.note(
-      `seeded ${seeded.accounts.toLocaleString('en')} accounts (${seeded.apnsDevices.toLocaleString('en')} APNs, ${seeded.fcmDevices.toLocaleString('en')} FCM tokens) in ${seeded.seconds.toFixed(1)} s`,
+      `seeded ${seeded.accounts.toLocaleString('en')} accounts (${seeded.apnsDevices.toLocaleString('en')} APNs, ${seeded.fcmDevices.toLocaleString('en')} FCM, ${seeded.hmsDevices.toLocaleString('en')} Huawei, ${seeded.honorDevices.toLocaleString('en')} Honor, ${seeded.vendorDevices.toLocaleString('en')} Xiaomi/OPPO/vivo tokens) in ${seeded.seconds.toFixed(1)} s`,
     );
     if (db.kind === 'given' && !opts.keep) cleanups.push(() => dropBenchApp(database, seeded.app.id));
     await Promise.all(apis.map((a) => waitForApi(a.proc, a.url)));
@@ -878,6 +1006,9 @@ async function main(): Promise<void> {
     };
     await put('apns', apnsKey.credentials);
     await put('fcm', { serviceAccount: account.credentials(addresses.tokenUri).serviceAccount });
+    await put('hms', BENCH_HMS);
+    await put('honor', BENCH_HONOR);
+    for (const vendor of VENDORS) await put(vendor, vendorCredentials[vendor]);
 
     // WebSocket clients.
     const online = onlineAccounts(opts.accounts, opts.online);

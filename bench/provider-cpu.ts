@@ -1,10 +1,13 @@
 /**
  * Worker-side CPU per provider notification (run by hand):
  *   npx tsx bench/provider-cpu.ts [notifications=20000] [perPage=200] [pagesInFlight=PAGES_IN_FLIGHT]
- * Sends through delivery/channels/apns and delivery/channels/fcm to the fakes (bench/fakes-child.ts, another process) the
- * way deliverOfflinePages does — pages of `perPage` devices, `pagesInFlight` at a time (its PAGES_IN_FLIGHT)
+ * Sends through delivery/channels/{apns,fcm,hms,honor,xiaomi,oppo,vivo} to the fakes (bench/fakes-child.ts,
+ * another process) the way deliverOfflinePages does — pages of `perPage` devices, `pagesInFlight` at a time (its PAGES_IN_FLIGHT)
  * — and reports the sending process's CPU (process.cpuUsage, all threads) per notification, the fakes' (from
- * /proc, over the same window) and the rate, in a fresh process per mode:
+ * /proc, over the same window) and the rate, in a fresh process per mode (Huawei, Honor, Xiaomi, OPPO and vivo
+ * send a page's devices in requests of up to 1,000 tokens, APNs and FCM one request per device). Web Push
+ * encrypts each message for its own subscription (an ECDH key pair, two HKDFs and AES-GCM per notification) and
+ * the fake decrypts it as the browser would, so both sides cost more than a plain request:
  *   plain  nothing else in the process
  *   als    an AsyncLocalStorage in use, as in a Temporal worker (activities run inside one): Node 20 then
  *          runs promise hooks for every promise the process creates
@@ -14,7 +17,7 @@
 
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { spawn, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,15 +27,48 @@ import { createApnsClient } from '../delivery/channels/apns/client.ts';
 import type { ApnsNotification } from '../delivery/channels/apns/payload.ts';
 import { createFcmClient } from '../delivery/channels/fcm/client.ts';
 import type { FcmNotification } from '../delivery/channels/fcm/payload.ts';
+import { createHmsClient } from '../delivery/channels/hms/client.ts';
+import type { HmsNotification } from '../delivery/channels/hms/payload.ts';
+import { createHonorClient } from '../delivery/channels/honor/client.ts';
+import type { HonorNotification } from '../delivery/channels/honor/payload.ts';
+import { createOppoClient } from '../delivery/channels/oppo/client.ts';
+import type { OppoNotification } from '../delivery/channels/oppo/payload.ts';
+import { createVivoClient } from '../delivery/channels/vivo/client.ts';
+import type { VivoNotification } from '../delivery/channels/vivo/payload.ts';
+import { createWebPushClient } from '../delivery/channels/webpush/client.ts';
+import {
+  storeWebPushCredentials,
+  type WebPushCredentials,
+} from '../delivery/channels/webpush/credentials.ts';
+import { encryptPayload } from '../delivery/channels/webpush/encryption.ts';
+import { type WebPushNotification, webPushPayload } from '../delivery/channels/webpush/payload.ts';
+import { decodeWebPushToken } from '../delivery/channels/webpush/subscription.ts';
+import { createXiaomiClient } from '../delivery/channels/xiaomi/client.ts';
+import type { XiaomiNotification } from '../delivery/channels/xiaomi/payload.ts';
 import { fakeApnsToken } from '../fakes/apns.ts';
 import { fakeFcmToken } from '../fakes/fcm.ts';
+import { fakeHmsToken } from '../fakes/hms.ts';
+import { fakeHonorToken } from '../fakes/honor.ts';
 import { generateApnsKey, generateServiceAccount } from '../fakes/keys.ts';
-import type { FakesAddresses, FakesSpec } from './ipc.ts';
+import { fakeOppoToken } from '../fakes/oppo.ts';
+import { fakeVivoToken } from '../fakes/vivo.ts';
+import { fakeXiaomiToken } from '../fakes/xiaomi.ts';
+import { type FakesAddresses, type FakesSpec, vendorSpec } from './ipc.ts';
 import { readStat } from './procstat.ts';
 import { nextMessage } from './stack.ts';
 
-/** What both clients render. */
-type Notification = ApnsNotification & FcmNotification;
+/** What every client renders. */
+type Notification = ApnsNotification &
+  FcmNotification &
+  HmsNotification &
+  HonorNotification &
+  XiaomiNotification &
+  OppoNotification &
+  VivoNotification &
+  WebPushNotification;
+
+const HMS = { clientId: '101704409', clientSecret: 'bench-hms-secret' };
+const HONOR = { appId: '104443651', clientId: 'bench-honor-client', clientSecret: 'bench-honor-secret' };
 
 const self = fileURLToPath(import.meta.url);
 const measuring = process.argv[2] === '--measure';
@@ -47,9 +83,13 @@ interface Setup {
   fcmPrivateKey: string;
   fcmProject: string;
   fcmEmail: string;
+  vendors: ReturnType<typeof vendorSpec>;
   caFile: string;
   /** The fakes' process, whose CPU over the same window is reported beside the client's. */
   fakesPid: number;
+  /** The app's VAPID key pair, and a file of Web Push device tokens (one per line) the fake can decrypt for. */
+  vapid: WebPushCredentials;
+  webPushTokensFile: string;
 }
 
 async function measure(mode: 'plain' | 'als', setup: Setup): Promise<void> {
@@ -80,6 +120,48 @@ async function measure(mode: 'plain' | 'als', setup: Setup): Promise<void> {
         allowedTokenUris: [setup.addresses.tokenUri],
       }),
       fakeFcmToken,
+    ],
+    [
+      'Huawei',
+      createHmsClient({
+        credentials: HMS,
+        baseUrl: setup.addresses.hmsUrl ?? '',
+        tokenUrl: setup.addresses.hmsTokenUrl ?? '',
+      }),
+      fakeHmsToken,
+    ],
+    [
+      'Honor',
+      createHonorClient({
+        credentials: HONOR,
+        baseUrl: setup.addresses.honorUrl ?? '',
+        tokenUrl: setup.addresses.honorTokenUrl ?? '',
+      }),
+      fakeHonorToken,
+    ],
+    [
+      'Xiaomi',
+      createXiaomiClient({ credentials: setup.vendors.xiaomi, baseUrl: setup.addresses.xiaomiUrl ?? '' }),
+      fakeXiaomiToken,
+    ],
+    [
+      'OPPO',
+      createOppoClient({ credentials: setup.vendors.oppo, baseUrl: setup.addresses.oppoUrl ?? '' }),
+      fakeOppoToken,
+    ],
+    [
+      'vivo',
+      createVivoClient({ credentials: setup.vendors.vivo, baseUrl: setup.addresses.vivoUrl ?? '' }),
+      fakeVivoToken,
+    ],
+    [
+      'Web Push',
+      createWebPushClient({ credentials: setup.vapid, services: [setup.addresses.webPushUrl ?? ''] }),
+      (
+        (tokens: string[], next = 0) =>
+        () =>
+          tokens[next++] ?? ''
+      )(readFileSync(setup.webPushTokensFile, 'utf8').split('\n')),
     ],
   ];
   const notification: Notification = {
@@ -134,14 +216,30 @@ async function measure(mode: 'plain' | 'als', setup: Setup): Promise<void> {
     );
     await client.close();
   }
+  // The part of Web Push's cost that no client can avoid: each message encrypted for its own subscription.
+  const keys = readFileSync(setup.webPushTokensFile, 'utf8')
+    .split('\n')
+    .slice(0, total)
+    .map((t) => decodeWebPushToken(t)?.keys ?? { p256dh: '', auth: '' });
+  const plaintext = Buffer.from(JSON.stringify(webPushPayload(notification)));
+  const cpu0 = process.cpuUsage();
+  for (const k of keys) encryptPayload(plaintext, k);
+  const cpu = process.cpuUsage(cpu0);
+  process.stdout.write(
+    `${JSON.stringify({ mode, provider: 'Web Push encryption alone', notifications: keys.length, cpuMicrosPerNotification: Math.round((cpu.user + cpu.system) / keys.length) })}\n`,
+  );
 }
 
 async function main(): Promise<void> {
   const apnsKey = generateApnsKey({ topic: 'com.example.herald.bench' });
   const account = generateServiceAccount('herald-bench');
+  const vendors = vendorSpec();
   const spec: FakesSpec = {
     apns: { publicKey: apnsKey.publicKey, ...apnsKey.credentials },
     fcm: { publicKey: account.publicKey, projectId: account.projectId, clientEmail: account.clientEmail },
+    hms: HMS,
+    honor: HONOR,
+    ...vendors,
   };
   const fakes = spawn(
     process.execPath,
@@ -159,14 +257,22 @@ async function main(): Promise<void> {
     );
     const caFile = path.join(tmpdir(), `herald-bench-ca-${process.pid}.pem`);
     writeFileSync(caFile, addresses.ca);
+    // Subscriptions for the warm-up and the measured sends, made by the fake (which keeps their private keys).
+    const vapid = storeWebPushCredentials({ subject: 'mailto:bench@example.com' }, undefined);
+    const webPushTokensFile = path.join(tmpdir(), `herald-bench-webpush-${process.pid}.txt`);
+    fakes.send({ cmd: 'subscribe', key: vapid.publicKey, count: total + 1000, file: webPushTokensFile });
+    await nextMessage<{ type: 'subscribed' }>(fakes, 'subscribed', 300_000);
     const setup: Setup = {
       addresses,
       apns: apnsKey.credentials,
       fcmPrivateKey: account.privateKey,
       fcmProject: account.projectId,
       fcmEmail: account.clientEmail,
+      vendors,
       caFile,
       fakesPid: fakes.pid ?? 0,
+      vapid,
+      webPushTokensFile,
     };
     for (const mode of ['plain', 'als'] as const) {
       const profile = process.env.HERALD_BENCH_PROFILE;
@@ -192,6 +298,7 @@ async function main(): Promise<void> {
     }
   } finally {
     fakes.kill();
+    rmSync(path.join(tmpdir(), `herald-bench-webpush-${process.pid}.txt`), { force: true });
   }
 }
 

@@ -23,10 +23,17 @@ export interface ApiOptions {
   gateway?: Partial<GatewayOptions>;
   /** The fan-out bus (default: LISTEN/NOTIFY on the api's database). */
   bus?: FanoutBus;
+  /** The Temporal Web UI the console links to (default: HERALD_TEMPORAL_UI_URL). */
+  temporalUiUrl?: string | undefined;
 }
 
 export async function startApi(deps: ApiDeps, options: ApiOptions = {}): Promise<ApiHandle> {
-  const app = createApi(deps);
+  // Aborted as the api stops: the console's live streams end instead of holding their connections open.
+  const closing = new AbortController();
+  const app = createApi(deps, {
+    temporalUiUrl: options.temporalUiUrl ?? deps.config.HERALD_TEMPORAL_UI_URL,
+    closing: closing.signal,
+  });
   const gateway = createGateway(
     { database: deps.database, log: deps.log, ...(options.bus ? { bus: options.bus } : {}) },
     { ...gatewayOptionsFromConfig(deps.config), ...options.gateway },
@@ -52,6 +59,7 @@ export async function startApi(deps: ApiDeps, options: ApiOptions = {}): Promise
     stop: async () => {
       // No new connections or requests; those in progress go on. Then the gateway: its fan-outs and frame
       // writes finish (within the grace), its sockets close with 1001. Then what HTTP is left.
+      closing.abort();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       const http = server as { closeIdleConnections?: () => void; closeAllConnections?: () => void };
       http.closeIdleConnections?.();

@@ -102,12 +102,16 @@ export async function runStart(config: Config, log: Logger): Promise<void> {
       sdkMetrics: true,
     });
     cleanups.defer(() => worker.stop());
-    const api = await startApi({ config, database, temporal, log });
+    const api = await startApi(
+      { config, database, temporal, log },
+      { temporalUiUrl: config.HERALD_TEMPORAL_UI_URL ?? services.temporalUiUrl },
+    );
     cleanups.defer(() => api.stop());
     const app = await ensureDefaultApp(database, config.dataDir);
     const lines: [string, string][] = [
       ['API', api.url],
       ['Docs', `${api.url}/docs`],
+      ['Console', `${api.url}/console`],
       ['Temporal UI', services.temporalUiUrl ?? `(external Temporal at ${services.temporalAddress})`],
       ['Default app', `${app.name} (id ${app.id}, sdkAppId ${app.sdkAppId})`],
     ];

@@ -46,6 +46,11 @@ export const configSchema = z.object({
   TEMPORAL_NAMESPACE: z.preprocess(emptyToUndefined, z.string().min(1).default('default')),
   TEMPORAL_TASK_QUEUE: z.preprocess(emptyToUndefined, z.string().min(1).default('herald')),
   TEMPORAL_CLI: optionalString,
+  /**
+   * The Temporal Web UI's base URL, for the console's links to a push's workflow; `herald start` uses its dev
+   * server's UI when unset.
+   */
+  HERALD_TEMPORAL_UI_URL: z.preprocess(emptyToUndefined, z.url({ protocol: /^https?$/ }).optional()),
   TEMPORAL_UI_PORT: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(65535).default(8233)),
   HERALD_POSTGRES_PORT: z.preprocess(
     emptyToUndefined,
@@ -141,9 +146,45 @@ export const configSchema = z.object({
       .transform(splitList)
       .default([]),
   ),
+  /**
+   * The push services a Web Push subscription's endpoint may name, comma-separated: origins (`https://host[:port]`)
+   * or wildcard origins (`https://*.domain`); `default` stands for the browsers' push services
+   * (delivery/channels/webpush/push-services.ts). Unset: the default. The only way to allow plain http://.
+   */
+  HERALD_WEBPUSH_PUSH_SERVICES: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .refine(
+        (v) =>
+          splitList(v).every(
+            (e) =>
+              e === 'default' ||
+              (/^https?:\/\/(\*\.)?[^/?#@\s*]+\/?$/i.test(e) && URL.canParse(e.replace('*.', ''))),
+          ),
+        'must be comma-separated origins (https://host[:port], https://*.domain) or the word default',
+      )
+      .transform(splitList)
+      .optional(),
+  ),
   APNS_URL: optionalString,
   APNS_SANDBOX_URL: optionalString,
   FCM_URL: z.preprocess(emptyToUndefined, z.url().default('https://fcm.googleapis.com')),
+  /** Huawei Push Kit's messages:send origin and its OAuth 2.0 token endpoint. */
+  HMS_URL: z.preprocess(emptyToUndefined, z.url().default('https://push-api.cloud.huawei.com')),
+  HMS_TOKEN_URL: z.preprocess(
+    emptyToUndefined,
+    z.url().default('https://oauth-login.cloud.huawei.com/oauth2/v3/token'),
+  ),
+  /** Honor Push's sendMessage origin and its OAuth 2.0 token endpoint. */
+  HONOR_URL: z.preprocess(emptyToUndefined, z.url().default('https://push-api.cloud.honor.com')),
+  HONOR_TOKEN_URL: z.preprocess(
+    emptyToUndefined,
+    z.url().default('https://iam.developer.honor.com/auth/token'),
+  ),
+  XIAOMI_URL: z.preprocess(emptyToUndefined, z.url().default('https://api.xmpush.xiaomi.com')),
+  OPPO_URL: z.preprocess(emptyToUndefined, z.url().default('https://api.push.oppomobile.com')),
+  VIVO_URL: z.preprocess(emptyToUndefined, z.url().default('https://api-push.vivo.com.cn')),
   /** Per-statement ceiling on every database pool, in ms (0 = none); long snapshots raise it locally. */
   HERALD_STATEMENT_TIMEOUT_MS: intSetting(0, 3_600_000, 30_000),
   /** WebSocket frames a connection may send per second (token bucket), and the bucket's size. */

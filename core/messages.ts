@@ -51,26 +51,29 @@ export const elementSchema = z.discriminatedUnion('type', [
 ]);
 export type Element = z.infer<typeof elementSchema>;
 
-export const messageSchema = z
-  .strictObject({
-    elements: z.array(elementSchema).min(1, 'a message needs at least one element').max(20),
-    from: z.string().min(1).max(32).optional(),
-  })
-  .refine((m) => m.elements.filter((e) => e.type === 'custom').length <= 1, {
+/** A message's elements: 1–20, at most one custom, at most 12 KB of JSON (a localized variant's too). */
+export const elementsSchema = z
+  .array(elementSchema)
+  .min(1, 'a message needs at least one element')
+  .max(20)
+  .refine((els) => els.filter((e) => e.type === 'custom').length <= 1, {
     message: 'a message may hold at most one custom element',
-    path: ['elements'],
   })
-  .refine((m) => utf8Bytes(JSON.stringify(m.elements)) <= 12_288, {
+  .refine((els) => utf8Bytes(JSON.stringify(els)) <= 12_288, {
     message: 'the message body must be at most 12 KB of JSON',
-    path: ['elements'],
   });
+
+export const messageSchema = z.strictObject({
+  elements: elementsSchema,
+  from: z.string().min(1).max(32).optional(),
+});
 export type Message = z.infer<typeof messageSchema>;
 
 export { commonOfflineOptionsSchema, type OfflineOptions } from './offline-options.ts';
 
 /** Tencent's rule for the notification text: Desc, else each element's push text; none means no notification. */
 export function notificationBody(
-  message: Message,
+  message: { elements: readonly Element[] },
   offline: { body?: string | undefined },
 ): string | undefined {
   if (offline.body) return offline.body;

@@ -28,13 +28,21 @@ export const pushesTotal = new Counter({
   registers: [registry],
 });
 
-export type RecipientEvent = 'snapshotted' | 'delivered_online' | 'stored' | 'synced' | 'acked' | 'expired';
+export type RecipientEvent =
+  | 'snapshotted'
+  | 'capped'
+  | 'delivered_online'
+  | 'stored'
+  | 'synced'
+  | 'acked'
+  | 'expired';
 
 export const recipientsTotal = new Counter({
   name: 'herald_push_recipients_total',
   help:
-    'Recipients of pushes by event: snapshotted (audience), stored (offline copies at the snapshot), ' +
-    'delivered_online (live frames marked), synced (copies sent by a connect-time sync), acked, expired',
+    'Recipients of pushes by event: snapshotted (audience), capped (accounts the frequency cap left out), ' +
+    'stored (offline copies at the snapshot), delivered_online (live frames marked), synced (copies sent by a ' +
+    'connect-time sync), acked, expired',
   labelNames: ['event', 'app'] as const,
   registers: [registry],
 });
@@ -56,7 +64,7 @@ export const notificationsTotal = new Counter({
 
 export const providerRequestSeconds = new Histogram({
   name: 'herald_provider_request_seconds',
-  help: 'One HTTP/2 request to a provider (APNs, FCM), by origin host and result (2xx, 4xx, 5xx, error)',
+  help: 'One request to a provider (APNs, FCM, Xiaomi, OPPO, vivo, Web Push), by origin host (Web Push: its allowed entry) and result (2xx, 4xx, 5xx, error)',
   labelNames: ['origin', 'result'] as const,
   buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
   registers: [registry],

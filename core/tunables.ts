@@ -14,6 +14,13 @@ export const PAGES_IN_FLIGHT = 4;
 /** Offline pages one deliverOfflinePages activity handles before handing its cursor back to the workflow. */
 export const PAGES_PER_ACTIVITY = 50;
 
+/**
+ * How long one deliverOfflinePages activity of a throttled push runs (pacing, not sending, takes its time)
+ * before handing its cursor back to the workflow: well inside the activity's 30-minute start-to-close timeout,
+ * and few enough activities in the history for a push that runs for hours.
+ */
+export const PACED_ACTIVITY_MS = 5 * 60_000;
+
 /** Connected accounts per live-delivery read of one push on one gateway (gateway/fanout.ts). */
 export const GATEWAY_LIVE_CHUNK = 1_000;
 
@@ -28,3 +35,12 @@ export const APNS_CONCURRENCY = 500;
 
 /** Requests in flight per app to FCM. */
 export const FCM_CONCURRENCY = 200;
+
+/** Batch requests in flight per app to a vendor's batch API (Huawei, Honor: up to 1,000 devices each). */
+export const VENDOR_BATCH_CONCURRENCY = 8;
+
+/** Web Push requests in flight per app, across every push service (each request is its own HTTP/1.1 exchange). */
+export const WEBPUSH_CONCURRENCY = 200;
+
+/** Keep-alive HTTP/1.1 sockets per push-service origin and app (an exchange holds its socket until answered). */
+export const WEBPUSH_SOCKETS_PER_ORIGIN = 50;

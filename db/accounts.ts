@@ -8,11 +8,13 @@
  */
 import { and, asc, eq, gt, isNotNull, or, type SQL, sql } from 'drizzle-orm';
 import { type ErrorDetails, type FieldPath, HeraldError, type TextReason } from '../core/errors.ts';
+import { canonicalLanguage, LANGUAGE_PROBLEM } from '../core/languages.ts';
 import { utf8Bytes } from '../core/messages.ts';
 import { attributeSlots } from './attribute-slots.ts';
 import type { Queryable } from './client.ts';
 import { type Condition, ConditionError, compileCondition, validateCondition } from './conditions.ts';
 import { accounts, devices, RecipientState } from './schema.ts';
+import { canonicalZone } from './timezones.ts';
 
 /** At most this many accounts in one batch call (import, tags, attributes, delete). Tencent's v4 uses 100. */
 export const MAX_BATCH_ACCOUNTS = 1000;
@@ -40,6 +42,7 @@ export type DomainErrorCode =
   | 'attribute_name_taken'
   | 'attribute_in_use'
   | 'invalid_cursor'
+  | 'invalid_timezone'
   | 'not_found';
 
 /**
@@ -195,12 +198,80 @@ export interface AccountImport {
   id: string;
   nick?: string | undefined;
   faceUrl?: string | undefined;
+  /** A BCP 47 tag; null clears it; absent leaves it as it is. */
+  language?: string | null | undefined;
+  /** An IANA zone name; null clears it (the app's default zone applies); absent keeps it. */
+  timezone?: string | null | undefined;
+}
+
+/** A zone name as PostgreSQL spells it, or invalid_timezone at `path`. */
+export async function checkTimezone(db: Queryable, name: unknown, path: FieldPath): Promise<string> {
+  const canonical = typeof name === 'string' ? await canonicalZone(db, name) : undefined;
+  if (canonical === undefined)
+    throw new DomainError(
+      'invalid_timezone',
+      path,
+      `${JSON.stringify(name)} is not a time zone PostgreSQL knows; use an IANA name such as "Europe/Paris" or "Asia/Kolkata"`,
+    );
+  return canonical;
+}
+
+/** What an import or a profile change writes besides the id: checked, the language made canonical. */
+interface Profile {
+  nick: string | null;
+  face_url: string | null;
+  /** Whether `language` is to be written (null then clears it). */
+  set_language: boolean;
+  language: string | null;
+}
+
+/** Checks an account's nick, face URL and language (at `path`), or throws invalid_request saying which. */
+function checkProfile(item: Omit<AccountImport, 'id'>, path: FieldPath): Profile {
+  if (item.nick !== undefined && (typeof item.nick !== 'string' || item.nick.length > MAX_NICK_LENGTH))
+    throw new DomainError(
+      'invalid_request',
+      [...path, 'nick'],
+      `nick must be a string of at most ${MAX_NICK_LENGTH} characters`,
+    );
+  if (
+    item.faceUrl !== undefined &&
+    (typeof item.faceUrl !== 'string' || item.faceUrl.length > MAX_FACE_URL_LENGTH)
+  )
+    throw new DomainError(
+      'invalid_request',
+      [...path, 'faceUrl'],
+      `faceUrl must be a string of at most ${MAX_FACE_URL_LENGTH} characters`,
+    );
+  for (const [field, value] of [
+    ['nick', item.nick],
+    ['faceUrl', item.faceUrl],
+  ] as const) {
+    if (value !== undefined && NUL_OR_SURROGATE.test(value))
+      throw new DomainError(
+        'invalid_request',
+        [...path, field],
+        'must not contain NUL or unpaired surrogate characters',
+      );
+  }
+  let language: string | null = null;
+  if (item.language !== undefined && item.language !== null) {
+    const canonical = canonicalLanguage(item.language);
+    if (!canonical) throw new DomainError('invalid_request', [...path, 'language'], LANGUAGE_PROBLEM);
+    language = canonical;
+  }
+  return {
+    nick: item.nick ?? null,
+    face_url: item.faceUrl ?? null,
+    set_language: item.language !== undefined,
+    language,
+  };
 }
 
 /**
  * Imports accounts in one statement, after checking the whole batch. Re-importing is a no-op apart from nick /
- * face URL when given; an imported account is eligible for pushes. An id listed twice counts once (its last
- * nick / face URL win). Returns how many distinct accounts were imported and how many of them were new.
+ * face URL / language when given; an imported account is eligible for pushes. An id listed twice counts once
+ * (its last nick / face URL / language win). Returns how many distinct accounts were imported and how many of
+ * them were new.
  */
 export async function importAccounts(
   db: Queryable,
@@ -209,52 +280,87 @@ export async function importAccounts(
   opts: BatchOptions = {},
 ): Promise<{ imported: number; created: number }> {
   checkBatchSize(items.length, opts.maxAccounts ?? MAX_BATCH_ACCOUNTS);
-  const byId = new Map<string, { id: string; nick: string | null; face_url: string | null }>();
+  const byId = new Map<string, Profile & { id: string }>();
   items.forEach((item, i) => {
     checkAccountId(item.id, ['accounts', i, 'id']);
-    if (item.nick !== undefined && (typeof item.nick !== 'string' || item.nick.length > MAX_NICK_LENGTH))
-      throw new DomainError(
-        'invalid_request',
-        ['accounts', i, 'nick'],
-        `nick must be a string of at most ${MAX_NICK_LENGTH} characters`,
-      );
-    if (
-      item.faceUrl !== undefined &&
-      (typeof item.faceUrl !== 'string' || item.faceUrl.length > MAX_FACE_URL_LENGTH)
-    )
-      throw new DomainError(
-        'invalid_request',
-        ['accounts', i, 'faceUrl'],
-        `faceUrl must be a string of at most ${MAX_FACE_URL_LENGTH} characters`,
-      );
-    for (const [field, value] of [
-      ['nick', item.nick],
-      ['faceUrl', item.faceUrl],
-    ] as const) {
-      if (value !== undefined && NUL_OR_SURROGATE.test(value))
-        throw new DomainError(
-          'invalid_request',
-          ['accounts', i, field],
-          'must not contain NUL or unpaired surrogate characters',
-        );
-    }
+    const profile = checkProfile(item, ['accounts', i]);
     const before = byId.get(item.id);
     byId.set(item.id, {
       id: item.id,
-      nick: item.nick ?? before?.nick ?? null,
-      face_url: item.faceUrl ?? before?.face_url ?? null,
+      nick: profile.nick ?? before?.nick ?? null,
+      face_url: profile.face_url ?? before?.face_url ?? null,
+      set_language: profile.set_language || (before?.set_language ?? false),
+      language: profile.set_language ? profile.language : (before?.language ?? null),
     });
   });
+  // The ids whose language the batch sets (or clears): the others keep theirs.
+  const settingLanguage = JSON.stringify([...byId.values()].filter((p) => p.set_language).map((p) => p.id));
+  // Zones: null clears, absent keeps (the last mention of an id wins, as for nick).
+  const zones = new Map<string, { timezone: string | null }>();
+  for (const [i, item] of items.entries()) {
+    if (item.timezone === undefined) continue;
+    zones.set(item.id, {
+      timezone:
+        item.timezone === null ? null : await checkTimezone(db, item.timezone, ['accounts', i, 'timezone']),
+    });
+  }
+  const values = [...byId.values()].map((v) => ({ ...v, timezone: zones.get(v.id)?.timezone ?? null }));
+  const cleared = [...zones].filter(([, z]) => z.timezone === null).map(([id]) => id);
   const rows = await db.execute<{ created: boolean }>(sql`
-    insert into accounts (app_id, account_id, nick, face_url, imported_at)
-    select ${appId}, x.id, x.nick, x.face_url, now()
-    from jsonb_to_recordset(${JSON.stringify([...byId.values()])}::jsonb) as x(id text, nick text, face_url text)
+    insert into accounts (app_id, account_id, nick, face_url, language, timezone, imported_at)
+    select ${appId}, x.id, x.nick, x.face_url, x.language, x.timezone, now()
+    from jsonb_to_recordset(${JSON.stringify(values)}::jsonb)
+      as x(id text, nick text, face_url text, language text, timezone text)
     on conflict (app_id, account_id) do update set
       nick = coalesce(excluded.nick, accounts.nick),
       face_url = coalesce(excluded.face_url, accounts.face_url),
+      language = case when excluded.account_id in (select jsonb_array_elements_text(${settingLanguage}::jsonb))
+        then excluded.language else accounts.language end,
+      timezone = case when excluded.timezone is not null then excluded.timezone
+                      when ${JSON.stringify(cleared)}::jsonb ? accounts.account_id then null
+                      else accounts.timezone end,
       imported_at = coalesce(accounts.imported_at, excluded.imported_at)
     returning (xmax = 0) as created`);
   return { imported: byId.size, created: rows.filter((r) => r.created).length };
+}
+
+/**
+ * Changes one account's nick, face URL, language or zone (a field left out stays as it is; `language: null` and
+ * `timezone: null` clear them), after the same checks as an import. Does not make the account eligible. False when it does not exist.
+ */
+export async function updateAccountProfile(
+  db: Queryable,
+  appId: string,
+  id: string,
+  patch: Omit<AccountImport, 'id'>,
+): Promise<boolean> {
+  checkAccountId(id, ['id']);
+  const p = checkProfile(patch, []);
+  const sets: SQL[] = [];
+  if (p.nick !== null) sets.push(sql`nick = ${p.nick}`);
+  if (p.face_url !== null) sets.push(sql`face_url = ${p.face_url}`);
+  if (p.set_language) sets.push(sql`language = ${p.language}`);
+  if (patch.timezone !== undefined)
+    sets.push(
+      sql`timezone = ${patch.timezone === null ? null : await checkTimezone(db, patch.timezone, ['timezone'])}`,
+    );
+  const rows = await db.execute(sql`
+    update accounts set ${sets.length ? sql.join(sets, sql`, `) : sql`account_id = account_id`}
+    where app_id = ${appId} and account_id = ${id}
+    returning 1`);
+  return rows.length > 0;
+}
+
+/** The device's zone (the SDK's profile frame); written only when it changed. */
+export async function setAccountTimezone(
+  db: Queryable,
+  appId: string,
+  accountId: string,
+  timezone: string | null,
+): Promise<void> {
+  await db.execute(sql`
+    update accounts set timezone = ${timezone}
+    where app_id = ${appId} and account_id = ${accountId} and timezone is distinct from ${timezone}`);
 }
 
 // ——— read ———
@@ -263,9 +369,13 @@ export interface AccountSummary {
   id: string;
   nick: string | null;
   faceUrl: string | null;
+  /** Null: the app's default zone applies. */
+  timezone: string | null;
   tags: string[];
   /** Attribute values by attribute name (values of slots without a name are not shown). */
   attributes: Record<string, string>;
+  /** BCP 47, canonical; null: gets the default variant of localized pushes. */
+  language: string | null;
   eligible: boolean;
   importedAt: Date | null;
   lastLoginAt: Date | null;
@@ -312,8 +422,10 @@ const summaryColumns = {
   seq: accounts.seq,
   nick: accounts.nick,
   faceUrl: accounts.faceUrl,
+  timezone: accounts.timezone,
   tags: accounts.tags,
   attrs: accounts.attrs,
+  language: accounts.language,
   importedAt: accounts.importedAt,
   lastLoginAt: accounts.lastLoginAt,
   createdAt: accounts.createdAt,
@@ -323,8 +435,10 @@ type SummaryRow = {
   id: string;
   nick: string | null;
   faceUrl: string | null;
+  timezone: string | null;
   tags: string[];
   attrs: Record<string, string>;
+  language: string | null;
   importedAt: Date | null;
   lastLoginAt: Date | null;
   createdAt: Date;
@@ -334,8 +448,10 @@ const toSummary = (r: SummaryRow, names: Map<string, string>): AccountSummary =>
   id: r.id,
   nick: r.nick,
   faceUrl: r.faceUrl,
+  timezone: r.timezone,
   tags: r.tags,
   attributes: attributesByName(r.attrs, names),
+  language: r.language,
   eligible: r.importedAt !== null || r.lastLoginAt !== null,
   importedAt: r.importedAt,
   lastLoginAt: r.lastLoginAt,

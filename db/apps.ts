@@ -146,7 +146,18 @@ export async function updateAppSettings(
   db: Db,
   appId: string,
   patch: Partial<
-    Pick<App, 'name' | 'dailyPushQuota' | 'minPushIntervalMs' | 'adminIdentifier' | 'attrSlots'>
+    Pick<
+      App,
+      | 'name'
+      | 'dailyPushQuota'
+      | 'minPushIntervalMs'
+      | 'adminIdentifier'
+      | 'attrSlots'
+      | 'defaultTimezone'
+      | 'defaultWindow'
+      | 'defaultThrottlePerMinute'
+      | 'frequencyCap'
+    >
   >,
 ): Promise<App> {
   // An empty patch changes nothing (drizzle refuses an UPDATE without values).
@@ -312,4 +323,28 @@ export async function reencryptApps(
     else changedMeanwhile++;
   }
   return { apps: rows.length, rewritten, changedMeanwhile };
+}
+
+export interface AppSummary {
+  id: string;
+  name: string;
+  sdkAppId: number;
+  isDefault: boolean;
+  createdAt: Date;
+}
+
+/** The apps in creation order (ids are time-ordered), a page at a time after `after`; no secrets. */
+export async function listApps(db: Db, after: string | undefined, limit: number): Promise<AppSummary[]> {
+  return db
+    .select({
+      id: apps.id,
+      name: apps.name,
+      sdkAppId: apps.sdkAppId,
+      isDefault: apps.isDefault,
+      createdAt: apps.createdAt,
+    })
+    .from(apps)
+    .where(after === undefined ? undefined : gt(apps.id, after))
+    .orderBy(apps.id)
+    .limit(limit);
 }

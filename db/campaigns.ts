@@ -1,7 +1,7 @@
 import { and, desc, eq, lt, sql } from 'drizzle-orm';
 import type { Message, OfflineOptions } from '../core/messages.ts';
 import type { Queryable } from './client.ts';
-import { campaigns } from './schema.ts';
+import { campaigns, type SendWindow } from './schema.ts';
 
 export type CampaignRow = typeof campaigns.$inferSelect;
 
@@ -58,9 +58,16 @@ export async function listCampaigns(db: Queryable, appId: string, after: string 
 
 /** A campaign step as it was asked for (stored in `campaigns.steps`): the audience as sent, not resolved. */
 export interface CampaignStep {
-  at: string;
+  /** An absolute time, or a wall-clock time in each recipient's zone (pushes/waves.ts). */
+  at: string | { localTime: string };
+  pastZones?: 'send' | 'skip' | undefined;
+  window?: SendWindow | null | undefined;
   audience: 'all' | Record<string, unknown>;
   message: Message;
   offline: OfflineOptions;
+  /** Language variants as sent (pushes/localized.ts). */
+  localized?: Record<string, unknown> | undefined;
+  capped?: boolean | undefined;
   retentionSeconds: number;
+  throttlePerMinute?: number | null | undefined;
 }

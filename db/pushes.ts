@@ -46,6 +46,7 @@ export async function markWorkflowStarted(db: Queryable, appId: string, pushId: 
 export interface PushFilter {
   status?: PushStatus | undefined;
   campaignId?: string | undefined;
+  scheduleId?: string | undefined;
   createdFrom?: Date | undefined;
   createdTo?: Date | undefined;
   /** Keyset cursor: the id of the last push of the previous page (ids are time-ordered). */
@@ -58,6 +59,7 @@ export async function listPushes(db: Queryable, appId: string, f: PushFilter): P
   const where: (SQL | undefined)[] = [eq(pushes.appId, appId)];
   if (f.status) where.push(eq(pushes.status, f.status));
   if (f.campaignId) where.push(eq(pushes.campaignId, f.campaignId));
+  if (f.scheduleId) where.push(eq(pushes.scheduleId, f.scheduleId));
   if (f.createdFrom) where.push(gte(pushes.createdAt, f.createdFrom));
   if (f.createdTo) where.push(lte(pushes.createdAt, f.createdTo));
   if (f.after) where.push(lt(pushes.id, f.after));

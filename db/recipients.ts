@@ -1,6 +1,7 @@
 import { type SQL, sql } from 'drizzle-orm';
 import type { Queryable } from './client.ts';
 import { pgErrorCode, SQLSTATE } from './errors.ts';
+import { RecipientState } from './schema.ts';
 
 /** Push ids are UUIDs; the partition name is derived from them and never from caller input. */
 const PUSH_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -18,14 +19,31 @@ export async function createRecipientPartition(db: Queryable, pushId: string): P
   );
 }
 
+/** Where a snapshot's recipients come from. */
+export interface RecipientSource {
+  /** A SELECT of columns `seq`, `account_id` and `variant`: the recipients. */
+  select: SQL;
+  /**
+   * Accounts the audience matched but `select` leaves out (the frequency cap's): common table expressions that
+   * `select` and `count` may use (without the WITH), and a SELECT of how many they are.
+   */
+  skipped?: { with: SQL; count: SQL } | undefined;
+}
+
 /**
  * Writes a push's recipients into a partition of their own: loaded into a bare table first, indexed in one
  * pass, then attached (its CHECK constraint spares the attach a validation scan). Building the indexes after
  * the load is about a third cheaper than maintaining them row by row, and attaching takes a lighter lock on
  * `push_recipients` than creating the partition in place. Run inside the caller's transaction. DDL takes no
- * bound parameters: the id is checked against PUSH_ID.
+ * bound parameters: the id is checked against PUSH_ID. Answers the rows written and the rows left out.
  */
-export async function snapshotRecipients(tx: Queryable, pushId: string, recipients: SQL): Promise<number> {
+export async function snapshotRecipients(
+  tx: Queryable,
+  pushId: string,
+  source: RecipientSource,
+  /** The first wave of a local-time push (pushes/waves.ts): its rows carry it, and later waves are appended. */
+  wave?: number,
+): Promise<{ inserted: number; skipped: number }> {
   const name = recipientPartition(pushId);
   await tx.execute(sql`set local maintenance_work_mem = '256MB'`);
   await tx.execute(sql`set local statement_timeout = '15min'`); // a large audience outlasts the pool's ceiling
@@ -34,18 +52,65 @@ export async function snapshotRecipients(tx: Queryable, pushId: string, recipien
       `create table "${name}" (like push_recipients including defaults, check (push_id = '${pushId}'))`,
     ),
   );
-  const inserted = await tx.execute(
-    sql`insert into ${sql.identifier(name)} (push_id, account_seq, account_id) select ${pushId}, r.seq, r.account_id from (${recipients}) r`,
-  );
+  const written = await insertRecipients(tx, pushId, name, source, wave ?? 0, sql``);
   await tx.execute(sql.raw(`alter table "${name}" add primary key (push_id, account_seq)`));
   await tx.execute(sql.raw(`create index on "${name}" (account_id)`));
+  // A wave's pages and counts read its rows only (pushes/offline-pages.ts).
+  if (wave !== undefined) await tx.execute(sql.raw(`create index on "${name}" (wave, account_seq)`));
   await tx.execute(
     sql.raw(`alter table push_recipients attach partition "${name}" for values in ('${pushId}')`),
   );
   // Autovacuum may not get to a fresh partition before the push is over; without statistics the planner
   // turns each keyset page into a scan of everything after it.
   await tx.execute(sql.raw(`analyze "${name}"`));
-  return inserted.count;
+  return written;
+}
+
+/**
+ * One INSERT … SELECT of `source` into the table `name`, every row in wave `wave`; with the cap's skipped
+ * accounts counted in the same statement, so the rows written and the accounts counted come from one look at
+ * the accounts.
+ */
+async function insertRecipients(
+  tx: Queryable,
+  pushId: string,
+  name: string,
+  source: RecipientSource,
+  wave: number,
+  onConflict: SQL,
+): Promise<{ inserted: number; skipped: number }> {
+  const into = sql`insert into ${sql.identifier(name)} (push_id, account_seq, account_id, variant, wave)
+    select ${pushId}, r.seq, r.account_id, r.variant, ${wave}::smallint from (${source.select}) r ${onConflict}`;
+  if (!source.skipped) return { inserted: (await tx.execute(into)).count, skipped: 0 };
+  const [row] = await tx.execute<{ inserted: number; skipped: number }>(sql`
+    with ${source.skipped.with}, ins as (${into} returning 1)
+    select (select count(*) from ins)::int as inserted, (${source.skipped.count})::int as skipped`);
+  return { inserted: row?.inserted ?? 0, skipped: row?.skipped ?? 0 };
+}
+
+/** Whether the push's partition exists (a local-time push's first wave creates it, later waves append). */
+export async function recipientPartitionExists(tx: Queryable, pushId: string): Promise<boolean> {
+  const [row] = await tx.execute<{ found: boolean }>(
+    sql`select to_regclass(${`"${recipientPartition(pushId)}"`}) is not null as found`,
+  );
+  return row?.found === true;
+}
+
+/**
+ * A later wave of a local-time push: its recipients are inserted into the push's attached partition (its
+ * indexes kept row by row). An account some earlier wave already took (it moved to a later zone meanwhile)
+ * is left there, so nobody gets the push twice. Answers how many rows this wave added, and how many accounts
+ * the source's `skipped` counted (the frequency cap's).
+ */
+export async function appendRecipients(
+  tx: Queryable,
+  pushId: string,
+  wave: number,
+  source: RecipientSource,
+): Promise<{ inserted: number; skipped: number }> {
+  const name = recipientPartition(pushId);
+  await tx.execute(sql`set local statement_timeout = '15min'`);
+  return insertRecipients(tx, pushId, name, source, wave, sql`on conflict (push_id, account_seq) do nothing`);
 }
 
 /**
@@ -72,3 +137,58 @@ export async function dropRecipientPartition(db: Queryable, pushId: string): Pro
 export const connectedNow = (appId: string, accountId: SQL) => sql`exists (
   select 1 from presence pr join gateways g on g.id = pr.gateway_id
   where pr.app_id = ${appId} and pr.account_id = ${accountId} and g.heartbeat_at > now() - interval '30 seconds')`;
+
+/** What happened to one account's copy of a push, by name (db/schema.ts RecipientState). */
+export type RecipientStateName = keyof typeof RecipientState;
+const STATE_NAMES = new Map(
+  Object.entries(RecipientState).map(([name, n]) => [n as number, name as RecipientStateName]),
+);
+
+export interface AccountPush {
+  pushId: string;
+  state: RecipientStateName;
+  status: string;
+  snapshotAt: Date | null;
+  expiresAt: Date | null;
+  recalledAt: Date | null;
+}
+
+/**
+ * The pushes whose recipients still include an account (their recipient rows are kept until retention ends),
+ * newest first: at most `limit` of the app's `window` most recent snapshotted pushes are looked at, each by the
+ * recipients' account index, so the cost does not grow with the app's history.
+ */
+export async function accountPushes(
+  db: Queryable,
+  appId: string,
+  accountId: string,
+  limit: number,
+  window = 500,
+): Promise<AccountPush[]> {
+  const rows = await db.execute<{
+    push_id: string;
+    state: number;
+    status: string;
+    snapshot_at: string | null;
+    expires_at: string | null;
+    recalled_at: string | null;
+  }>(sql`
+    with recent as (
+      select id, status, snapshot_at, expires_at, recalled_at from pushes
+      where app_id = ${appId} and snapshot_at is not null and expired_at is null
+      order by snapshot_at desc limit ${window}
+    )
+    select r.push_id, r.state, p.status, p.snapshot_at, p.expires_at, p.recalled_at
+    from push_recipients r join recent p on p.id = r.push_id
+    where r.account_id = ${accountId} and r.push_id in (select id from recent)
+    order by p.snapshot_at desc limit ${limit}`);
+  const at = (v: string | null) => (v === null ? null : new Date(v));
+  return rows.map((r) => ({
+    pushId: r.push_id,
+    state: STATE_NAMES.get(Number(r.state)) ?? 'pending',
+    status: r.status,
+    snapshotAt: at(r.snapshot_at),
+    expiresAt: at(r.expires_at),
+    recalledAt: at(r.recalled_at),
+  }));
+}

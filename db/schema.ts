@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import {
   bigint,
   boolean,
+  foreignKey,
   index,
   integer,
   jsonb,
@@ -12,9 +13,10 @@ import {
   timestamp,
   uniqueIndex,
 } from 'drizzle-orm/pg-core';
-import type { Message, OfflineOptions } from '../core/messages.ts';
+import type { Element, Message, OfflineOptions } from '../core/messages.ts';
 import type { CampaignStep } from './campaigns.ts';
 import type { Condition } from './conditions.ts';
+import type { PushTemplate, ScheduleSpecInput } from './schedules.ts';
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 const counter = (name: string) => bigint(name, { mode: 'number' }).notNull().default(0);
@@ -37,6 +39,17 @@ export const apps = pgTable('apps', {
   attrSlots: smallint('attr_slots').notNull().default(10),
   dailyPushQuota: integer('daily_push_quota').notNull().default(100),
   minPushIntervalMs: integer('min_push_interval_ms').notNull().default(1000),
+  /** The zone of accounts that have none, for local-time delivery and send windows (an IANA name). */
+  defaultTimezone: text('default_timezone').notNull().default('UTC'),
+  /** The send window of pushes that name none (`window` absent); null: pushes go out at any hour. */
+  defaultWindow: jsonb('default_window').$type<SendWindow | null>(),
+  /** The throttle of a push that names none (recipients notified per minute); null = not throttled. */
+  defaultThrottlePerMinute: integer('default_throttle_per_minute'),
+  /**
+   * At most `max` capped pushes per account in any `windowHours` (docs/pushes.md); null: no cap. The snapshot
+   * skips the accounts over it, counted from the recipient rows of the app's recent capped pushes (`cap_until`).
+   */
+  frequencyCap: jsonb('frequency_cap').$type<FrequencyCap>(),
   /**
    * Channel name → that channel's stored credentials (delivery/channels/<name>/credentials.ts), each sealed
    * as one string by core/secrets.ts (an object: written before encryption at rest).
@@ -46,6 +59,33 @@ export const apps = pgTable('apps', {
   lastPushAt: ts('last_push_at'),
   createdAt: ts('created_at').notNull().defaultNow(),
 });
+
+/** An app's frequency cap: at most `max` capped pushes per account in any `windowHours`. */
+export interface FrequencyCap {
+  max: number;
+  windowHours: number;
+}
+
+/** A send window in the recipient's local time, `HH:MM` each; `from` > `to` crosses midnight. */
+export interface SendWindow {
+  from: string;
+  to: string;
+}
+
+/**
+ * How a push's delivery follows its recipients' clocks (pushes/waves.ts): a local time, a send window, or
+ * both. Resolved when the push is created (the app's defaults included), so later changes of the app's
+ * settings do not move it.
+ */
+export interface LocalDelivery {
+  /** `YYYY-MM-DDTHH:MM[:SS]` in each recipient's zone; absent: `sendAt` (or now) for everyone. */
+  localTime?: string | undefined;
+  /** Zones where `localTime` has already passed when the push starts: sent at once, or skipped. */
+  pastZones: 'send' | 'skip';
+  window: SendWindow | null;
+  /** The app's default zone when the push was created: the zone of accounts that have none. */
+  timezone: string;
+}
 
 /** What one channel did for one push. */
 export interface ChannelCount {
@@ -89,13 +129,19 @@ export const accounts = pgTable(
     attrs: jsonb('attrs').$type<Record<string, string>>().notNull().default({}),
     importedAt: ts('imported_at'),
     lastLoginAt: ts('last_login_at'),
+    /** BCP 47, canonical (core/languages.ts): picks the variant of a localized push; null gets the default. */
+    language: text('language'),
     /** Set by a kick: user tokens issued before it no longer connect (gateway/login.ts). */
     tokensValidAfter: ts('tokens_valid_after'),
+    /** The account's IANA zone, as PostgreSQL names it (db/timezones.ts); null: the app's default zone. */
+    timezone: text('timezone'),
     createdAt: ts('created_at').notNull().defaultNow(),
   },
   (t) => [
     primaryKey({ columns: [t.appId, t.accountId] }),
     uniqueIndex('accounts_app_seq').on(t.appId, t.seq),
+    // A local-time wave reads only the accounts of its zones.
+    index('accounts_app_timezone').on(t.appId, t.timezone),
     index('accounts_tags_gin').using('gin', t.tags),
     index('accounts_attrs_gin').using('gin', sql`${t.attrs} jsonb_path_ops`),
   ],
@@ -113,6 +159,12 @@ export const devices = pgTable(
     accountId: text('account_id').notNull(),
     environment: text('environment').$type<'sandbox' | 'production'>().notNull().default('production'),
     topic: text('topic'),
+    /**
+     * The app's id of the physical device (an installation) holding this token: a device holds at most one
+     * token per channel, and a push notifies it once, through its preferred channel. Null: the token is a device
+     * of its own.
+     */
+    deviceId: text('device_id'),
     createdAt: ts('created_at').notNull().defaultNow(),
     updatedAt: ts('updated_at').notNull().defaultNow(),
     disabledAt: ts('disabled_at'),
@@ -121,6 +173,9 @@ export const devices = pgTable(
   (t) => [
     primaryKey({ columns: [t.appId, t.platform, t.token] }),
     index('devices_account').on(t.appId, t.accountId),
+    uniqueIndex('devices_device_channel')
+      .on(t.appId, t.deviceId, t.platform)
+      .where(sql`${t.deviceId} is not null`),
   ],
 );
 
@@ -135,6 +190,8 @@ export const pushes = pgTable(
     id: text('id').notNull(),
     campaignId: text('campaign_id'),
     campaignStep: smallint('campaign_step'),
+    /** The recurring schedule whose run created this push (schedules.id). */
+    scheduleId: text('schedule_id'),
     status: text('status').$type<PushStatus>().notNull().default('scheduled'),
     /** The condition as the caller sent it (the report shows it). */
     audience: jsonb('audience').$type<Condition | null>(),
@@ -146,6 +203,18 @@ export const pushes = pgTable(
     audienceSlots: jsonb('audience_slots').$type<Record<string, number>>(),
     message: jsonb('message').$type<Message>().notNull(),
     offline: jsonb('offline').$type<OfflineOptions>().notNull(),
+    /**
+     * The language variants (pushes/localized.ts), in the order given: a recipient's `variant` is its index + 1
+     * (0 = `message` and `offline`, the default). Null when the push has none.
+     */
+    localized: jsonb('localized').$type<LocalizedVariant[]>(),
+    /** Counts against the app's frequency cap (and is skipped for accounts over it). */
+    capped: boolean('capped').notNull().default(true),
+    /**
+     * Set by the snapshot of a capped push while its app has a frequency cap: the end of the cap's window from
+     * then. Until it, the push counts against the cap and its recipient rows are kept (pushes/lifecycle.ts).
+     */
+    capUntil: ts('cap_until'),
     fromAccount: text('from_account'),
     retentionSeconds: integer('retention_seconds').notNull(),
     sendAt: ts('send_at'),
@@ -164,6 +233,8 @@ export const pushes = pgTable(
     expiresAt: ts('expires_at'),
     expiredAt: ts('expired_at'),
     failureReason: text('failure_reason'),
+    /** Local-time delivery and the send window; null for a push that goes to everyone at once. */
+    localDelivery: jsonb('local_delivery').$type<LocalDelivery>(),
     /** The last account_seq whose offline page has been claimed: pages after it are still to send. */
     offlineCursor: bigint('offline_cursor', { mode: 'number' }).notNull().default(0),
     audienceCount: counter('audience_count'),
@@ -176,22 +247,45 @@ export const pushes = pgTable(
     /** Accounts that reported opening the push (once each), and those that reported a click (db push_engagement). */
     opened: counter('opened'),
     clicked: counter('clicked'),
+    /** Accounts the audience matched that the frequency cap skipped: not recipients. */
+    overCap: counter('over_cap'),
+    /** Recipients per variant, by language (`default` for variant 0); null when the push has no variants. */
+    languageCounts: jsonb('language_counts').$type<Record<string, number>>(),
     /** Channel name → its counts; added to by each offline page claim (add_channel_counts). */
     channelCounts: jsonb('channel_counts').$type<Record<string, ChannelCount>>().notNull().default({}),
+    /** At most this many recipients notified per minute (pushes/throttle.ts); null = as fast as it goes. */
+    throttlePerMinute: integer('throttle_per_minute'),
+    /** A throttled push: the earliest time its next page may notify anyone (by the database's clock). */
+    paceAt: ts('pace_at'),
+    /** A throttled push: recipients its offline pages have passed, and of them those notified. */
+    pacedRecipients: counter('paced_recipients'),
+    pacedNotified: counter('paced_notified'),
   },
   (t) => [
     primaryKey({ columns: [t.appId, t.id] }),
     uniqueIndex('pushes_idempotency').on(t.appId, t.idempotencyKey),
     index('pushes_app_created').on(t.appId, t.createdAt, t.id),
     index('pushes_campaign').on(t.appId, t.campaignId),
+    index('pushes_schedule').on(t.appId, t.scheduleId, t.id).where(sql`schedule_id is not null`),
     // The rows the reconciler looks at: no workflow known yet, not ended.
     index('pushes_unstarted')
       .on(t.createdAt)
       .where(sql`workflow_started_at is null and campaign_id is null and status in ('scheduled', 'running')`),
     // The pushes whose copies are still kept: read by every WebSocket connect to sync the account.
     index('pushes_app_live').on(t.appId, t.snapshotAt).where(sql`expired_at is null and recalled_at is null`),
+    // The pushes a capped snapshot counts against the frequency cap.
+    index('pushes_app_cap').on(t.appId, t.capUntil).where(sql`cap_until is not null`),
   ],
 );
+
+/** One language variant of a push, as stored. */
+export interface LocalizedVariant {
+  /** A canonical BCP 47 tag. */
+  language: string;
+  elements: Element[];
+  /** Its own notification options; absent: the push's `offline`. */
+  offline?: OfflineOptions;
+}
 
 /**
  * What happened to one recipient of one push. `pending` is also the stored copy: a recipient nobody has
@@ -224,10 +318,50 @@ export const pushRecipients = pgTable(
     accountSeq: bigint('account_seq', { mode: 'number' }).notNull(),
     accountId: text('account_id').notNull(),
     state: smallint('state').notNull().default(0),
+    /** The wave of a local-time push that took this recipient (push_waves); 0 for every other push. */
+    wave: smallint('wave').notNull().default(0),
+    /** Which variant of a localized push the recipient gets: 0 the default, i the push's localized[i - 1]. */
+    variant: smallint('variant').notNull().default(0),
   },
   (t) => [
     primaryKey({ columns: [t.pushId, t.accountSeq] }),
     index('push_recipients_account').on(t.accountId),
+  ],
+);
+
+export type WaveStatus = 'waiting' | 'sent' | 'skipped' | 'canceled';
+
+/**
+ * The waves of a local-time or windowed push: one per distinct UTC offset of its audience's zones at the
+ * moment the push reaches them, planned when the push starts (pushes/waves.ts). Each wave snapshots its
+ * recipients at its time into the push's partition and has its own counters and offline cursor.
+ */
+export const pushWaves = pgTable(
+  'push_waves',
+  {
+    appId: text('app_id').notNull(),
+    pushId: text('push_id').notNull(),
+    wave: smallint('wave').notNull(),
+    /** `+05:30`: the UTC offset of the wave's zones at its time. */
+    utcOffset: text('utc_offset').notNull(),
+    at: ts('at').notNull(),
+    /** Every zone name (db/timezones.ts) whose recipients this wave takes, whether or not any has one now. */
+    zones: text('zones').array().notNull(),
+    /** Accounts of the audience in these zones when the waves were planned. */
+    planned: integer('planned').notNull(),
+    status: text('status').$type<WaveStatus>().notNull().default('waiting'),
+    snapshotAt: ts('snapshot_at'),
+    audience: integer('audience').notNull().default(0),
+    storedOffline: integer('stored_offline').notNull().default(0),
+    deliveredOnline: integer('delivered_online').notNull().default(0),
+    offlineCursor: bigint('offline_cursor', { mode: 'number' }).notNull().default(0),
+    channelCounts: jsonb('channel_counts').$type<Record<string, ChannelCount>>().notNull().default({}),
+  },
+  (t) => [
+    primaryKey({ columns: [t.pushId, t.wave] }),
+    foreignKey({ columns: [t.appId, t.pushId], foreignColumns: [pushes.appId, pushes.id] }).onDelete(
+      'cascade',
+    ),
   ],
 );
 
@@ -258,6 +392,46 @@ export const campaigns = pgTable(
     index('campaigns_unstarted')
       .on(t.createdAt)
       .where(sql`workflow_started_at is null and status = 'active'`),
+  ],
+);
+
+/**
+ * A recurring push (pushes/schedules.ts): the source of truth for which app owns which Temporal Schedule
+ * (`sched-<app>-<id>`), for listing, and for the push template each run creates its push from (the message
+ * never enters Temporal). When each run fires, and whether it is paused, is the Temporal Schedule's.
+ */
+export const schedules = pgTable(
+  'schedules',
+  {
+    appId: text('app_id')
+      .notNull()
+      .references(() => apps.id, { onDelete: 'cascade' }),
+    id: text('id').notNull(),
+    name: text('name').notNull(),
+    /** When it runs, as asked: calendar specs or cron strings, time zone, start and end. */
+    spec: jsonb('spec').$type<ScheduleSpecInput>().notNull(),
+    /** The push each run creates (a push's fields without sendAt). */
+    template: jsonb('template').$type<PushTemplate>().notNull(),
+    temporalScheduleId: text('temporal_schedule_id').notNull(),
+    /** When its Temporal Schedule was known to exist; null rows older than a minute are the reconciler's. */
+    temporalCreatedAt: ts('temporal_created_at'),
+    /** Asked at creation: scheduled runs at most (Temporal's remainingActions counts them down). */
+    count: integer('count'),
+    pausedAtCreation: boolean('paused_at_creation').notNull().default(false),
+    idempotencyKey: text('idempotency_key'),
+    requestHash: text('request_hash'),
+    runs: integer('runs').notNull().default(0),
+    lastRunAt: ts('last_run_at'),
+    lastPushId: text('last_push_id'),
+    /** The last run's refusal (quota used up, …) as `code: message`; null after a run that made its push. */
+    lastError: text('last_error'),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.appId, t.id] }),
+    uniqueIndex('schedules_idempotency').on(t.appId, t.idempotencyKey),
+    index('schedules_untemporal').on(t.createdAt).where(sql`temporal_created_at is null`),
   ],
 );
 
@@ -395,3 +569,25 @@ export const pushEngagement = pgTable(
 );
 
 export const EngagementKind = { opened: 1, clicked: 2 } as const;
+
+/**
+ * Signed-in sessions of the browser console (api/console/). The cookie holds a random token; only its SHA-256
+ * is kept. The key the session signed in with (an app's API key, or the root key) is sealed by core/secrets.ts:
+ * every console action is a call of the REST API with it, so a rotated or revoked key ends the session too.
+ */
+export const consoleSessions = pgTable(
+  'console_sessions',
+  {
+    tokenHash: text('token_hash').primaryKey(),
+    /** `app`: signed in with an app's API key; `root`: with HERALD_ROOT_KEY (then `appId` is the chosen app). */
+    kind: text('kind').$type<'app' | 'root'>().notNull(),
+    appId: text('app_id'),
+    sealedKey: text('sealed_key').notNull(),
+    /** Sent back with every form (and htmx request) of the session; compared in constant time. */
+    csrfToken: text('csrf_token').notNull(),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    lastSeenAt: ts('last_seen_at').notNull().defaultNow(),
+    expiresAt: ts('expires_at').notNull(),
+  },
+  (t) => [index('console_sessions_expires').on(t.expiresAt)],
+);

@@ -3,7 +3,8 @@ import type { Sql } from '../db/client.ts';
 /** What the push workflow (and a kick) tells every gateway. */
 export type BusEvent =
   /** `retry`: only the copies a live send still owes (`awaitingLive`), after the offline pages. */
-  | { type: 'push'; appId: string; pushId: string; retry?: boolean }
+  /** `wave`: a local-time push's wave; only that wave's recipients are sent it. */
+  | { type: 'push'; appId: string; pushId: string; retry?: boolean; wave?: number }
   | { type: 'recall'; appId: string; pushId: string }
   /** The account was kicked (v4 im_open_login_svc/kick): every gateway closes its sockets. */
   | { type: 'kick'; appId: string; accountId: string };

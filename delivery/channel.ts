@@ -70,6 +70,11 @@ export interface Channel<
   readonly name: Name;
   /** How people write it: 'APNs', 'FCM'. */
   readonly label: string;
+  /**
+   * Used for a device only when it has no live token of another channel (FCM on a phone that also has its
+   * maker's push service, which reaches it where Google's services are missing).
+   */
+  readonly fallback?: boolean;
   /** The key under a push's `offline` that holds this channel's own options. */
   readonly optionsKey: Key;
   readonly optionsSchema: z.ZodType<Options>;
@@ -81,12 +86,17 @@ export interface Channel<
   readonly credentialsViewSchema: z.ZodType;
   /**
    * Turns a valid PUT body into stored credentials; throws InvalidCredentialsError when the key is unusable or
-   * names an endpoint the operator's settings do not allow.
+   * names an endpoint the operator's settings do not allow. `current`: what the app has stored now, if anything
+   * (a channel may keep part of it, as Web Push keeps its generated key pair).
    */
-  storeCredentials(body: unknown, settings: Settings): Promise<Stored>;
+  storeCredentials(body: unknown, settings: Settings, current?: unknown): Promise<Stored>;
   viewCredentials(stored: Stored): unknown;
-  /** A device token in its stored spelling; throws DeviceTokenError (db/devices.ts) when it is malformed. */
-  normalizeToken(token: string): string;
+  /**
+   * A device token in its stored spelling; throws DeviceTokenError (db/devices.ts) when it is malformed. With
+   * `settings` (registering a device) also when the operator's settings refuse it (a Web Push endpoint on a
+   * push service not allowed); without (removing one) only the spelling counts.
+   */
+  normalizeToken(token: string, settings?: Settings): string;
   /** The common notification plus this channel's own options, untouched, as its client sends it. */
   render(common: CommonNotification, options: Options | undefined): Rendered;
   /** A client for one app's credentials; `settings` holds every channel's endpoint settings. */

@@ -1,16 +1,23 @@
 import { z } from 'zod';
 import type { Config } from '../core/config.ts';
 import type { App } from '../db/apps.ts';
+import type { DevicePlatform } from '../db/devices.ts';
 import type { Channel, ChannelClient } from './channel.ts';
 import { apns } from './channels/apns/index.ts';
 import { fcm } from './channels/fcm/index.ts';
+import { hms } from './channels/hms/index.ts';
+import { honor } from './channels/honor/index.ts';
+import { oppo } from './channels/oppo/index.ts';
+import { vivo } from './channels/vivo/index.ts';
+import { webpush } from './channels/webpush/index.ts';
+import { xiaomi } from './channels/xiaomi/index.ts';
 
 /**
  * The only list of channels: the API's credential routes and device platforms, the push options, the report
  * counters, storage keys and the SDK's platform type (scripts/generate-platforms.ts) all come from here.
  * Adding a channel is one line here plus its folder under delivery/channels/.
  */
-const REGISTERED = [apns, fcm] as const;
+const REGISTERED = [apns, fcm, hms, honor, xiaomi, oppo, vivo, webpush] as const;
 
 type Registered = (typeof REGISTERED)[number];
 export type ChannelName = Registered['name'];
@@ -27,6 +34,11 @@ export function channelOf(name: ChannelName): Channel<ChannelName> {
   if (!channel) throw new Error(`unknown channel ${name}`);
   return channel;
 }
+
+/** Channels a device uses only when it has no live token of another one (see Channel.fallback). */
+export const FALLBACK_CHANNELS: readonly ChannelName[] = CHANNELS.filter((c) => c.fallback).map(
+  (c) => c.name,
+);
 
 export function isChannelName(name: string): name is ChannelName {
   return channelNamed(name) !== undefined;
@@ -65,7 +77,24 @@ export function providerSettings(config: Config): ProviderUrls {
     apnsSandboxUrl: config.APNS_SANDBOX_URL,
     fcmUrl: config.FCM_URL,
     fcmAllowedTokenUris: config.HERALD_ALLOWED_TOKEN_URIS,
+    hmsUrl: config.HMS_URL,
+    hmsTokenUrl: config.HMS_TOKEN_URL,
+    honorUrl: config.HONOR_URL,
+    honorTokenUrl: config.HONOR_TOKEN_URL,
+    webPushServices: config.HERALD_WEBPUSH_PUSH_SERVICES,
+    xiaomiUrl: config.XIAOMI_URL,
+    oppoUrl: config.OPPO_URL,
+    vivoUrl: config.VIVO_URL,
   };
+}
+
+/**
+ * A platform's token rules as a device registration applies them: the channel's own, under the operator's
+ * settings (which push services a Web Push subscription may name).
+ */
+export function devicePlatform(name: ChannelName, settings: ProviderUrls): DevicePlatform {
+  const channel = channelOf(name);
+  return { name, normalizeToken: (token) => channel.normalizeToken(token, settings) };
 }
 
 export type ChannelClients = Partial<Record<ChannelName, ChannelClient>>;

@@ -30,6 +30,8 @@ export interface ReceivedFcm {
   token: string;
   message: Record<string, unknown>;
   accessToken: string;
+  /** When it arrived (ms since the epoch): what a throttle is measured by. */
+  receivedAt: number;
 }
 
 export interface FakeFcm {
@@ -266,7 +268,7 @@ export async function startFakeFcm(opts: FakeFcmOptions): Promise<FakeFcm> {
       );
     }
     const { token, message } = validate(request.body);
-    fake.received.push({ token, message, accessToken });
+    fake.received.push({ token, message, accessToken, receivedAt: Date.now() });
     return {
       status: 200,
       body: { name: `projects/${opts.projectId}/messages/0:${Date.now()}%${randomBytes(8).toString('hex')}` },

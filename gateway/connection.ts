@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { WebSocket } from 'ws';
+import { canonicalLanguage, LANGUAGE_PROBLEM } from '../core/languages.ts';
 import { wsFramesTotal, wsSlowConsumerClosesTotal } from '../core/metrics.ts';
 import { tokenFromRequest } from './auth.ts';
 import { FrameLimiter } from './limits.ts';
@@ -48,6 +49,8 @@ export class Connection implements LoginTarget, SyncTarget {
   readonly id = randomUUID();
   appId = '';
   accountId = '';
+  /** From the connect URL's `language` parameter: the account's language from this login on. */
+  language: string | undefined;
   private phase: Phase = 'auth';
   /** False from a ping until its pong. */
   alive = true;
@@ -81,6 +84,14 @@ export class Connection implements LoginTarget, SyncTarget {
     if (offered && this.ws.protocol !== PROTOCOL) {
       this.close(CloseCode.protocolError, `unsupported_protocol: offer ${PROTOCOL}`);
       return;
+    }
+    const language = url.searchParams.get('language');
+    if (language !== null) {
+      this.language = canonicalLanguage(language);
+      if (!this.language) {
+        this.close(CloseCode.protocolError, `invalid_language: ${LANGUAGE_PROBLEM}`);
+        return;
+      }
     }
     const token = tokenFromRequest(req, url);
     if (token) this.startAuth(token);

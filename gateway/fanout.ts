@@ -1,6 +1,7 @@
 import type { Logger } from '../core/log.ts';
 import { fanoutSeconds, secondsSince } from '../core/metrics.ts';
 import type { BusEvent } from '../delivery/bus.ts';
+import type { LiveDelivery } from '../pushes/recipients.ts';
 import { forgetAtOf } from './connection.ts';
 import type { Presence } from './presence.ts';
 import { CloseCode, frame, messageFrame } from './protocol.ts';
@@ -27,17 +28,36 @@ export interface Fanout {
   catchUp(): Promise<void>;
 }
 
+/** The frame of each language variant of a push, each serialized once, when first needed. */
+function variantFrames(row: LiveDelivery): (variant: number) => string {
+  const frames = new Map<number, string>();
+  return (variant) => {
+    let data = frames.get(variant);
+    if (data === undefined) {
+      const v = variant > 0 ? row.localized?.[variant - 1] : undefined;
+      const chosen = v ? { language: v.language, elements: v.elements } : null;
+      data = frame({ ...messageFrame({ ...row, variant: chosen }) });
+      frames.set(variant, data);
+    }
+    return data;
+  };
+}
+
 /** Bus events → frames on the sockets of this process. */
 export function createFanout(deps: FanoutDeps): Fanout {
   const { store, log, local, liveChunk, track } = deps;
 
-  /** `retry`: only the copies a live send still owes (after the offline pages), for sockets that lack them. */
-  async function onPush(appId: string, pushId: string, retry = false): Promise<void> {
+  /**
+   * `retry`: only the copies a live send still owes (after the offline pages), for sockets that lack them.
+   * `wave`: a local-time push's wave, whose recipients alone are sent it now.
+   */
+  async function onPush(appId: string, pushId: string, retry = false, wave?: number): Promise<void> {
     const accounts = local.sockets(appId);
     if (!accounts?.size) return;
     const started = performance.now();
     const ids = [...accounts.keys()];
-    const chunk = (i: number) => store.liveRecipients(appId, pushId, ids.slice(i, i + liveChunk), retry);
+    const chunk = (i: number) =>
+      store.liveRecipients(appId, pushId, ids.slice(i, i + liveChunk), retry, wave);
     // Small chunks, each chunk's read running while the previous chunk's frames are written, and the rows
     // marked only after their frames went out: the first sockets get the push after one short read instead
     // of after one statement that reads and updates the rows of every account connected here.
@@ -52,21 +72,22 @@ export function createFanout(deps: FanoutDeps): Fanout {
         break;
       }
       if (!row.accounts?.length) continue;
-      const data = frame({ ...messageFrame(row) });
+      const frameOf = variantFrames(row);
       const forgetAt = forgetAtOf(row);
       const here = local.sockets(appId);
       // Only accounts with a socket that has the frame now are marked: a socket that closed meanwhile (or was
       // dropped as slow) leaves the copy undelivered for the live-send fallback.
       const delivered: string[] = [];
-      for (const accountId of row.accounts) {
+      row.accounts.forEach((accountId, i) => {
+        const data = frameOf(row.variants?.[i] ?? 0);
         let has = false;
         for (const conn of here?.get(accountId) ?? []) if (conn.deliver(pushId, data, forgetAt)) has = true;
         if (has) delivered.push(accountId);
-      }
+      });
       if (!delivered.length) continue;
       marked = marked.then(() =>
         store
-          .markDeliveredOnline(appId, pushId, delivered)
+          .markDeliveredOnline(appId, pushId, delivered, wave)
           // Unmarked copies stay pending: the sockets have the push, and sync would offer it again.
           .catch((err) => log.error({ err, pushId }, 'marking live deliveries failed')),
       );
@@ -95,7 +116,7 @@ export function createFanout(deps: FanoutDeps): Fanout {
         return;
       }
       if (event.type === 'push')
-        track(onPush(event.appId, event.pushId, event.retry === true)).catch((err) =>
+        track(onPush(event.appId, event.pushId, event.retry === true, event.wave)).catch((err) =>
           log.error({ err, pushId: event.pushId }, 'live delivery failed'),
         );
     },

@@ -1,7 +1,9 @@
 import type { RawData } from 'ws';
 import type { Logger } from '../core/log.ts';
+import { checkTimezone, DomainError, setAccountTimezone } from '../db/accounts.ts';
 import type { Database } from '../db/client.ts';
 import { DeviceTokenError, registerDevice, removeDevice } from '../db/devices.ts';
+import { devicePlatform } from '../delivery/registry.ts';
 import { ONLINE, recordEngagement } from '../pushes/engagement.ts';
 import type { Connection } from './connection.ts';
 import { throttledLog } from './limits.ts';
@@ -13,9 +15,11 @@ export interface FrameDeps {
   database: Database;
   store: GatewayStore;
   log: Logger;
-  opts: Pick<GatewayOptions, 'maxDevicesPerAccount' | 'framesPerSecond'>;
+  opts: Pick<GatewayOptions, 'maxDevicesPerAccount' | 'framesPerSecond' | 'providerSettings'>;
   /** The APNs topics a device of the app may name (gateway/topics.ts). */
   allowedTopics: (appId: string) => Promise<string[]>;
+  /** The app's VAPID public key, null without Web Push credentials (gateway/webpush-key.ts). */
+  webPushKey: (appId: string) => Promise<string | null>;
   /** Adds a promise to those the gateway waits for when it stops. */
   track: <T>(p: Promise<T>) => Promise<T>;
 }
@@ -63,10 +67,11 @@ export function frameHandler(deps: FrameDeps): (conn: Connection, data: RawData,
             conn.appId,
             {
               accountId: conn.accountId,
-              platform: f.platform,
+              platform: devicePlatform(f.platform.name, opts.providerSettings),
               token: f.token,
               environment: f.environment,
               topic: f.topic,
+              deviceId: f.deviceId,
             },
             { maxDevices: opts.maxDevicesPerAccount },
           );
@@ -98,6 +103,26 @@ export function frameHandler(deps: FrameDeps): (conn: Connection, data: RawData,
               counted: { opened: r.opened, clicked: r.clicked },
             }),
           );
+        return;
+      }
+      case 'profile': {
+        if (f.timezone !== undefined) {
+          let zone: string | null = null;
+          try {
+            zone = f.timezone === null ? null : await checkTimezone(database.db, f.timezone, ['timezone']);
+          } catch (err) {
+            if (!(err instanceof DomainError)) throw err;
+            replyError(conn, err.code, err.message, f.ref);
+            return;
+          }
+          await setAccountTimezone(database.db, conn.appId, conn.accountId, zone);
+        }
+        if (f.ref) conn.reply(frame({ type: 'ok', ref: f.ref }));
+        return;
+      }
+      case 'webPushKey': {
+        const publicKey = await deps.webPushKey(conn.appId);
+        if (f.ref) conn.reply(frame({ type: 'ok', ref: f.ref, publicKey }));
         return;
       }
       case 'unregisterDevice': {

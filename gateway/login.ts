@@ -20,6 +20,8 @@ export interface LoginDeps {
 export interface LoginTarget {
   readonly id: string;
   readonly closed: boolean;
+  /** The language the client asked for on connect (canonical BCP 47), if any: the account takes it. */
+  readonly language?: string | undefined;
   close(code: number, reason: string): void;
   send(data: string): void;
   /** auth → sync: the account is known, and the socket counts as present from now on. */
@@ -65,7 +67,10 @@ export async function login(conn: LoginTarget, token: string, deps: LoginDeps): 
   conn.enterSync(appId, accountId);
   let login: Awaited<ReturnType<GatewayStore['recordLogin']>>;
   try {
-    [, login] = await Promise.all([presence.write(appId, accountId), store.recordLogin(appId, accountId)]);
+    [, login] = await Promise.all([
+      presence.write(appId, accountId),
+      store.recordLogin(appId, accountId, conn.language),
+    ]);
   } catch (err) {
     log.error({ err }, 'connect bookkeeping failed');
     conn.close(CloseCode.internal, 'internal_error');

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Config } from '../core/config.ts';
 import { GATEWAY_LIVE_CHUNK, GATEWAY_SYNC_CHUNK } from '../core/tunables.ts';
 import { jwtVerifier, type UserTokenVerifier } from '../core/user-token.ts';
+import { type ProviderUrls, providerSettings } from '../delivery/registry.ts';
 import { userSigVerifier } from './usersig-verifier.ts';
 
 export interface GatewayOptions {
@@ -58,6 +59,8 @@ export interface GatewayOptions {
   appCacheSize: number;
   /** Longest single timer; longer token lifetimes re-arm (setTimeout's limit is 2^31-1 ms; tests shorten it). */
   maxTimerMs: number;
+  /** The operator's provider settings, for the token rules of `registerDevice` (the push services allowed). */
+  providerSettings: ProviderUrls;
 }
 
 export const defaultGatewayOptions = (): GatewayOptions => ({
@@ -88,6 +91,7 @@ export const defaultGatewayOptions = (): GatewayOptions => ({
   appCacheTtlMs: 30_000,
   appCacheSize: 10_000,
   maxTimerMs: 2 ** 31 - 1,
+  providerSettings: {},
 });
 
 /** The limits an operator sets in the environment (core/config.ts), as gateway options. */
@@ -102,4 +106,5 @@ export const gatewayOptionsFromConfig = (config: Config): Partial<GatewayOptions
   trustProxy: config.HERALD_TRUST_PROXY,
   maxDevicesPerAccount: config.HERALD_MAX_DEVICES_PER_ACCOUNT,
   shutdownGraceMs: config.HERALD_SHUTDOWN_GRACE_SECONDS * 1000,
+  providerSettings: providerSettings(config),
 });

@@ -36,6 +36,11 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
     token: text().min(1).max(4096),
     environment: z.enum(['sandbox', 'production']).optional(),
     topic: text().min(1).max(255).optional(),
+    deviceId: text()
+      .min(1)
+      .max(128)
+      .regex(/^[A-Za-z0-9._:-]+$/, "deviceId: letters, digits, '.', '_', ':' and '-' only")
+      .optional(),
     ref,
   }),
   z.object({ type: z.literal('opened'), id: pushId, ref }),
@@ -46,6 +51,10 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
     token: text().min(1).max(4096),
     ref,
   }),
+  // What the device says of its user: the zone for local-time delivery (null clears it).
+  z.object({ type: z.literal('profile'), timezone: text().max(64).nullable().optional(), ref }),
+  /** The app's VAPID public key: the applicationServerKey a browser subscribes to Web Push with. */
+  z.object({ type: z.literal('webPushKey'), ref }),
 ]);
 export type ClientFrame = z.infer<typeof clientFrameSchema>;
 export const CLIENT_FRAME_TYPES = new Set([
@@ -56,6 +65,8 @@ export const CLIENT_FRAME_TYPES = new Set([
   'unregisterDevice',
   'opened',
   'clicked',
+  'profile',
+  'webPushKey',
 ]);
 
 /** A push as the client sees it. `id` is what the client acks; in v1 it equals `pushId`. */
@@ -64,6 +75,8 @@ export interface MessageFrame {
   id: string;
   pushId: string;
   elements: unknown[];
+  /** The language variant the account got (its BCP 47 tag), or null for the push's default message. */
+  language: string | null;
   from: string | null;
   sentAt: string | null;
   expiresAt: string | null;
@@ -74,13 +87,15 @@ export type PushForFrame = PushForDelivery;
 
 const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
 
+/** The message frame of a push, in the recipient's language variant (`p.variant`; none: the default). */
 export function messageFrame(p: PushForFrame): MessageFrame {
   const message = (p.message ?? {}) as { elements?: unknown[]; from?: string };
   return {
     type: 'message',
     id: p.id,
     pushId: p.id,
-    elements: message.elements ?? [],
+    elements: p.variant?.elements ?? message.elements ?? [],
+    language: p.variant?.language ?? null,
     from: message.from ?? p.from_account ?? null,
     sentAt: iso(p.snapshot_at),
     expiresAt: p.retention_seconds > 0 ? iso(p.expires_at) : null,

@@ -15,6 +15,7 @@ import { createPresence } from './presence.ts';
 import { CloseCode, PROTOCOL } from './protocol.ts';
 import { gatewayStore } from './store.ts';
 import { allowedApnsTopics } from './topics.ts';
+import { webPushPublicKey } from './webpush-key.ts';
 
 export interface GatewayDeps {
   database: Database;
@@ -108,6 +109,7 @@ export function createGateway(deps: GatewayDeps, options: Partial<GatewayOptions
     log,
     opts,
     allowedTopics: (appId) => allowedApnsTopics(database.db, appId),
+    webPushKey: (appId) => webPushPublicKey(database.db, appId),
     track,
   });
   /** Open sockets (and upgrades under way) per client IP on this process. */

@@ -13,11 +13,11 @@ export function gatewayStore(sql: Sql, gatewayId: string) {
     syncAccount: (appId: string, accountId: string, pushIds: string[]) =>
       syncAccount(sql, appId, accountId, pushIds),
     /** What live delivery of a push sends to the accounts connected here. */
-    liveRecipients: (appId: string, pushId: string, accountIds: string[], owedOnly = false) =>
-      liveRecipients(sql, appId, pushId, accountIds, owedOnly),
+    liveRecipients: (appId: string, pushId: string, accountIds: string[], owedOnly = false, wave?: number) =>
+      liveRecipients(sql, appId, pushId, accountIds, owedOnly, wave),
     /** After the frames were written to open sockets: those copies are delivered online. */
-    markDeliveredOnline: (appId: string, pushId: string, accountIds: string[]) =>
-      markDeliveredOnline(sql, appId, pushId, accountIds),
+    markDeliveredOnline: (appId: string, pushId: string, accountIds: string[], wave?: number) =>
+      markDeliveredOnline(sql, appId, pushId, accountIds, wave),
     /** An ack frame: the account's copies of these pushes are acked. */
     ack: (appId: string, accountId: string, pushIds: string[]) => ack(sql, appId, accountId, pushIds),
     /** Registers this gateway, or beats its heart. `inserted` = the row was missing (presence must be rewritten). */
@@ -41,14 +41,22 @@ export function gatewayStore(sql: Sql, gatewayId: string) {
     },
 
     /**
-     * Connecting is a login: the account is created if needed and becomes eligible for pushes. Answers when its
-     * tokens were last revoked by a kick (null if never), read in the same statement.
+     * Connecting is a login: the account is created if needed and becomes eligible for pushes, and takes the
+     * language the client said (canonical; none leaves it). Answers when its tokens were last revoked by a kick
+     * (null if never), read in the same statement.
      */
-    async recordLogin(appId: string, accountId: string): Promise<{ tokensValidAfter: Date | null }> {
+    async recordLogin(
+      appId: string,
+      accountId: string,
+      language?: string | undefined,
+    ): Promise<{ tokensValidAfter: Date | null }> {
+      const lang = language ?? null;
       // drizzle's driver leaves timestamps as text on this connection.
       const [row] = await sql<{ tokens_valid_after: string | Date | null }[]>`
-        insert into accounts (app_id, account_id, last_login_at) values (${appId}, ${accountId}, now())
-        on conflict (app_id, account_id) do update set last_login_at = now()
+        insert into accounts (app_id, account_id, last_login_at, language)
+        values (${appId}, ${accountId}, now(), ${lang})
+        on conflict (app_id, account_id) do update
+          set last_login_at = now(), language = coalesce(excluded.language, accounts.language)
         returning tokens_valid_after`;
       const at = row?.tokens_valid_after;
       return { tokensValidAfter: at ? new Date(at) : null };

@@ -3,8 +3,9 @@
  * campaign workflow; rescheduled and canceled through its updates. Refusals are domain errors (pushes/errors.ts).
  */
 import { createHash } from 'node:crypto';
+// The OpenAPI-aware zod: the API names these schemas (.openapi), whichever module loads them first.
+import { z } from '@hono/zod-openapi';
 import { ApplicationFailure, WorkflowUpdateFailedError } from '@temporalio/client';
-import { z } from 'zod';
 import { newId } from '../core/ids.ts';
 import { messageSchema } from '../core/messages.ts';
 import { countPush } from '../core/metrics.ts';
@@ -30,6 +31,13 @@ import {
 import type { PushDeps } from './deps.ts';
 import { PushError } from './errors.ts';
 import {
+  checkLocalTime,
+  localDeliveryFields,
+  localTimeSchema,
+  resolveLocalDelivery,
+} from './local-delivery.ts';
+import { localizedSchema } from './localized.ts';
+import {
   cancelPush,
   checkAudience,
   checkFutureTime,
@@ -39,16 +47,24 @@ import {
   takeQuota,
 } from './service.ts';
 import { isClosedWorkflowError } from './temporal.ts';
+import { throttleSchema } from './throttle.ts';
 import { emitCampaignEvent, emitPushEvents } from './webhook-events.ts';
 
 export const MAX_STEPS = 20;
 
 export const stepSchema = z.strictObject({
-  at: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time, e.g. 2026-12-01T09:00:00Z' }),
+  at: z.union([
+    z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time, e.g. 2026-12-01T09:00:00Z' }),
+    localTimeSchema,
+  ]),
+  ...localDeliveryFields,
   audience: z.union([z.literal('all'), z.record(z.string(), z.unknown())]).default('all'),
   message: messageSchema,
   offline: offlineOptionsSchema.default({ push: true }),
+  localized: localizedSchema,
+  capped: z.boolean().default(true),
   retentionSeconds: z.number().int().min(0).max(MAX_RETENTION_SECONDS).default(0),
+  throttlePerMinute: throttleSchema.nullable().optional(),
 });
 
 export const campaignInputSchema = z.strictObject({
@@ -76,7 +92,12 @@ export async function createCampaign(
   input: CampaignInput,
   opts: CreateCampaignOptions = {},
 ): Promise<{ campaign: CampaignRow; created: boolean }> {
-  for (const [i, s] of input.steps.entries()) checkFutureTime(s.at, ['steps', i, 'at']);
+  const localDeliveries = input.steps.map((s, i) => {
+    if (typeof s.at === 'string') checkFutureTime(s.at, ['steps', i, 'at']);
+    else checkLocalTime(s.at.localTime, ['steps', i, 'at', 'localTime']);
+    const localTime = typeof s.at === 'string' ? undefined : s.at.localTime;
+    return resolveLocalDelivery(app, { ...s, localTime }, ['steps', i]);
+  });
   const conditions: (Condition | null)[] = [];
   for (const [i, s] of input.steps.entries()) {
     conditions.push(await checkAudience(deps, app.id, s.audience, ['steps', i, 'audience']));
@@ -110,11 +131,16 @@ export async function createCampaign(
         values.push(
           newPushRow(
             app.id,
-            { ...s, sendAt: s.at },
+            { ...s, sendAt: typeof s.at === 'string' ? s.at : undefined },
             condition,
             createHash('sha256').update(JSON.stringify(s)).digest('hex'),
-            { source: 'campaign', campaign: { id, step: i } },
+            {
+              source: 'campaign',
+              campaign: { id, step: i },
+              defaultThrottlePerMinute: app.defaultThrottlePerMinute,
+            },
             slots,
+            localDeliveries[i] ?? null,
           ),
         );
       }
@@ -219,7 +245,15 @@ export async function rescheduleCampaign(
   campaign: CampaignRow,
   steps: { index: number; at: string }[],
 ) {
-  for (const [k, s] of steps.entries()) checkFutureTime(s.at, ['steps', k, 'at']);
+  for (const [k, s] of steps.entries()) {
+    checkFutureTime(s.at, ['steps', k, 'at']);
+    if (typeof campaign.steps[s.index]?.at === 'object')
+      throw new PushError(
+        'step_at_local_time',
+        'conflict',
+        `step ${s.index} is sent at a local time; cancel the campaign and create it again to change it`,
+      );
+  }
   await updateCampaign(deps, campaign, (h) =>
     h.executeUpdate(rescheduleCampaignUpdate, { args: [{ steps }] }),
   );

@@ -9,14 +9,16 @@ import type { Queryable } from '../db/client.ts';
 import { connectedNow } from '../db/recipients.ts';
 import { type ChannelCount, devices, RecipientState as S } from '../db/schema.ts';
 import type { DeviceTarget } from '../delivery/channel.ts';
-import type { ChannelName } from '../delivery/registry.ts';
+import { type ChannelName, FALLBACK_CHANNELS } from '../delivery/registry.ts';
 import type { PushRef } from './lifecycle.ts';
 import { retryingDeadlocks } from './recipients.ts';
 import { type NotificationOutcome, notificationEvents } from './webhook-events.ts';
 
 export interface PageDevice extends DeviceTarget {
   platform: ChannelName;
-  /** Whose device it is (for the notification events). */
+  /** The recipient's language variant: which rendering of the notification it gets (pushes/localized.ts). */
+  variant: number;
+  /** Whose device: a throttled push counts recipients notified, not devices; notification events name it. */
   accountId: string;
 }
 
@@ -29,6 +31,8 @@ export interface ClaimedPage {
   claimed: boolean;
   /** Rows of the page left to the live send (connected, not yet delivered): now `awaitingLive`. */
   awaitingLive: number;
+  /** Recipients (rows) on the page, whatever their state. */
+  recipients: number;
 }
 
 /**
@@ -78,22 +82,39 @@ export class ProviderTally {
   }
 }
 
-type DeviceRow = [ChannelName, string, DeviceTarget['environment'], string | null, string];
+type DeviceRow = [ChannelName, string, DeviceTarget['environment'], string | null, number, string];
 
 const toDevices = (rows: DeviceRow[] | null | undefined): PageDevice[] =>
-  (rows ?? []).map(([platform, token, environment, topic, accountId]) => ({
+  (rows ?? []).map(([platform, token, environment, topic, variant, accountId]) => ({
     platform,
     token,
     environment,
     topic,
+    variant,
     accountId,
   }));
 
-/** The live devices of the accounts in CTE `who` (a column account_id), as a json array. */
+/** The recipients a page's devices belong to: what a throttled push counts. */
+export const accountsOf = (pageDevices: readonly PageDevice[]): number =>
+  new Set(pageDevices.map((d) => d.accountId)).size;
+
+const FALLBACKS = `{${FALLBACK_CHANNELS.join(',')}}`;
+
+/**
+ * The live devices of the accounts in CTE `who` (columns account_id, variant), as a json array: one token per
+ * device, so tokens sharing a device id are one notification, through a channel that is not a fallback (FCM)
+ * when the device has a live one, else the most recently registered. A token without a device id is a device of
+ * its own. Each carries its recipient's language variant.
+ */
 const devicesOf = (appId: string, who: SQL) => sql`coalesce((
-  select json_agg(json_build_array(d.platform, d.token, d.environment, d.topic, d.account_id))
-  from devices d join ${who} o on d.app_id = ${appId} and d.account_id = o.account_id
-  where d.disabled_at is null
+  select json_agg(json_build_array(x.platform, x.token, x.environment, x.topic, x.variant, x.account_id)) from (
+    select distinct on (d.account_id, coalesce(d.device_id, d.platform || ' ' || d.token))
+      d.platform, d.token, d.environment, d.topic, o.variant, d.account_id
+    from devices d join ${who} o on d.app_id = ${appId} and d.account_id = o.account_id
+    where d.disabled_at is null
+    order by d.account_id, coalesce(d.device_id, d.platform || ' ' || d.token),
+      d.platform = any(${FALLBACKS}::text[]), d.updated_at desc
+  ) x
 ), '[]'::json)`;
 
 /**
@@ -108,9 +129,35 @@ const devicesOf = (appId: string, who: SQL) => sql`coalesce((
 export async function claimPage(
   db: Queryable,
   { appId, pushId }: PushRef,
-  page: { cursor: number; size: number; wantDevices: boolean; tally: ProviderTally },
+  page: {
+    cursor: number;
+    size: number;
+    wantDevices: boolean;
+    tally: ProviderTally;
+    /** A local-time push's wave: only its rows, its own cursor, and its counters beside the push's. */
+    wave?: number | undefined;
+  },
 ): Promise<ClaimedPage> {
-  const { cursor, size, wantDevices, tally } = page;
+  const { cursor, size, wantDevices, tally, wave } = page;
+  // A wave's cursor is its push_waves row's; a plain push's is the push row's.
+  const claim =
+    wave === undefined
+      ? sql`update pushes set offline_cursor = (select max(account_seq) from page), ${tally.increments()}
+      where app_id = ${appId} and id = ${pushId} and offline_cursor = ${cursor}
+        and exists (select 1 from page)
+      returning offline_cursor`
+      : sql`update push_waves set offline_cursor = (select max(account_seq) from page), ${tally.increments()}
+      where push_id = ${pushId} and wave = ${wave} and offline_cursor = ${cursor}
+        and exists (select 1 from page)
+      returning offline_cursor`;
+  const ofWave = wave === undefined ? sql`` : sql`and r0.wave = ${wave}`;
+  const pushCounts =
+    wave === undefined || tally.empty
+      ? sql``
+      : sql`, pushed as (
+      update pushes set ${tally.increments()}
+      where app_id = ${appId} and id = ${pushId} and exists (select 1 from claim)
+    )`;
   // Its awaitingLive marks and a gateway's online marks take the same rows and the push row in either order.
   const rows = await traceStatement('claim offline page', () =>
     retryingDeadlocks(() =>
@@ -118,24 +165,22 @@ export async function claimPage(
         last_seq: string | null;
         claimed_to: string | null;
         awaiting: number;
+        recipients: number;
         devices: DeviceRow[];
       }>(sql`
     with page as (
       -- Presence is looked up for undelivered rows only.
-      select r0.account_seq, r0.account_id, r0.state,
+      select r0.account_seq, r0.account_id, r0.state, r0.variant,
         r0.state = ${S.pending} and ${connectedNow(appId, sql`r0.account_id`)} as connected
       from push_recipients r0
-      where r0.push_id = ${pushId} and r0.account_seq > ${cursor}
+      where r0.push_id = ${pushId} ${ofWave} and r0.account_seq > ${cursor}
       order by r0.account_seq limit ${size}
     ), offline as (
-      select p.account_id from page p
+      select p.account_id, p.variant from page p
       where ${wantDevices} and p.state = ${S.pending} and not p.connected
     ), claim as (
-      update pushes set offline_cursor = (select max(account_seq) from page), ${tally.increments()}
-      where app_id = ${appId} and id = ${pushId} and offline_cursor = ${cursor}
-        and exists (select 1 from page)
-      returning offline_cursor
-    ), awaiting as (
+      ${claim}
+    )${pushCounts}, awaiting as (
       update push_recipients r set state = ${S.awaitingLive}
       from page p
       where r.push_id = ${pushId} and r.account_seq = p.account_seq
@@ -146,6 +191,7 @@ export async function claimPage(
     select (select max(account_seq) from page)::text as last_seq,
            (select offline_cursor from claim)::text as claimed_to,
            (select count(*)::int from awaiting) as awaiting,
+           (select count(*)::int from page) as recipients,
            ${devicesOf(appId, sql`offline`)} as devices`),
     ),
   );
@@ -154,18 +200,45 @@ export async function claimPage(
     lastSeq: row?.last_seq ? Number(row.last_seq) : null,
     claimed: row?.claimed_to != null,
     awaitingLive: row?.awaiting ?? 0,
+    recipients: row?.recipients ?? 0,
     devices: toDevices(row?.devices),
   };
 }
 
 /** Writes provider results that no claim carried (the last pages of an activity, the fallback). */
-export async function addProviderCounts(db: Queryable, { appId, pushId }: PushRef, tally: ProviderTally) {
+export async function addProviderCounts(
+  db: Queryable,
+  { appId, pushId }: PushRef,
+  tally: ProviderTally,
+  wave?: number,
+) {
   if (tally.empty) return;
+  if (wave === undefined) {
+    await db.execute(sql`
+      with counted as (
+        update pushes set ${tally.increments()} where app_id = ${appId} and id = ${pushId} returning 1
+      ), notified as (${tally.events(appId, pushId)})
+      select count(*) from counted`);
+    return;
+  }
   await db.execute(sql`
-    with counted as (
+    with waved as (
+      update push_waves set ${tally.increments()} where push_id = ${pushId} and wave = ${wave}
+    ), counted as (
       update pushes set ${tally.increments()} where app_id = ${appId} and id = ${pushId} returning 1
     ), notified as (${tally.events(appId, pushId)})
     select count(*) from counted`);
+}
+
+/** Where a wave's offline pages have got to (its push_waves row), or a plain push's (the push row). */
+export async function offlineCursorOf(db: Queryable, { appId, pushId }: PushRef, wave?: number) {
+  const [row] =
+    wave === undefined
+      ? await db.execute<{ c: string }>(sql`
+          select offline_cursor::text as c from pushes where app_id = ${appId} and id = ${pushId}`)
+      : await db.execute<{ c: string }>(sql`
+          select offline_cursor::text as c from push_waves where push_id = ${pushId} and wave = ${wave}`);
+  return row ? Number(row.c) : 0;
 }
 
 /** The provider said these tokens are dead (one statement per reason): they get nothing more. */
@@ -185,9 +258,11 @@ export async function disableDevices(
 }
 
 /** Rows a live send still owes: what the workflow checks before it waits for the fan-outs to settle. */
-export async function countAwaitingLive(db: Queryable, { pushId }: PushRef): Promise<number> {
+export async function countAwaitingLive(db: Queryable, { pushId }: PushRef, wave?: number): Promise<number> {
+  const ofWave = wave === undefined ? sql`` : sql`and wave = ${wave}`;
   const [row] = await db.execute<{ n: number }>(sql`
-    select count(*)::int as n from push_recipients where push_id = ${pushId} and state = ${S.awaitingLive}`);
+    select count(*)::int as n from push_recipients
+    where push_id = ${pushId} ${ofWave} and state = ${S.awaitingLive}`);
   return row?.n ?? 0;
 }
 
@@ -201,24 +276,30 @@ export async function countAwaitingLive(db: Queryable, { pushId }: PushRef): Pro
 export async function claimLiveFallbackPage(
   db: Queryable,
   { appId, pushId }: PushRef,
-  page: { cursor: number; size: number; wantDevices: boolean },
-): Promise<{ lastSeq: number | null; devices: PageDevice[] }> {
+  page: { cursor: number; size: number; wantDevices: boolean; wave?: number | undefined },
+): Promise<{ lastSeq: number | null; recipients: number; devices: PageDevice[] }> {
+  const ofWave = page.wave === undefined ? sql`` : sql`and wave = ${page.wave}`;
   const rows = await retryingDeadlocks(() =>
-    db.execute<{ last_seq: string | null; devices: DeviceRow[] }>(sql`
+    db.execute<{ last_seq: string | null; recipients: number; devices: DeviceRow[] }>(sql`
     with moved as (
       update push_recipients r set state = ${S.pending}
       where r.push_id = ${pushId} and r.state = ${S.awaitingLive}
         and r.account_seq in (
           select account_seq from push_recipients
-          where push_id = ${pushId} and state = ${S.awaitingLive} and account_seq > ${page.cursor}
+          where push_id = ${pushId} ${ofWave} and state = ${S.awaitingLive} and account_seq > ${page.cursor}
           order by account_seq limit ${page.size})
         and exists (select 1 from pushes p where p.app_id = ${appId} and p.id = ${pushId}
                     and p.status = 'running' and p.recalled_at is null)
-      returning r.account_seq, r.account_id
-    ), wanted as (select account_id from moved where ${page.wantDevices})
+      returning r.account_seq, r.account_id, r.variant
+    ), wanted as (select account_id, variant from moved where ${page.wantDevices})
     select (select max(account_seq) from moved)::text as last_seq,
+           (select count(*)::int from moved) as recipients,
            ${devicesOf(appId, sql`wanted`)} as devices`),
   );
   const row = rows[0];
-  return { lastSeq: row?.last_seq ? Number(row.last_seq) : null, devices: toDevices(row?.devices) };
+  return {
+    lastSeq: row?.last_seq ? Number(row.last_seq) : null,
+    recipients: row?.recipients ?? 0,
+    devices: toDevices(row?.devices),
+  };
 }

@@ -7,7 +7,7 @@
 import { countRecipients } from '../core/metrics.ts';
 import type { Sql } from '../db/client.ts';
 import { pgErrorCode, SQLSTATE } from '../db/errors.ts';
-import { RecipientState as S } from '../db/schema.ts';
+import { type LocalizedVariant, RecipientState as S } from '../db/schema.ts';
 import { recipientEventsPg } from './webhook-events.ts';
 
 /** Recipient states a connected account may still be sent: not acked, withdrawn, expired or skipped. */
@@ -23,11 +23,16 @@ export interface PushForDelivery {
   snapshot_at: Date | string | null;
   expires_at: Date | string | null;
   retention_seconds: number;
+  /** The recipient's language variant (pushes/localized.ts), or null for the default: `message`. */
+  variant?: Pick<LocalizedVariant, 'language' | 'elements'> | null;
 }
 
 /** What live delivery of one push sends to some connected accounts. */
 export interface LiveDelivery extends PushForDelivery {
   accounts: string[] | null;
+  /** Each account's variant, in the order of `accounts`: 0 the default, i `localized[i - 1]`. */
+  variants: number[] | null;
+  localized: LocalizedVariant[] | null;
   recalled_at: Date | null;
 }
 
@@ -65,7 +70,7 @@ export async function syncAccount(
   const rows = await retryingDeadlocks(
     () => sql<PushForDelivery[]>`
     with cand as (
-      select r.push_id, r.account_seq from push_recipients r
+      select r.push_id, r.account_seq, r.variant from push_recipients r
       join pushes p on p.app_id = ${appId} and p.id = r.push_id
       where r.push_id = any(${pushIds}::text[]) and r.account_id = ${accountId}
         and r.state in ${sql(UNACKED)}
@@ -84,7 +89,8 @@ export async function syncAccount(
       from (select push_id, count(*)::int as n from moved group by push_id) m
       where p.app_id = ${appId} and p.id = m.push_id
     )
-    select p.id, p.message, p.from_account, p.snapshot_at, p.expires_at, p.retention_seconds
+    select p.id, p.message, p.from_account, p.snapshot_at, p.expires_at, p.retention_seconds,
+      case when c.variant > 0 then (p.localized -> (c.variant - 1)) - 'offline' end as variant
     from pushes p join cand c on c.push_id = p.id
     where p.app_id = ${appId}
     order by p.snapshot_at, p.id`,
@@ -108,15 +114,21 @@ export async function liveRecipients(
   accountIds: string[],
   /** Only the copies a live send still owes: the retry after the offline pages. */
   owedOnly = false,
+  /** A local-time push's wave: only its recipients (the others are sent it at their own wave). */
+  wave?: number,
 ): Promise<LiveDelivery | undefined> {
   const states = owedOnly ? [S.awaitingLive] : UNACKED;
+  const ofWave = wave === undefined ? sql`` : sql`and r.wave = ${wave}`;
   const [row] = await sql<LiveDelivery[]>`
     select p.id, p.message, p.from_account, p.snapshot_at, p.expires_at, p.retention_seconds,
-      p.recalled_at,
-      (select array_agg(r.account_id) from push_recipients r
-       where r.push_id = ${pushId} and r.account_id = any(${accountIds}::text[])
-         and r.state in ${sql(states)}) as accounts
-    from pushes p where p.app_id = ${appId} and p.id = ${pushId}`;
+      p.recalled_at, p.localized, r.accounts, r.variants
+    from pushes p, lateral (
+      select array_agg(r.account_id order by r.account_seq) as accounts,
+        array_agg(r.variant order by r.account_seq) as variants
+      from push_recipients r
+      where r.push_id = ${pushId} and r.account_id = any(${accountIds}::text[]) ${ofWave}
+        and r.state in ${sql(states)}) r
+    where p.app_id = ${appId} and p.id = ${pushId}`;
   return row;
 }
 
@@ -130,19 +142,29 @@ export async function markDeliveredOnline(
   appId: string,
   pushId: string,
   accountIds: string[],
+  /** A local-time push's wave: its rows, and its own delivered_online beside the push's. */
+  wave?: number,
 ): Promise<number> {
+  const ofWave = wave === undefined ? sql`` : sql`and r.wave = ${wave}`;
+  const waveCount =
+    wave === undefined
+      ? sql``
+      : sql`, waved as (
+      update push_waves set delivered_online = delivered_online + (select count(*) from moved)
+      where push_id = ${pushId} and wave = ${wave} and exists (select 1 from moved)
+    )`;
   const rows = await retryingDeadlocks(
     () => sql<{ n: number }[]>`
     with moved as (
       update push_recipients r set state = ${S.online}
-      where r.push_id = ${pushId} and r.account_id = any(${accountIds}::text[])
+      where r.push_id = ${pushId} and r.account_id = any(${accountIds}::text[]) ${ofWave}
         and r.state in ${sql(UNDELIVERED)}
       returning r.push_id, r.account_id
     ), ev as (${recipientEventsPg(sql, appId, 'moved', 'recipient.delivered_online')}
     ), bumped as (
       update pushes set delivered_online = delivered_online + (select count(*) from moved)
       where app_id = ${appId} and id = ${pushId} and exists (select 1 from moved)
-    )
+    )${waveCount}
     select count(*)::int as n from moved`,
   );
   countRecipients('delivered_online', appId, rows[0]?.n ?? 0);
@@ -169,7 +191,7 @@ export async function ack(sql: Sql, appId: string, accountId: string, pushIds: s
       from cand
       where r.push_id = any(${pushIds}::text[]) and r.account_id = ${accountId}
         and r.push_id = cand.push_id and r.account_seq = cand.account_seq
-      returning r.push_id, r.account_id, cand.state as was
+      returning r.push_id, r.account_id, r.wave, cand.state as was
     ), events as (
       -- A copy acked before the gateway marked it was delivered online first: that event comes first.
       select push_id, account_id, 'recipient.delivered_online' as type, 0 as n from acked
@@ -181,6 +203,12 @@ export async function ack(sql: Sql, appId: string, accountId: string, pushIds: s
       from (select push_id, count(*)::int as n, count(*) filter (where was in ${sql(UNDELIVERED)})::int as live
             from acked group by push_id) a
       where p.app_id = ${appId} and p.id = a.push_id
+    ), waved as (
+      -- A local-time push's wave counts its own (plain pushes have no push_waves rows).
+      update push_waves w set delivered_online = w.delivered_online + a.live
+      from (select push_id, wave, count(*)::int as live from acked
+            where was in ${sql(UNDELIVERED)} group by push_id, wave) a
+      where w.push_id = a.push_id and w.wave = a.wave
     )
     select count(*)::int as n, (count(*) filter (where was in ${sql(UNDELIVERED)}))::int as live from acked`,
   );

@@ -3,15 +3,17 @@
  * a row no workflow drives. A sweep (workflows/reconcile.ts, run every minute by a Temporal Schedule the worker
  * creates) finds such rows older than a minute and starts their workflow as the service would have — or fails a
  * push that can no longer be sent on time. Rows whose workflow is known to exist are marked and never looked at
- * again; campaign steps are their campaign's to start.
+ * again; campaign steps are their campaign's to start. A schedule row whose Temporal Schedule was never made
+ * gets it.
  */
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { and, asc, eq, isNull, lt, type SQL, sql } from 'drizzle-orm';
 import { type CampaignRow, markCampaignWorkflowStarted } from '../db/campaigns.ts';
 import { listCampaignPushes, markWorkflowStarted, type PushRow } from '../db/pushes.ts';
-import { campaigns, pushes } from '../db/schema.ts';
+import { campaigns, pushes, schedules } from '../db/schema.ts';
 import type { PushDeps } from './deps.ts';
 import { markFailed } from './lifecycle.ts';
+import { repairSchedule } from './schedules.ts';
 import { startCampaignWorkflow, startPushWorkflow } from './start.ts';
 
 /** A row younger than this may still be between its commit and its workflow start: leave it be. */
@@ -31,9 +33,9 @@ export interface SweepOptions {
 }
 
 export interface SweepResult {
-  /** Pushes and campaigns whose workflow this sweep started. */
+  /** Pushes and campaigns whose workflow this sweep started, schedules whose Temporal Schedule it created. */
   started: string[];
-  /** Pushes this sweep failed, with the reason in their row. */
+  /** Pushes this sweep failed, with the reason in their row; schedules it removed (a spec Temporal refuses). */
   failed: string[];
   /** Rows whose workflow turned out to exist: now marked. */
   found: number;
@@ -93,8 +95,9 @@ export async function sweepStranded(deps: PushDeps, opts: SweepOptions = {}): Pr
   const { db } = deps.database;
   const cutoff = new Date(Date.now() - (opts.olderThanMs ?? STRANDED_AFTER_MS));
   const limit = opts.limit ?? SWEEP_LIMIT;
-  const app = (column: typeof pushes.appId | typeof campaigns.appId): SQL | undefined =>
-    opts.appId ? eq(column, opts.appId) : undefined;
+  const app = (
+    column: typeof pushes.appId | typeof campaigns.appId | typeof schedules.appId,
+  ): SQL | undefined => (opts.appId ? eq(column, opts.appId) : undefined);
   const result: SweepResult = { started: [], failed: [], found: 0 };
   const strandedPushes = await db
     .select()
@@ -125,5 +128,16 @@ export async function sweepStranded(deps: PushDeps, opts: SweepOptions = {}): Pr
     .orderBy(asc(campaigns.createdAt))
     .limit(limit);
   for (const campaign of strandedCampaigns) await reconcileCampaign(deps, campaign, result);
+  // Schedules whose Temporal Schedule was never made: made now (a second create is the first one).
+  const strandedSchedules = await db
+    .select()
+    .from(schedules)
+    .where(and(isNull(schedules.temporalCreatedAt), lt(schedules.createdAt, cutoff), app(schedules.appId)))
+    .orderBy(asc(schedules.createdAt))
+    .limit(limit);
+  for (const schedule of strandedSchedules) {
+    if ((await repairSchedule(deps, schedule)) === 'created') result.started.push(schedule.id);
+    else result.failed.push(schedule.id);
+  }
   return result;
 }

@@ -3,7 +3,8 @@
  * (pushes/errors.ts, core/errors.ts), never HTTP: the REST routes and the v4 layer map them.
  */
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+// The OpenAPI-aware zod: the API names these schemas (.openapi), whichever module loads them first.
+import { z } from '@hono/zod-openapi';
 import type { FieldPath } from '../core/errors.ts';
 import { newId } from '../core/ids.ts';
 import { messageSchema } from '../core/messages.ts';
@@ -28,12 +29,20 @@ import {
   releaseIdempotencyKey,
 } from '../db/pushes.ts';
 import { reservePushSlots } from '../db/quota.ts';
-import { pushes } from '../db/schema.ts';
+import { type LocalDelivery, pushes } from '../db/schema.ts';
 import { offlineOptionsSchema } from '../delivery/offline-options.ts';
 import { cancelPushUpdate, recallPushUpdate } from '../workflows/push.ts';
 import type { PushDeps } from './deps.ts';
 import { PushError, TimeError } from './errors.ts';
+import {
+  checkLocalTime,
+  localDeliveryFields,
+  localTimeSchema,
+  resolveLocalDelivery,
+} from './local-delivery.ts';
+import { localizedSchema, variants } from './localized.ts';
 import { isClosedWorkflowError } from './temporal.ts';
+import { throttleSchema } from './throttle.ts';
 import { emitPushEvent } from './webhook-events.ts';
 
 export const MAX_RETENTION_SECONDS = 604_800;
@@ -45,15 +54,25 @@ export const pushInputSchema = z.strictObject({
   audience: z.union([z.literal('all'), z.record(z.string(), z.unknown())]).default('all'),
   message: messageSchema,
   offline: offlineOptionsSchema.default({ push: true }),
+  /** Language variants of `message` / `offline`, which stay the default (pushes/localized.ts). */
+  localized: localizedSchema,
+  /** Counts against the app's frequency cap, and skips accounts over it. */
+  capped: z.boolean().default(true),
   retentionSeconds: z
     .number()
     .int()
     .min(0)
     .max(MAX_RETENTION_SECONDS, 'retention is at most 604800 seconds (7 days)')
     .default(0),
-  sendAt: z.iso
-    .datetime({ offset: true, message: 'must be an ISO 8601 date-time, e.g. 2026-12-01T09:00:00Z' })
+  sendAt: z
+    .union([
+      z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time, e.g. 2026-12-01T09:00:00Z' }),
+      localTimeSchema,
+    ])
     .optional(),
+  ...localDeliveryFields,
+  /** Recipients notified per minute at most; absent = the app's default; null = not throttled. */
+  throttlePerMinute: throttleSchema.nullable().optional(),
 });
 export type PushInput = z.infer<typeof pushInputSchema>;
 
@@ -76,8 +95,12 @@ export async function checkAudience(
 
 export interface CreatePushOptions {
   idempotencyKey?: string | undefined;
-  source?: 'v1' | 'v4' | 'campaign';
+  source?: 'v1' | 'v4' | 'campaign' | 'schedule';
   campaign?: { id: string; step: number } | undefined;
+  /** The schedule whose run this push is. */
+  scheduleId?: string | undefined;
+  /** The app's default throttle, for an input that names none (createPush fills it in from the app). */
+  defaultThrottlePerMinute?: number | null | undefined;
 }
 
 /**
@@ -104,11 +127,13 @@ export async function resolveAudienceSlots(
 /** The row of a new push; its id is time-ordered and its workflow id derived from it. */
 export function newPushRow(
   appId: string,
-  input: PushInput,
+  input: Omit<PushInput, 'localized' | 'capped' | 'throttlePerMinute'> &
+    Partial<Pick<PushInput, 'localized' | 'capped'>> & { throttlePerMinute?: number | null | undefined },
   condition: Condition | null,
   requestHash: string | null,
   opts: CreatePushOptions,
   audienceSlots: Record<string, number> | null = null,
+  localDelivery: LocalDelivery | null = null,
 ): typeof pushes.$inferInsert {
   const id = newId();
   return {
@@ -116,17 +141,25 @@ export function newPushRow(
     id,
     campaignId: opts.campaign?.id,
     campaignStep: opts.campaign?.step,
+    scheduleId: opts.scheduleId,
     audience: condition,
     audienceSlots,
     message: input.message,
     offline: input.offline,
+    localized: variants(input.localized),
+    capped: input.capped ?? true,
     fromAccount: input.message.from,
     retentionSeconds: input.retentionSeconds,
-    sendAt: input.sendAt ? new Date(input.sendAt) : undefined,
+    sendAt: typeof input.sendAt === 'string' ? new Date(input.sendAt) : undefined,
+    localDelivery,
     idempotencyKey: opts.idempotencyKey,
     requestHash,
     source: opts.source ?? 'v1',
     workflowId: pushWorkflowId(appId, id),
+    throttlePerMinute:
+      input.throttlePerMinute === undefined
+        ? (opts.defaultThrottlePerMinute ?? null)
+        : input.throttlePerMinute,
   };
 }
 
@@ -154,10 +187,16 @@ export async function createPush(
   opts: CreatePushOptions = {},
 ): Promise<{ push: PushRow; created: boolean }> {
   const condition = await checkAudience(deps, app.id, input.audience);
-  if (input.sendAt) checkFutureTime(input.sendAt, ['sendAt']);
+  if (typeof input.sendAt === 'string') checkFutureTime(input.sendAt, ['sendAt']);
+  const localTime = typeof input.sendAt === 'object' ? input.sendAt.localTime : undefined;
+  if (localTime !== undefined) checkLocalTime(localTime, ['sendAt', 'localTime']);
+  // The Tencent layer has no such thing: its pushes go out at once whatever the app's default window.
+  const defaults = opts.source === 'v4' ? { ...app, defaultWindow: null } : app;
+  const localDelivery = resolveLocalDelivery(defaults, { ...input, localTime });
   const requestHash = createHash('sha256').update(JSON.stringify(input)).digest('hex');
   const earlier = await sameRequest(deps, app.id, requestHash, opts.idempotencyKey);
   if (earlier) return earlier;
+  const rowOpts = { defaultThrottlePerMinute: app.defaultThrottlePerMinute, ...opts };
 
   let row: PushRow;
   try {
@@ -167,7 +206,7 @@ export async function createPush(
         const slots = await resolveAudienceSlots(tx, app.id, condition);
         const [inserted] = await tx
           .insert(pushes)
-          .values(newPushRow(app.id, input, condition, requestHash, opts, slots))
+          .values(newPushRow(app.id, input, condition, requestHash, rowOpts, slots, localDelivery))
           .returning();
         if (!inserted) throw new Error('push insert returned nothing');
         await emitPushEvent(tx, app.id, inserted.id, 'push.created');

@@ -10,13 +10,27 @@ import { type PushWorkflowInput, pushWorkflow } from '../workflows/push.ts';
 import { HeraldAppId, HeraldCampaignId, pushSearchAttributes } from '../workflows/search-attributes.ts';
 import type { PushDeps } from './deps.ts';
 import { markFailed } from './lifecycle.ts';
+import { localTimeStart } from './local-delivery.ts';
 
-/** The line the Temporal UI's list shows for a push: its audience, when, and its retention. */
+/**
+ * The line the Temporal UI's list shows for a push: its audience, when, its retention, its language variants and
+ * whether the frequency cap leaves it alone.
+ */
 export function pushSummary(push: PushRow): string {
   const audience = push.audience === null ? 'all accounts' : 'a condition';
-  const when = push.sendAt ? `at ${push.sendAt.toISOString()}` : 'now';
+  const local = push.localDelivery;
+  const when = local?.localTime
+    ? `at ${local.localTime} local time`
+    : push.sendAt
+      ? `at ${push.sendAt.toISOString()}`
+      : 'now';
+  const window = local?.window ? ` · window ${local.window.from}–${local.window.to}` : '';
   const step = push.campaignId ? ` · campaign step ${push.campaignStep ?? 0}` : '';
-  return `Push to ${audience} · ${when} · keeps ${push.retentionSeconds} s${step}`;
+  const schedule = push.scheduleId ? ` · schedule ${push.scheduleId}` : '';
+  const throttle = push.throttlePerMinute ? ` · ${push.throttlePerMinute}/min` : '';
+  const languages = push.localized?.length ? ` · ${push.localized.length + 1} variants` : '';
+  const uncapped = push.capped ? '' : ' · not capped';
+  return `Push to ${audience} · ${when}${window} · keeps ${push.retentionSeconds} s${throttle}${languages}${uncapped}${step}${schedule}`;
 }
 
 /** Markdown the Temporal UI shows on the workflow's page: ids only (no message text, no condition values). */
@@ -25,6 +39,8 @@ function pushDetails(push: PushRow): string {
     `**app** ${push.appId}`,
     `**push** ${push.id}`,
     ...(push.campaignId ? [`**campaign** ${push.campaignId} (step ${push.campaignStep ?? 0})`] : []),
+    ...(push.scheduleId ? [`**schedule** ${push.scheduleId}`] : []),
+    ...(push.throttlePerMinute ? [`**throttle** ${push.throttlePerMinute} recipients per minute`] : []),
     `**source** ${push.source}`,
   ].join('\n\n');
 }
@@ -39,6 +55,7 @@ export async function startPushWorkflow(deps: PushDeps, push: PushRow): Promise<
     pushId: push.id,
     sendAt: push.sendAt?.toISOString(),
     retentionSeconds: push.retentionSeconds,
+    ...(push.localDelivery ? { waves: true } : {}),
   };
   try {
     await deps.temporal.workflow.start(pushWorkflow, {
@@ -48,13 +65,19 @@ export async function startPushWorkflow(deps: PushDeps, push: PushRow): Promise<
       workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
       // A finished push is never run twice, whatever retries arrive later.
       workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-      memo: { app: push.appId, push: push.id, campaign: push.campaignId ?? '' },
+      memo: {
+        app: push.appId,
+        push: push.id,
+        campaign: push.campaignId ?? '',
+        ...(push.scheduleId ? { schedule: push.scheduleId } : {}),
+      },
       ...(deps.config.HERALD_SEARCH_ATTRIBUTES
         ? {
             typedSearchAttributes: pushSearchAttributes({
               appId: push.appId,
               pushId: push.id,
               campaignId: push.campaignId,
+              scheduleId: push.scheduleId,
             }),
           }
         : {}),
@@ -92,8 +115,12 @@ export async function startCampaignWorkflow(
         index: p.campaignStep ?? 0,
         pushId: p.id,
         workflowId: p.workflowId,
-        at: p.sendAt?.toISOString() ?? new Date().toISOString(),
+        // A local-time step's push plans its waves when the time first comes anywhere (UTC+14).
+        at:
+          p.sendAt?.toISOString() ??
+          (p.localDelivery?.localTime ? localTimeStart(p.localDelivery.localTime) : new Date().toISOString()),
         retentionSeconds: p.retentionSeconds,
+        ...(p.localDelivery ? { waves: true } : {}),
         state: p.status === 'scheduled' ? ('waiting' as const) : ('canceled' as const),
       })),
   };

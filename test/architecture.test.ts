@@ -40,12 +40,13 @@ function sourceFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
     const full = path.join(dir, name);
     if (statSync(full).isDirectory()) return name === 'node_modules' ? [] : sourceFiles(full);
-    return full.endsWith('.ts') && !full.endsWith('.d.ts') ? [full] : [];
+    return /\.tsx?$/.test(full) && !full.endsWith('.d.ts') ? [full] : [];
   });
 }
 
 function importsOf(file: string): Edge[] {
-  const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, false);
+  const kind = file.endsWith('.tsx') ? ts.ScriptKind.TSX : ts.ScriptKind.TS;
+  const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, false, kind);
   const edges: Edge[] = [];
   for (const node of source.statements) {
     let spec: string | undefined;

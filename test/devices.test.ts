@@ -105,9 +105,13 @@ describe('devices over REST', () => {
       body: { error: { code: 'invalid_device_token' } },
     });
     expect(await bad(`fcm/${'a'.repeat(4097)}`)).toMatchObject({ status: 400 });
-    expect(await bad(`webpush/${APNS}`)).toMatchObject({
+    expect(await bad(`nope/${APNS}`)).toMatchObject({
       status: 400,
       body: { error: { code: 'invalid_request' } },
+    });
+    expect(await bad(`webpush/${APNS}`)).toMatchObject({
+      status: 400,
+      body: { error: { code: 'invalid_device_token' } },
     });
     expect(await bad(`apns/${APNS}`, { environment: 'staging' })).toMatchObject({ status: 400 });
     expect(await list('eve')).toEqual([]);
@@ -168,9 +172,14 @@ describe('user tokens', () => {
 });
 
 describe('devices through the SDK', () => {
-  const sdk = async (account: string) => {
+  const sdk = async (account: string, deviceId?: string) => {
     const t = await api<{ token: string }>('POST', `/v1/accounts/${account}/token`, { ttlSeconds: 600 });
-    const c = new HeraldClient({ url: stack.url, token: t.body.token, reconnect: false });
+    const c = new HeraldClient({
+      url: stack.url,
+      token: t.body.token,
+      reconnect: false,
+      ...(deviceId ? { deviceId } : {}),
+    });
     clients.push(c);
     await c.connect();
     return c;
@@ -192,6 +201,24 @@ describe('devices through the SDK', () => {
     expect(await hal.unregisterDevice('apns', token)).toEqual({ removed: false });
     expect(await ivy.unregisterDevice('apns', token)).toEqual({ removed: true });
     expect(await list('ivy')).toEqual([]);
+  });
+
+  it('sends its deviceId: a new token of a channel replaces the device’s old one', async () => {
+    const kim = await sdk('kim', 'kims-phone');
+    await kim.registerDevice('fcm', `${FCM}-a`);
+    await kim.registerDevice('apns', '7e'.repeat(32));
+    await kim.registerDevice('fcm', `${FCM}-b`);
+    const devices = (
+      await api<{ devices: (Device & { deviceId: string | null })[] }>('GET', '/v1/accounts/kim/devices')
+    ).body.devices;
+    expect(devices.map((d) => [d.platform, d.token, d.deviceId]).sort()).toEqual([
+      ['apns', '7e'.repeat(32), 'kims-phone'],
+      ['fcm', `${FCM}-b`, 'kims-phone'],
+    ]);
+    const err = await kim
+      .registerDevice('fcm', FCM, { deviceId: 'no spaces allowed' })
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'invalid_frame' });
   });
 
   it('rejects a malformed token with the server’s error code', async () => {

@@ -59,6 +59,7 @@ function connection(options: Partial<GatewayOptions> = {}) {
     log: silent,
     opts: deps.opts,
     allowedTopics: async () => [],
+    webPushKey: async () => null,
     track: (p) => p,
   });
   const send = (text: string) => onMessage(conn, Buffer.from(text), false);

@@ -114,6 +114,7 @@ const VALID_BODIES: Record<string, unknown> = {
       private_key: '-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----',
     },
   },
+  'PUT /v1/apps/current/credentials/webpush': { subject: 'mailto:ops@example.com' },
 };
 
 /** Path parameters: real, unknown and hostile values. */
@@ -122,7 +123,7 @@ const PARAMS: Record<string, string[]> = {
   platform: ['apns', 'fcm', 'webpush', '%00', 'APNS'],
   token: ['ab'.repeat(32), 'zz', '%00', 'x'.repeat(5000)],
   name: ['city', '%00', 'x'.repeat(300), 'nope'],
-  provider: ['apns', 'fcm', 'nope'],
+  provider: ['apns', 'fcm', 'webpush', 'nope'],
 };
 
 type Route = { method: string; template: string };

@@ -269,6 +269,44 @@ describe('golden request / response pairs', () => {
     });
   });
 
+  it('im_push’s AndroidInfo Xiaomi, OPPO and vivo fields become those channels’ options', async () => {
+    const { v4, v1 } = await fresh();
+    const r = await v4('all_member_push/im_push', {
+      MsgRandom: 77,
+      MsgLifeTime: 120,
+      MsgBody: TEXT,
+      OfflinePushInfo: {
+        Desc: 'Content to push offline',
+        AndroidInfo: {
+          XiaoMiChannelID: 'mi-im',
+          OPPOChannelID: 'oppo-im',
+          OPPOCategory: 'IM',
+          OPPONotifyLevel: 2,
+          VIVOClassification: 1,
+          VIVOCategory: 'IM',
+        },
+      },
+    });
+    expect(r).toEqual({ ...OK, TaskId: expect.any(String) });
+    const push = await nativePush(v1, r.TaskId as string);
+    expect(push.offline).toEqual({
+      push: true,
+      body: 'Content to push offline',
+      xiaomi: { channelId: 'mi-im' },
+      oppo: { channelId: 'oppo-im', category: 'IM', notifyLevel: 2 },
+      vivo: { classification: 1, category: 'IM' },
+    });
+
+    // A value the channel refuses is named by its Tencent field.
+    const bad = await v4('all_member_push/im_push', {
+      MsgRandom: 78,
+      MsgBody: TEXT,
+      OfflinePushInfo: { AndroidInfo: { VIVOClassification: 2 } },
+    });
+    expect(bad).toMatchObject({ ActionStatus: 'FAIL' });
+    expect(bad.ErrorInfo).toMatch(/OfflinePushInfo\.AndroidInfo\.VIVOClassification/);
+  });
+
   it('im_push by tag and by attribute reaches the matching accounts only', async () => {
     const { v4, v1 } = await fresh();
     await v4('im_open_login_svc/multiaccount_import', { Accounts: ['u1', 'u2', 'u3'] });

@@ -22,6 +22,8 @@ export interface CampaignStepState {
   /** ISO time the step's push starts. */
   at: string;
   retentionSeconds: number;
+  /** Local-time delivery or a send window: the step's push goes out in waves. */
+  waves?: boolean | undefined;
   state: 'waiting' | 'started' | 'canceled';
 }
 
@@ -123,7 +125,14 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<Ca
     next.state = 'started';
     await startChild(pushWorkflow, {
       workflowId: next.workflowId,
-      args: [{ appId, pushId: next.pushId, retentionSeconds: next.retentionSeconds }],
+      args: [
+        {
+          appId,
+          pushId: next.pushId,
+          retentionSeconds: next.retentionSeconds,
+          ...(next.waves ? { waves: true } : {}),
+        },
+      ],
       parentClosePolicy: ParentClosePolicy.ABANDON,
       memo: { app: appId, push: next.pushId, campaign: campaignId },
       // Herald's search attributes only when the campaign started with them (they are registered).

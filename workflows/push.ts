@@ -15,6 +15,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { PushActivities } from '../activities/index.ts';
+import type { WavePlan } from '../pushes/waves.ts';
 import { HeraldStatus, type HeraldStatusValue } from './search-attributes.ts';
 
 export interface PushWorkflowInput {
@@ -23,8 +24,16 @@ export interface PushWorkflowInput {
   /** ISO time to wait for; absent = now. */
   sendAt?: string | undefined;
   retentionSeconds: number;
-  /** Where a continued run picks up; `awaitingLive`: rows the pages so far left to the live send. */
-  resume?: { phase: 'offline'; cursor: number; awaitingLive?: number } | undefined;
+  /** Local-time delivery or a send window: the push goes out in waves (pushes/waves.ts). */
+  waves?: boolean | undefined;
+  /**
+   * Where a continued run picks up; `awaitingLive`: rows the pages so far left to the live send. `wave`: the
+   * wave of a local-time push it is in (phase offline: its pages; phase waves: the wave to wait for next).
+   */
+  resume?:
+    | { phase: 'offline'; cursor: number; awaitingLive?: number; wave?: number }
+    | { phase: 'waves'; wave: number }
+    | undefined;
 }
 
 /** How long a push with retention 0 keeps its recipient rows after it completes. */
@@ -36,7 +45,13 @@ export const RECIPIENTS_GRACE_MS = 60_000;
  */
 export const LIVE_SETTLE_MS = 5_000;
 
+/** A local-time push: how many waves' offline pages run at once (each its own activity and cursor). */
+export const MAX_WAVES_PAGING = 3;
+
 export type PushPhase = 'waiting' | 'snapshot' | 'online' | 'offline' | 'retained' | 'done';
+
+/** The wave a local-time push is in, and how many it has (for the Temporal UI and tests). */
+export const pushWaveQuery = defineQuery<{ wave: number; of: number } | null>('wave');
 
 export const cancelPushUpdate = defineUpdate<{ accepted: boolean; phase: PushPhase }>('cancel');
 export const recallPushUpdate = defineUpdate<{ accepted: boolean; phase: PushPhase }>('recall');
@@ -85,17 +100,23 @@ function setStatus(status: HeraldStatusValue): void {
  */
 export async function pushWorkflow(input: PushWorkflowInput): Promise<PushPhase> {
   const { appId, pushId } = input;
-  let phase: PushPhase = input.resume?.phase ?? 'waiting';
+  let phase: PushPhase = input.resume?.phase === 'offline' ? 'offline' : 'waiting';
+  let currentWave: { wave: number; of: number } | null = null;
   let cancelRequested = false;
   let recallRequested = false;
-  let deliveryScope: CancellationScope | undefined;
+  /** The activities a stop must cancel (a local-time push pages several waves at once). */
+  const scopes = new Set<CancellationScope>();
+  const cancelScopes = () => {
+    for (const scope of scopes) scope.cancel();
+  };
 
   setHandler(pushPhaseQuery, () => phase);
+  setHandler(pushWaveQuery, () => currentWave);
   const requestCancel = () => {
     const accepted = phase !== 'done' && phase !== 'retained';
     if (accepted) {
       cancelRequested = true;
-      deliveryScope?.cancel();
+      cancelScopes();
     }
     return { accepted, phase };
   };
@@ -107,7 +128,7 @@ export async function pushWorkflow(input: PushWorkflowInput): Promise<PushPhase>
     const accepted = phase !== 'done';
     if (accepted) {
       recallRequested = true;
-      deliveryScope?.cancel();
+      cancelScopes();
     }
     return { accepted, phase };
   });
@@ -122,12 +143,25 @@ export async function pushWorkflow(input: PushWorkflowInput): Promise<PushPhase>
       phase = 'done';
       return phase;
     }
-    const { expiresAt } = await quick.markPushCanceled({ appId, pushId });
+    const { expiresAt, keepRecipientsUntil } = await quick.markPushCanceled({ appId, pushId });
     if (!expiresAt) {
+      if (keepRecipientsUntil) await keepForFrequencyCap(keepRecipientsUntil);
       phase = 'done';
       return phase;
     }
     return waitOutRetention(expiresAt);
+  };
+
+  /**
+   * The app's frequency cap still counts this push (its window has not passed): its recipient rows stay until
+   * then (a timer in history), unless a recall withdraws the push first.
+   */
+  const keepForFrequencyCap = async (until: string): Promise<void> => {
+    phase = 'retained';
+    const wait = Date.parse(until) - Date.now();
+    if (wait > 0) await condition(() => recallRequested, wait);
+    if (recallRequested) await quick.recallPush({ appId, pushId });
+    else await quick.dropRecipients({ appId, pushId });
   };
 
   const waitOutRetention = async (expiresAt: string): Promise<PushPhase> => {
@@ -138,26 +172,38 @@ export async function pushWorkflow(input: PushWorkflowInput): Promise<PushPhase>
     const wait = keepUntil - Date.now();
     if (wait > 0) await condition(() => recallRequested, wait);
     if (recallRequested) await quick.recallPush({ appId, pushId });
-    else await quick.expirePush({ appId, pushId });
+    else {
+      const { keepRecipientsUntil } = await quick.expirePush({ appId, pushId });
+      if (keepRecipientsUntil) await keepForFrequencyCap(keepRecipientsUntil);
+    }
     phase = 'done';
     return phase;
   };
 
-  if (phase === 'waiting') {
+  if (phase === 'waiting' && input.resume === undefined) {
     if (input.sendAt) {
       const wait = Date.parse(input.sendAt) - Date.now();
       if (wait > 0) await condition(stopped, wait);
     }
     if (stopped()) return finishStopped();
-    phase = 'snapshot';
-    setStatus('running');
+    if (!input.waves) {
+      phase = 'snapshot';
+      setStatus('running');
+    }
   }
 
   /** Runs the snapshot where cancel and recall reach it; answers why it can never succeed, if so. */
-  const takeSnapshot = async (): Promise<string | undefined> => {
+  const takeSnapshot = async (
+    run: () => Promise<unknown> = () => snapshot.snapshotAudience({ appId, pushId }),
+  ): Promise<string | undefined> => {
     try {
-      deliveryScope = new CancellationScope();
-      await deliveryScope.run(() => snapshot.snapshotAudience({ appId, pushId }));
+      const scope = new CancellationScope();
+      scopes.add(scope);
+      try {
+        await scope.run(run);
+      } finally {
+        scopes.delete(scope);
+      }
     } catch (err) {
       if (isCancellation(err) && stopped()) return undefined;
       if (!(err instanceof ActivityFailure)) throw err;
@@ -166,13 +212,11 @@ export async function pushWorkflow(input: PushWorkflowInput): Promise<PushPhase>
       return cause?.nonRetryable
         ? `snapshot failed: ${why}`
         : `snapshot failed after ${SNAPSHOT_ATTEMPTS} attempts: ${why}`;
-    } finally {
-      deliveryScope = undefined;
     }
     return undefined;
   };
 
-  let cursor = input.resume?.cursor ?? 0;
+  const cursor = input.resume?.phase === 'offline' ? input.resume.cursor : 0;
   if (phase === 'snapshot') {
     const failure = stopped() ? undefined : await takeSnapshot();
     if (stopped()) return finishStopped();
@@ -189,35 +233,43 @@ export async function pushWorkflow(input: PushWorkflowInput): Promise<PushPhase>
 
   /** Runs one delivery activity where cancel and recall reach it; undefined when a stop canceled it. */
   const stoppable = async <T>(run: () => Promise<T>): Promise<T | undefined> => {
+    const scope = new CancellationScope();
+    scopes.add(scope);
     try {
-      deliveryScope = new CancellationScope();
-      return await deliveryScope.run(run);
+      return await scope.run(run);
     } catch (err) {
       if (!(isCancellation(err) && stopped())) throw err;
       return undefined;
     } finally {
-      deliveryScope = undefined;
+      scopes.delete(scope);
     }
   };
 
-  if (phase === 'offline') {
-    let awaitingLive = input.resume?.awaitingLive ?? 0;
+  /**
+   * The offline pages (of one wave of a local-time push, or of the whole push), then the live-send fallback for
+   * the rows they left to the live send. Continues-as-new when Temporal suggests it, carrying only the cursor.
+   */
+  /** Waves whose pages are running now (a local-time push overlaps a wave's pages with the next snapshots). */
+  const paging = new Set<Promise<void>>();
+  const deliverPages = async (
+    from: { cursor: number; awaitingLive: number },
+    wave?: { wave: number; label: string },
+  ): Promise<void> => {
+    const w = wave?.wave;
+    const at = <T>(options: T) => (wave ? { ...options, summary: wave.label } : options);
+    let { cursor, awaitingLive } = from;
     while (!stopped()) {
-      if (workflowInfo().continueAsNewSuggested) {
+      // A run carries one cursor: it continues as new only while no other wave pages beside this one.
+      if (workflowInfo().continueAsNewSuggested && paging.size <= 1) {
         await continueAsNew<typeof pushWorkflow>({
           ...input,
-          resume: { phase: 'offline', cursor, awaitingLive },
+          resume: { phase: 'offline', cursor, awaitingLive, ...(w === undefined ? {} : { wave: w }) },
         });
       }
-      let page: { cursor: number; done: boolean; awaitingLive: number } | undefined;
-      try {
-        deliveryScope = new CancellationScope();
-        page = await deliveryScope.run(() => pages.deliverOfflinePages({ appId, pushId, cursor }));
-      } catch (err) {
-        if (!(isCancellation(err) && stopped())) throw err;
-      } finally {
-        deliveryScope = undefined;
-      }
+      const args = { appId, pushId, cursor, ...(w === undefined ? {} : { wave: w }) };
+      const page = await stoppable(() =>
+        wave ? pages.deliverOfflinePages.executeWithOptions(at({}), [args]) : pages.deliverOfflinePages(args),
+      );
       if (!page) break;
       cursor = page.cursor;
       awaitingLive += page.awaitingLive ?? 0;
@@ -226,13 +278,108 @@ export async function pushWorkflow(input: PushWorkflowInput): Promise<PushPhase>
     // The live-send fallback: pages skipped the recipients connected at their claim (awaitingLive); those a
     // live send still owes once the fan-outs settled get what an offline recipient gets, at most once.
     if (awaitingLive > 0 && !stopped()) {
-      const owed = await quick.retryLiveDelivery({ appId, pushId });
+      const ref = { appId, pushId, ...(w === undefined ? {} : { wave: w }) };
+      const owed = await quick.retryLiveDelivery(ref);
       if (owed.awaitingLive > 0) {
         await condition(stopped, LIVE_SETTLE_MS);
-        if (!stopped()) await stoppable(() => pages.deliverLiveFallbacks({ appId, pushId }));
+        if (!stopped()) await stoppable(() => pages.deliverLiveFallbacks(ref));
       }
     }
+  };
+
+  if (input.waves) return runWaves();
+
+  if (phase === 'offline') {
+    await deliverPages({
+      cursor,
+      awaitingLive: input.resume?.phase === 'offline' ? (input.resume.awaitingLive ?? 0) : 0,
+    });
     if (stopped()) return finishStopped();
+    const { expiresAt } = await quick.completePush({ appId, pushId });
+    setStatus('completed');
+    return waitOutRetention(expiresAt);
+  }
+
+  /**
+   * Local-time delivery and send windows: the plan (one wave per UTC offset of the audience's zones, made once),
+   * then per wave a timer to its time, its snapshot, its online fan-out and its offline pages, each labelled
+   * with the wave in the Temporal UI. Waves whose local time had passed are skipped or sent at once, as planned.
+   */
+  async function runWaves(): Promise<PushPhase> {
+    /** A stop: the pages in flight end (their activities are canceled) before the push is marked. */
+    const stopWaves = async () => {
+      await Promise.all(paging);
+      return finishStopped();
+    };
+    let plan: WavePlan[];
+    try {
+      plan = await quick.planWaves({ appId, pushId });
+    } catch (err) {
+      if (
+        !(err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.nonRetryable)
+      )
+        throw err;
+      await quick.markPushFailed({ appId, pushId, reason: `planning waves failed: ${err.cause.message}` });
+      setStatus('failed');
+      phase = 'done';
+      return phase;
+    }
+    const due = plan.filter((w) => !w.skipped);
+    const resume = input.resume;
+    const first = resume?.wave ?? 0;
+    let sentAny = due.some((w) => w.wave < first);
+    for (const [i, w] of due.entries()) {
+      if (w.wave < first) continue;
+      currentWave = { wave: i + 1, of: due.length };
+      const label = `wave ${i + 1} of ${due.length} · UTC${w.offset} · ${w.planned} planned`;
+      const resumingPages = resume?.phase === 'offline' && resume.wave === w.wave;
+      if (!resumingPages) {
+        if (w.wave > first && paging.size === 0 && workflowInfo().continueAsNewSuggested) {
+          await continueAsNew<typeof pushWorkflow>({ ...input, resume: { phase: 'waves', wave: w.wave } });
+        }
+        phase = 'waiting';
+        const wait = Date.parse(w.at) - Date.now();
+        if (wait > 0 && !stopped()) await condition(stopped, wait, { summary: `${label} · at ${w.at}` });
+        if (stopped()) return stopWaves();
+        phase = 'snapshot';
+        if (!sentAny) setStatus('running');
+        const args = { appId, pushId, wave: w.wave };
+        const failure = await takeSnapshot(() =>
+          snapshot.snapshotWave.executeWithOptions({ summary: label }, [args]),
+        );
+        if (stopped()) return stopWaves();
+        if (failure !== undefined) {
+          await Promise.all(paging);
+          await quick.markPushFailed({ appId, pushId, reason: `wave ${i + 1} (UTC${w.offset}): ${failure}` });
+          setStatus('failed');
+          if (!sentAny) {
+            phase = 'done';
+            return phase;
+          }
+          // The waves already sent keep their copies until retention ends.
+          const { expiresAt } = await quick.completePush({ appId, pushId });
+          return waitOutRetention(expiresAt);
+        }
+        sentAny = true;
+        phase = 'online';
+        await quick.publishToGateways.executeWithOptions({ summary: label }, [args]);
+        phase = 'offline';
+      }
+      // This wave's pages run while the next waves are waited for and snapshotted (each wave has its own
+      // cursor), at most MAX_WAVES_PAGING at once: waves due together do not queue behind each other's sends.
+      const pages: Promise<void> = deliverPages(
+        resumingPages
+          ? { cursor: resume.cursor, awaitingLive: resume.awaitingLive ?? 0 }
+          : { cursor: 0, awaitingLive: 0 },
+        { wave: w.wave, label },
+      ).finally(() => paging.delete(pages));
+      paging.add(pages);
+      if (paging.size >= MAX_WAVES_PAGING) await Promise.race(paging);
+      if (stopped()) return stopWaves();
+    }
+    await Promise.all(paging);
+    if (stopped()) return finishStopped();
+    currentWave = null;
     const { expiresAt } = await quick.completePush({ appId, pushId });
     setStatus('completed');
     return waitOutRetention(expiresAt);

@@ -27,11 +27,13 @@ export function pushSearchAttributes(push: {
   appId: string;
   pushId: string;
   campaignId?: string | null | undefined;
+  scheduleId?: string | null | undefined;
 }) {
   return [
     { key: HeraldAppId, value: push.appId },
     { key: HeraldPushId, value: push.pushId },
     ...(push.campaignId ? [{ key: HeraldCampaignId, value: push.campaignId }] : []),
+    ...(push.scheduleId ? [{ key: HeraldScheduleId, value: push.scheduleId }] : []),
     { key: HeraldStatus, value: 'scheduled' },
   ];
 }

@@ -195,12 +195,24 @@ const OFFLINE_FIELDS: Record<string, FieldPath> = {
   'apns.sound': ['ApnsInfo', 'Sound'],
   'android.sound': ['AndroidInfo', 'Sound'],
   'android.channelId': ['AndroidInfo', 'GoogleChannelID'],
+  'hms.channelId': ['AndroidInfo', 'HuaWeiChannelID'],
+  'hms.importance': ['AndroidInfo', 'HuaWeiImportance'],
+  'hms.category': ['AndroidInfo', 'HuaWeiCategory'],
+  'hms.extAsIntentParams': ['AndroidInfo', 'ExtAsHuaweiIntentParam'],
+  'honor.importance': ['AndroidInfo', 'HonorImportance'],
+  'xiaomi.channelId': ['AndroidInfo', 'XiaoMiChannelID'],
+  'oppo.channelId': ['AndroidInfo', 'OPPOChannelID'],
+  'oppo.category': ['AndroidInfo', 'OPPOCategory'],
+  'oppo.notifyLevel': ['AndroidInfo', 'OPPONotifyLevel'],
+  'vivo.classification': ['AndroidInfo', 'VIVOClassification'],
+  'vivo.category': ['AndroidInfo', 'VIVOCategory'],
 };
 
 /**
  * OfflinePushInfo → offline options. PushFlag 1 = no APNs/FCM notification; Desc is the notification text;
  * ApnsInfo.BadgeMode (0 count, 1 don't count) is accepted and leaves the badge as it is either way (Herald keeps
- * no per-user unread count); the vendor channels of AndroidInfo other than Google's are accepted and unused.
+ * no per-user unread count); AndroidInfo's Huawei and Honor fields become `offline.hms` / `offline.honor`, its
+ * Xiaomi, OPPO and vivo fields `offline.xiaomi` / `offline.oppo` / `offline.vivo` (the native schemas check them).
  */
 export function translateOfflinePushInfo(info: unknown): Json | undefined {
   if (info === undefined || info === null) return undefined;
@@ -235,6 +247,31 @@ export function translateOfflinePushInfo(info: unknown): Json | undefined {
   const android = androidInfo
     ? compact({ sound: androidInfo.Sound, channelId: androidInfo.GoogleChannelID })
     : undefined;
+  // Huawei's fields; ExtAsHuaweiIntentParam 1 puts Ext into the intent of the app's Huawei click action.
+  const hms = androidInfo
+    ? compact({
+        channelId: androidInfo.HuaWeiChannelID,
+        importance: androidInfo.HuaWeiImportance,
+        category: androidInfo.HuaWeiCategory,
+        extAsIntentParams: flag(
+          androidInfo.ExtAsHuaweiIntentParam,
+          ['OfflinePushInfo', 'AndroidInfo', 'ExtAsHuaweiIntentParam'],
+          '1 Ext as intent parameters, 0 as action parameters',
+        ),
+      })
+    : undefined;
+  const honor = androidInfo ? compact({ importance: androidInfo.HonorImportance }) : undefined;
+  const xiaomi = androidInfo ? compact({ channelId: androidInfo.XiaoMiChannelID }) : undefined;
+  const oppo = androidInfo
+    ? compact({
+        channelId: androidInfo.OPPOChannelID,
+        category: androidInfo.OPPOCategory,
+        notifyLevel: androidInfo.OPPONotifyLevel,
+      })
+    : undefined;
+  const vivo = androidInfo
+    ? compact({ classification: androidInfo.VIVOClassification, category: androidInfo.VIVOCategory })
+    : undefined;
   return compact({
     push: !noPush,
     title: info.Title,
@@ -242,6 +279,11 @@ export function translateOfflinePushInfo(info: unknown): Json | undefined {
     ext: info.Ext,
     apns: apns && Object.keys(apns).length ? apns : undefined,
     android: android && Object.keys(android).length ? android : undefined,
+    hms: hms && Object.keys(hms).length ? hms : undefined,
+    honor: honor && Object.keys(honor).length ? honor : undefined,
+    xiaomi: xiaomi && Object.keys(xiaomi).length ? xiaomi : undefined,
+    oppo: oppo && Object.keys(oppo).length ? oppo : undefined,
+    vivo: vivo && Object.keys(vivo).length ? vivo : undefined,
   });
 }
 

@@ -67,8 +67,25 @@ export interface HeraldClientOptions {
    * with the client).
    */
   storage?: HeraldStorage;
+  /**
+   * The app's stable id of this installation (1–128 of `A-Z a-z 0-9 . _ : -`), sent with every
+   * registerDevice: the tokens it registers for several channels are then one device.
+   */
+  deviceId?: string;
+  /**
+   * The user's time zone for local-time delivery (docs/pushes.md), sent on every connect in a `profile`
+   * frame: an IANA name, or `auto` (the default) for the device's own zone
+   * (`Intl.DateTimeFormat().resolvedOptions().timeZone`); `false` sends nothing.
+   */
+  timezone?: string | 'auto' | false;
   /** Prefix of the storage key; the key is `<prefix><appId>:<accountId>`. Default `herald:`. */
   storageKeyPrefix?: string;
+  /**
+   * The user's language, a BCP 47 tag (`zh-CN`, `zh-Hant-TW`, e.g. `navigator.language`): the account takes it
+   * on every connect, and pushes with language variants arrive in the best match of it. Default: the account's
+   * language stays as the app server set it.
+   */
+  language?: string;
 }
 
 /** The answer to `opened` / `clicked`: whether the push exists, and what was counted now (false: before). */
@@ -123,8 +140,11 @@ const MAX_ACK_IDS = 500;
 const REQUEST_TIMEOUT_MS = 15_000;
 const REMEMBER_MS = 60 * 60_000;
 
-/** `https://host` → `wss://host/v1/connect`; a ws(s) URL with a path is kept as it is. */
-export function connectUrl(base: string, token?: string): string {
+/**
+ * `https://host` → `wss://host/v1/connect`; a ws(s) URL with a path is kept as it is. The token (auth `query`)
+ * and the language go as query parameters.
+ */
+export function connectUrl(base: string, token?: string, language?: string): string {
   const u = new URL(base);
   if (u.protocol === 'http:') u.protocol = 'ws:';
   else if (u.protocol === 'https:') u.protocol = 'wss:';
@@ -132,6 +152,7 @@ export function connectUrl(base: string, token?: string): string {
     throw new TypeError(`not an http(s) or ws(s) URL: ${base}`);
   if (u.pathname === '/' || u.pathname === '') u.pathname = '/v1/connect';
   if (token !== undefined) u.searchParams.set('token', token);
+  if (language !== undefined) u.searchParams.set('language', language);
   return u.toString();
 }
 
@@ -146,9 +167,12 @@ export function backoffDelay(attempt: number, o: Required<ReconnectOptions>, ran
 
 /**
  * A connection to Herald for one account: receives pushes (missed ones first, then live ones), acks them,
- * hears recalls, registers the device's APNs / FCM token. Reconnects by itself and never hands the same
+ * hears recalls, registers the device's APNs / FCM token or the browser's Web Push subscription. Reconnects by itself and never hands the same
  * message to the app twice.
  */
+/** The ref of the profile frame sent on connect, whose answer is not waited for. */
+const PROFILE_REF = 'herald:profile';
+
 export class HeraldClient {
   private readonly opts: HeraldClientOptions;
   private readonly backoff: Required<ReconnectOptions> | undefined;
@@ -181,6 +205,17 @@ export class HeraldClient {
   constructor(options: HeraldClientOptions, fallback?: WebSocketFallback) {
     if (!options.token && !options.getToken) throw new TypeError('HeraldClient needs `token` or `getToken`');
     connectUrl(options.url);
+    if (options.language !== undefined) {
+      // The server refuses a tag that is not BCP 47 (close 4400), which would stop reconnecting: say so now.
+      try {
+        if (options.language.length > 35) throw new RangeError('too long');
+        Intl.getCanonicalLocales(options.language);
+      } catch {
+        throw new TypeError(
+          `language: not a BCP 47 language tag of at most 35 characters: ${JSON.stringify(options.language)}`,
+        );
+      }
+    }
     this.opts = options;
     const r = options.reconnect ?? true;
     this.backoff =
@@ -248,15 +283,25 @@ export class HeraldClient {
   }
 
   /**
-   * Registers this device's APNs or FCM token for the account (moved here if another account had it; the
-   * answer does not say which). A `topic` must be one of the app's configured APNs topics.
+   * Registers this device's push token (a Web Push subscription's token: `subscribeWebPush` does it) for the
+   * account (moved here if another account had it; the answer does not say which). A `topic` must be one of the
+   * app's configured APNs topics. `deviceId` (default: the client's `deviceId` option) makes this device's tokens
+   * of several channels one device: a phone with both its maker's push token and an FCM token gets one
+   * notification per push, not two.
    */
   registerDevice(
     platform: Platform,
     token: string,
-    options: { environment?: 'sandbox' | 'production'; topic?: string } = {},
+    options: { environment?: 'sandbox' | 'production'; topic?: string; deviceId?: string } = {},
   ): Promise<{ created: boolean }> {
-    return this.request({ type: 'registerDevice', platform, token, ...options }) as Promise<{
+    const deviceId = options.deviceId ?? this.opts.deviceId;
+    return this.request({
+      type: 'registerDevice',
+      platform,
+      token,
+      ...options,
+      ...(deviceId === undefined ? {} : { deviceId }),
+    }) as Promise<{
       created: boolean;
     }>;
   }
@@ -274,6 +319,15 @@ export class HeraldClient {
     return this.request({ type: 'clicked', id, ...(action !== undefined ? { action } : {}) }).then(
       (a) => a as unknown as EngagementAnswer,
     );
+  }
+
+  /**
+   * The app's VAPID public key, which a browser subscribes to Web Push with (`applicationServerKey`); null when the
+   * app has no Web Push credentials. `subscribeWebPush` asks for it.
+   */
+  async webPushKey(): Promise<string | null> {
+    const answer = await this.request({ type: 'webPushKey' });
+    return typeof answer.publicKey === 'string' ? answer.publicKey : null;
   }
 
   /** Removes this device's token from the account (e.g. on logout). */
@@ -343,7 +397,7 @@ export class HeraldClient {
     let ws: WebSocketLike;
     try {
       ws = new Ctor(
-        connectUrl(this.opts.url, mode === 'query' ? token : undefined),
+        connectUrl(this.opts.url, mode === 'query' ? token : undefined, this.opts.language),
         mode === 'protocol' ? [PROTOCOL, `${TOKEN_PROTOCOL_PREFIX}${token}`] : [PROTOCOL],
       );
     } catch (err) {
@@ -389,6 +443,7 @@ export class HeraldClient {
         this.emit('open', welcome);
         for (const w of this.waiters.splice(0)) w.resolve(welcome);
         this.flushAcks();
+        this.sendProfile();
         for (const [ref, r] of this.requests) this.send({ ...r.body, ref });
         return;
       }
@@ -423,6 +478,8 @@ export class HeraldClient {
       }
       case 'error': {
         const err = new HeraldError(f.code, f.message);
+        // The profile's answer: a zone the server does not know, or an older server without the frame.
+        if (f.ref === PROFILE_REF) return;
         const r = f.ref !== undefined ? this.requests.get(f.ref) : undefined;
         if (r && f.ref !== undefined) {
           this.requests.delete(f.ref);
@@ -542,6 +599,21 @@ export class HeraldClient {
       clearTimeout(r.timer);
       r.reject(err);
     }
+  }
+
+  /** The device's zone, once per connection; a server that does not know the frame answers an error, ignored. */
+  private sendProfile(): void {
+    const option = this.opts.timezone ?? 'auto';
+    if (option === false) return;
+    let timezone: string | undefined = option;
+    if (option === 'auto') {
+      try {
+        timezone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+      } catch {
+        timezone = undefined;
+      }
+    }
+    if (timezone) this.send({ type: 'profile', timezone, ref: PROFILE_REF });
   }
 
   private send(body: Record<string, unknown>): boolean {

@@ -24,3 +24,13 @@ export {
 export type { WebSocketConstructor, WebSocketLike } from './socket.ts';
 export { type HeraldStorage, memoryStorage } from './storage.ts';
 export { SDK_VERSION } from './version.ts';
+export {
+  type PushManagerLike,
+  type PushSubscriptionLike,
+  subscribeWebPush,
+  unsubscribeWebPush,
+  type WebPushOptions,
+  type WebPushRegistration,
+  type WebPushSubscriptionJSON,
+  webPushToken,
+} from './webpush.ts';

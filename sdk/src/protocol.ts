@@ -39,6 +39,11 @@ export interface HeraldMessage {
   id: string;
   pushId: string;
   elements: Element[];
+  /**
+   * The language of the variant this account got (a BCP 47 tag) when the push has language variants; null for
+   * the push's default message (or a server from before variants).
+   */
+  language?: string | null;
   from: string | null;
   /** When the push went out (ISO 8601). */
   sentAt: string | null;

@@ -296,11 +296,52 @@ describe('HeraldClient from Node against the real server', () => {
   });
 });
 
+describe('the language option', () => {
+  it('gives the account its language on connect, and messages arrive in its variant', async () => {
+    await api('POST', '/v1/accounts', { accounts: [{ id: 'lin', language: 'en' }] });
+    const c = new HeraldClient({ url: stack.url, token: await token('lin'), language: 'zh-hant-tw' });
+    open.push(c);
+    const log = record(c);
+    await c.connect();
+    const account = await api<{ language: string | null }>('GET', '/v1/accounts/lin');
+    expect(account.body.language).toBe('zh-Hant-TW');
+
+    const r = await api<{ id: string }>('POST', '/v1/pushes', {
+      message: { elements: [{ type: 'text', text: 'hello' }] },
+      localized: { zh: { elements: [{ type: 'text', text: '你好' }] } },
+      retentionSeconds: 600,
+    });
+    await until('the message', () => log.messages.some((m) => m.id === r.body.id));
+    expect(log.messages.find((m) => m.id === r.body.id)).toMatchObject({
+      elements: [{ type: 'text', text: '你好' }],
+      language: 'zh',
+    });
+    c.close();
+
+    // A client without the option leaves the language as it is.
+    const plain = new HeraldClient({ url: stack.url, token: await token('lin') });
+    open.push(plain);
+    await plain.connect();
+    expect((await api<{ language: string | null }>('GET', '/v1/accounts/lin')).body.language).toBe(
+      'zh-Hant-TW',
+    );
+    plain.close();
+  });
+
+  it('refuses a language that is not a BCP 47 tag when constructed', () => {
+    for (const language of ['en_US', '', 'x'.repeat(36)])
+      expect(() => new HeraldClient({ url: stack.url, token: 't', language, autoConnect: false })).toThrow(
+        TypeError,
+      );
+  });
+});
+
 describe('helpers', () => {
   it('turns a base URL into the connect URL', () => {
     expect(connectUrl('https://push.example.com')).toBe('wss://push.example.com/v1/connect');
     expect(connectUrl('http://127.0.0.1:8080/')).toBe('ws://127.0.0.1:8080/v1/connect');
     expect(connectUrl('wss://h/custom/path', 'a.b.c')).toBe('wss://h/custom/path?token=a.b.c');
+    expect(connectUrl('https://h', undefined, 'zh-Hant')).toBe('wss://h/v1/connect?language=zh-Hant');
     expect(() => connectUrl('ftp://x')).toThrow();
   });
 

@@ -35,9 +35,13 @@ function installQuietRuntime(): void {
   }
 }
 
-export async function openWorkflowEnv(): Promise<WorkflowTestEnv> {
+/**
+ * `devServer`: the run's dev server even when TEMPORAL_TEST_SERVER is set: Temporal Schedules exist only on a
+ * real server (the time-skipping test server implements none; sdk-java issue 1954).
+ */
+export async function openWorkflowEnv(opts: { devServer?: boolean } = {}): Promise<WorkflowTestEnv> {
   installQuietRuntime();
-  const testServer = process.env.TEMPORAL_TEST_SERVER;
+  const testServer = opts.devServer ? undefined : process.env.TEMPORAL_TEST_SERVER;
   const env = testServer
     ? await TestWorkflowEnvironment.createTimeSkipping({
         server: { executable: { type: 'existing-path', path: testServer } },
@@ -85,7 +89,9 @@ export interface ActivityCall {
 export function mockActivities(overrides: Partial<PushActivities> = {}) {
   const calls: ActivityCall[] = [];
   const base: PushActivities = {
-    snapshotAudience: async () => ({ audience: 10 }),
+    snapshotAudience: async () => ({ audience: 10, capped: 0 }),
+    planWaves: async () => [],
+    snapshotWave: async () => ({ audience: 10, capped: 0 }),
     publishToGateways: async () => {},
     deliverOfflinePages: async () => ({ cursor: 10, done: true, awaitingLive: 0 }),
     retryLiveDelivery: async () => ({ awaitingLive: 0 }),
@@ -94,6 +100,7 @@ export function mockActivities(overrides: Partial<PushActivities> = {}) {
     markPushCanceled: async () => ({ expiresAt: null }),
     recallPush: async () => ({ withdrawn: 0 }),
     expirePush: async () => ({ expired: 0 }),
+    dropRecipients: async () => {},
     reschedulePushes: async () => {},
     cancelCampaignPushes: async () => {},
     finishCampaign: async () => {},
@@ -101,6 +108,8 @@ export function mockActivities(overrides: Partial<PushActivities> = {}) {
     reconcileStranded: async () => ({ started: [], failed: [], found: 0 }),
     deliverWebhookBatch: async () => ({ state: 'stopped' as const }),
     disableWebhookEndpoint: async () => {},
+    startScheduledPush: async ({ runId }) => ({ pushId: `push-of-${runId}`, pushWorkflowId: `wf-${runId}` }),
+    recordScheduleRunFailure: async () => {},
     ...overrides,
   };
   const recorded = Object.fromEntries(

@@ -25,7 +25,7 @@ const start = (taskQueue: string, input: Partial<PushWorkflowInput> = {}) => t.s
 /** A snapshot that runs until it is cancelled (a statement over a huge audience), heartbeating as the real one. */
 function endlessSnapshot() {
   const seen = { canceled: false };
-  const snapshotAudience = async (): Promise<{ audience: number }> => {
+  const snapshotAudience = async (): Promise<{ audience: number; capped: number }> => {
     const ctx = Context.current();
     try {
       for (;;) {

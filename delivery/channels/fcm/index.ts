@@ -28,6 +28,7 @@ const TOKEN_BAD = /[\s\u0000-\u001f\u007f]/;
 export const fcm: Channel<'fcm', 'android', FcmCredentials, FcmOptions, FcmNotification, FcmSettings> = {
   name: 'fcm',
   label: 'FCM',
+  fallback: true,
   optionsKey: 'android',
   optionsSchema: fcmOptionsSchema,
   credentialsSchema: fcmCredentialsSchema,

@@ -1,0 +1,2 @@
+ALTER TABLE "devices" ADD COLUMN "device_id" text;--> statement-breakpoint
+CREATE UNIQUE INDEX "devices_device_channel" ON "devices" USING btree ("app_id","device_id","platform") WHERE "devices"."device_id" is not null;
