@@ -14,6 +14,8 @@ export interface ActivityDeps {
   pagesPerActivity: number;
   /** Start the workflows the reconciler starts with Herald's search attributes (HERALD_SEARCH_ATTRIBUTES). */
   searchAttributes?: boolean | undefined;
+  /** Webhook delivery: whether endpoints may be private or loopback addresses (HERALD_WEBHOOK_ALLOW_PRIVATE). */
+  webhooks?: { allowPrivate: boolean } | undefined;
   /** Test-only knobs: never set in production. */
   testing?: ActivityTesting | undefined;
 }

@@ -5,6 +5,7 @@ import { lifecycleActivities } from './lifecycle.ts';
 import { offlineActivities } from './offline.ts';
 import { reconcileActivities } from './reconcile.ts';
 import { scheduleActivities } from './schedule.ts';
+import { webhookActivities } from './webhooks.ts';
 
 export type { ProviderRegistry } from '../delivery/registry.ts';
 export type { ActivityDeps, ActivityTesting } from './deps.ts';
@@ -17,6 +18,7 @@ export function createActivities(deps: ActivityDeps) {
     ...lifecycleActivities(deps),
     ...offlineActivities(deps),
     ...reconcileActivities(deps),
+    ...webhookActivities(deps),
     ...scheduleActivities(deps),
   };
 }

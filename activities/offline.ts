@@ -21,7 +21,14 @@ import {
   ProviderTally,
 } from '../pushes/offline-pages.ts';
 import { advancePace, paceDelayMs, throttledPageSize } from '../pushes/throttle.ts';
+import { type NotificationEventType, wantedEventTypes } from '../pushes/webhook-events.ts';
 import type { ActivityDeps } from './deps.ts';
+
+const EVENT_OF: Record<SendOutcome['outcome'], NotificationEventType> = {
+  sent: 'notification.sent',
+  failed: 'notification.failed',
+  invalid: 'notification.token_disabled',
+};
 
 type Push = typeof pushes.$inferSelect;
 
@@ -121,14 +128,15 @@ export function offlineActivities({
 }: ActivityDeps) {
   const { db } = database;
 
-  async function load({ appId, pushId }: PushRef): Promise<{ push: Push; app: App }> {
+  /** The push, its app, and the notification events an endpoint of the app wants (read once per activity). */
+  async function load({ appId, pushId }: PushRef): Promise<{ push: Push; app: App; events: Set<string> }> {
     const [push] = await db
       .select()
       .from(pushes)
       .where(and(eq(pushes.appId, appId), eq(pushes.id, pushId)));
     const app = await findAppById(db, appId);
     if (!push || !app) throw new Error(`push ${pushId} not found`);
-    return { push, app };
+    return { push, app, events: await wantedEventTypes(db, appId) };
   }
 
   async function notifyDevices(
@@ -137,6 +145,7 @@ export function offlineActivities({
     pageDevices: PageDevice[],
     renderings: Renderings,
     tally: ProviderTally,
+    events: Set<string>,
   ): Promise<void> {
     const clients = providers.forApp(app);
     // One send per channel and variant: a page may hold recipients of several languages.
@@ -147,7 +156,7 @@ export function offlineActivities({
         const notification = renderings.get(variant)?.get(platform);
         const targets = forChannel.filter((d) => d.variant === variant);
         if (notification !== undefined && targets.length)
-          await sendTo(push, platform, clients[platform], targets, notification, tally);
+          await sendTo(push, platform, clients[platform], targets, notification, tally, events);
       }
     }
   }
@@ -160,6 +169,7 @@ export function offlineActivities({
     targets: PageDevice[],
     notification: unknown,
     tally: ProviderTally,
+    events: Set<string>,
   ): Promise<void> {
     const outcomes: SendOutcome[] = client
       ? await client.send(targets, notification)
@@ -175,7 +185,30 @@ export function offlineActivities({
         'provider notifications failed',
       );
     tally.add(platform, sent, outcomes.length - sent, dead.length);
+    if (events.size) recordOutcomes(tally, platform, targets, outcomes, events);
     for (const o of outcomes) notificationsTotal.inc({ channel: platform, outcome: o.outcome });
+  }
+
+  /** The answers an endpoint wants as notification events, beside the counts they are written with. */
+  function recordOutcomes(
+    tally: ProviderTally,
+    platform: ChannelName,
+    targets: PageDevice[],
+    outcomes: SendOutcome[],
+    events: Set<string>,
+  ): void {
+    const owner = new Map(targets.map((t) => [t.token, t.accountId]));
+    for (const o of outcomes) {
+      const type = EVENT_OF[o.outcome];
+      if (!events.has(type)) continue;
+      tally.outcomes.push({
+        type,
+        channel: platform,
+        accountId: owner.get(o.token) ?? '',
+        token: o.token,
+        reason: o.outcome === 'sent' ? null : o.reason,
+      });
+    }
   }
 
   return {
@@ -191,7 +224,7 @@ export function offlineActivities({
       wave?: number | undefined;
     }): Promise<{ cursor: number; done: boolean; awaitingLive: number }> {
       const ctx = Context.current();
-      const { push, app } = await load(input);
+      const { push, app, events } = await load(input);
       const ref = { appId: push.appId, pushId: push.id };
       const { wave } = input;
       // A retry cannot know what the lost attempt marked: the rows say.
@@ -205,8 +238,8 @@ export function offlineActivities({
       const tally = new ProviderTally();
       const inFlight = new Set<Promise<void>>();
       const send = (pageDevices: PageDevice[]) => {
-        const p: Promise<void> = notifyDevices(push, app, pageDevices, renderings, tally).finally(() =>
-          inFlight.delete(p),
+        const p: Promise<void> = notifyDevices(push, app, pageDevices, renderings, tally, events).finally(
+          () => inFlight.delete(p),
         );
         inFlight.add(p);
       };
@@ -276,7 +309,7 @@ export function offlineActivities({
       input: PushRef & { cursor?: number; wave?: number },
     ): Promise<{ devices: number }> {
       const ctx = Context.current();
-      const { push, app } = await load(input);
+      const { push, app, events } = await load(input);
       const ref = { appId: push.appId, pushId: push.id };
       const renderings = new Renderings(push);
       const details = ctx.info.heartbeatDetails as { cursor?: number } | undefined;
@@ -299,7 +332,7 @@ export function offlineActivities({
           // These recipients were counted as passed by their offline page already.
           await paced?.advance(0, renderings.notified(page.devices));
           devices += page.devices.length;
-          if (page.devices.length) await notifyDevices(push, app, page.devices, renderings, tally);
+          if (page.devices.length) await notifyDevices(push, app, page.devices, renderings, tally, events);
           ctx.heartbeat({ cursor });
         }
       } finally {

@@ -1,5 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { type SweepOptions, type SweepResult, sweepStranded } from '../pushes/reconcile.ts';
+import { pruneOutbox } from '../pushes/webhook-delivery.ts';
 import type { ActivityDeps } from './deps.ts';
 
 export function reconcileActivities({ database, log, searchAttributes }: ActivityDeps) {
@@ -23,6 +24,8 @@ export function reconcileActivities({ database, log, searchAttributes }: Activit
         opts,
       );
       if (result.started.length || result.failed.length) log.warn(result, 'reconciled stranded rows');
+      // The same sweep retires webhook events past the outbox's retention (7 days).
+      await pruneOutbox(database.db);
       return result;
     },
   };

@@ -11,6 +11,7 @@ import { type ConsoleOptions, consoleRoutes } from './console/index.tsx';
 import { type ApiDeps, router } from './context.ts';
 import { devicesRoutes } from './devices.ts';
 import { docsRoutes } from './docs.ts';
+import { engagementRoutes } from './engagement.ts';
 import { errorBody, errorHandler } from './errors.ts';
 import { healthRoutes } from './health.ts';
 import { appAuth, closeAfterUnreadBody, jsonBody, limitBody } from './middleware.ts';
@@ -21,6 +22,7 @@ import { tagsRoutes } from './tags.ts';
 import { tokensRoutes } from './tokens.ts';
 import { traceRequests } from './tracing.ts';
 import { v4Routes } from './v4/index.ts';
+import { webhooksRoutes } from './webhooks.ts';
 
 /**
  * The batch imports, whose documented maximum (1,000 accounts × 100 tags of 50 bytes, ≈ 5.4 MB, twice that
@@ -66,6 +68,9 @@ export function createApi(deps: ApiDeps, options: ConsoleOptions = {}) {
   // The WebSocket upgrade is taken by the http server (gateway/); a plain GET says to upgrade.
   api.route('/v1/connect', connectRoutes());
 
+  // Devices report opens with their user token, not the app key: mounted before the app-key routes.
+  api.route('/v1/engagement', engagementRoutes(deps));
+
   const v1 = router();
   v1.use('*', appAuth(deps.database, config.HERALD_ROOT_KEY));
   v1.use(
@@ -87,11 +92,13 @@ export function createApi(deps: ApiDeps, options: ConsoleOptions = {}) {
   v1.route('/audience', audienceRoutes(deps));
   v1.route('/pushes', pushesRoutes(deps));
   v1.route('/campaigns', campaignsRoutes(deps));
+  v1.route('/webhooks', webhooksRoutes(deps));
   v1.route('/schedules', schedulesRoutes(deps));
   api.route('/v1', v1);
 
   api.openAPIRegistry.registerComponent('securitySchemes', 'appKey', { type: 'http', scheme: 'bearer' });
   api.openAPIRegistry.registerComponent('securitySchemes', 'rootKey', { type: 'http', scheme: 'bearer' });
+  api.openAPIRegistry.registerComponent('securitySchemes', 'userToken', { type: 'http', scheme: 'bearer' });
   api.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: { title: 'Herald API', version: '1', description: 'Push to all users, by tag or by attribute.' },

@@ -2,6 +2,7 @@ import { z } from '@hono/zod-openapi';
 import type { PushRow } from '../db/pushes.ts';
 import type { WaveRow } from '../db/waves.ts';
 import { perChannel } from '../delivery/registry.ts';
+import { engagementRates } from '../pushes/engagement.ts';
 import { DEFAULT_VARIANT, localizedView } from '../pushes/localized.ts';
 import { expectedFinish } from '../pushes/throttle.ts';
 
@@ -73,6 +74,13 @@ export const PushSchema = z
       acked: z.number(),
       expired: z.number(),
       withdrawn: z.number(),
+      opened: z.number().openapi({ description: 'Accounts that reported opening it (once each)' }),
+      clicked: z.number().openapi({ description: 'Accounts that reported a click (once each)' }),
+      openRate: z
+        .number()
+        .nullable()
+        .openapi({ description: 'opened / delivered (online + synced + provider sent)' }),
+      clickRate: z.number().nullable().openapi({ description: 'clicked / delivered' }),
       capped: z
         .number()
         .openapi({ description: 'Accounts the audience matched that the frequency cap skipped' }),
@@ -90,7 +98,7 @@ export const PushSchema = z
       description: 'A local-time or windowed push: its waves, one per UTC offset; null otherwise',
     }),
     workflowId: z.string(),
-    links: z.object({ self: z.string(), cancel: z.string(), recall: z.string() }),
+    links: z.object({ self: z.string(), cancel: z.string(), recall: z.string(), funnel: z.string() }),
   })
   .openapi('Push');
 export type PushView = z.infer<typeof PushSchema>;
@@ -143,6 +151,9 @@ export function pushView(p: PushRow, waves: WaveRow[] = []): PushView {
       acked: p.acked,
       expired: p.expired,
       withdrawn: p.withdrawn,
+      opened: p.opened,
+      clicked: p.clicked,
+      ...engagementRates(p),
       capped: p.overCap,
       languages: p.languageCounts ?? (p.snapshotAt ? { [DEFAULT_VARIANT]: p.audienceCount } : {}),
       skipped: own.reduce((n, w) => n + (w.status === 'skipped' ? w.planned : 0), 0),
@@ -163,6 +174,6 @@ export function pushView(p: PushRow, waves: WaveRow[] = []): PushView {
         }))
       : null,
     workflowId: p.workflowId,
-    links: { self, cancel: `${self}/cancel`, recall: `${self}/recall` },
+    links: { self, cancel: `${self}/cancel`, recall: `${self}/recall`, funnel: `${self}/funnel` },
   };
 }

@@ -1,6 +1,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { listPushes, type PushRow } from '../db/pushes.ts';
 import { wavesOf } from '../db/waves.ts';
+import { CHANNEL_NAMES } from '../delivery/registry.ts';
+import { pushFunnel } from '../pushes/engagement.ts';
 import { cancelPush, createPush, getPush, pushInputSchema, recallPush } from '../pushes/service.ts';
 import { type ApiDeps, router } from './context.ts';
 import { PushSchema, type PushView, pushView } from './push-view.ts';
@@ -73,6 +75,42 @@ const get = createRoute({
   responses: { 200: jsonContent(PushSchema, 'The push'), ...commonErrors, ...notFoundError },
 });
 
+const stage = z.object({
+  delivered: z.number(),
+  opened: z.number(),
+  clicked: z.number(),
+  openRate: z.number().nullable(),
+  clickRate: z.number().nullable(),
+});
+const FunnelSchema = z
+  .object({
+    pushId: z.string(),
+    status: z.string(),
+    audience: z.number(),
+    delivered: z.object({
+      total: z.number(),
+      online: z.number(),
+      synced: z.number(),
+      providers: z.record(z.string(), z.number()),
+    }),
+    opened: z.number(),
+    clicked: z.number(),
+    openRate: z.number().nullable(),
+    clickRate: z.number().nullable(),
+    byChannel: z.record(z.string(), stage).openapi({ description: '`online` and one entry per channel' }),
+  })
+  .openapi('PushFunnel');
+
+const funnel = createRoute({
+  method: 'get',
+  path: '/{id}/funnel',
+  tags,
+  security,
+  summary: 'audience → delivered (online + synced + provider sent) → opened → clicked, in all and by channel',
+  request: { params: idParam },
+  responses: { 200: jsonContent(FunnelSchema, 'The funnel'), ...commonErrors, ...notFoundError },
+});
+
 const stopRoute = (action: 'cancel' | 'recall', summary: string) =>
   createRoute({
     method: 'post',
@@ -125,6 +163,11 @@ export function pushesRoutes(deps: ApiDeps) {
   });
 
   r.openapi(get, async (c) => c.json(await reread(c.get('app').id, c.req.valid('param').id), 200));
+
+  r.openapi(funnel, async (c) => {
+    const push = await getPush(deps, c.get('app').id, c.req.valid('param').id);
+    return c.json(await pushFunnel(deps.database.db, push, CHANNEL_NAMES), 200);
+  });
 
   r.openapi(
     stopRoute('cancel', 'Cancel: a scheduled push never sends; a running one stops its remaining batches'),

@@ -5,7 +5,7 @@
  *                    [--fcm-pct 10] [--hms-pct 0] [--honor-pct 0] [--xiaomi-pct 0] [--oppo-pct 0] [--vivo-pct 0]
  *                    [--retention 3600] [--apis N] [--page-size N] [--pool-size N]
  *                    [--profile worker[,api]] [--private-pg [--pg-setting k=v]… [--auto-explain MS]]
- *                    [--json out.json] [--keep] [--local-time N]
+ *                    [--json out.json] [--keep] [--webhooks] [--local-time N]
  *
  * It starts (or reuses) PostgreSQL and Temporal, spawns `herald api` (one per ~15,000 sockets: a process may
  * not open more than `ulimit -Hn` files) and `herald worker` as child processes, a child running the APNs,
@@ -22,6 +22,7 @@ import { parseArgs } from 'node:util';
 import { connectDatabase, type Database } from '../db/client.ts';
 import { runMigrations } from '../db/migrate.ts';
 import { generateApnsKey, generateServiceAccount } from '../fakes/keys.ts';
+import { type Receiver, startReceiver } from '../test/support/webhook-receiver.ts';
 import type {
   ClientsConnected,
   ClientsProgress,
@@ -81,6 +82,7 @@ const USAGE = `npm run bench -- <all|tag-or|attr-and|every> [--accounts N] [--on
   [--hms-pct 0] [--honor-pct 0] [--xiaomi-pct 0] [--oppo-pct 0] [--vivo-pct 0]
   [--retention 3600] [--apis N] [--page-size N] [--pool-size N] [--profile worker[,api]]
   [--private-pg] [--pg-setting name=value]… [--auto-explain MS] [--json out.json] [--keep] [--timeout S]
+  [--webhooks]   (a webhook endpoint wanting every event, per-recipient ones included, on a local receiver)
   [--local-time N] (a local-time push over N zones, one wave each, all due at once)`;
 
 interface Options {
@@ -104,6 +106,7 @@ interface Options {
   json: string | undefined;
   keep: boolean;
   timeoutS: number;
+  webhooks: boolean;
   /** Local-time push over this many zones (one wave per zone), 0: a plain push. */
   localTime: number;
 }
@@ -133,6 +136,7 @@ function parseOptions(argv: string[]): Options {
       json: { type: 'string' },
       keep: { type: 'boolean', default: false },
       timeout: { type: 'string', default: '1800' },
+      webhooks: { type: 'boolean', default: false },
       'local-time': { type: 'string', default: '0' },
       help: { type: 'boolean', default: false },
     },
@@ -191,6 +195,7 @@ function parseOptions(argv: string[]): Options {
     json: values.json,
     keep: values.keep ?? false,
     timeoutS: int('timeout', values.timeout, 1),
+    webhooks: values.webhooks ?? false,
     localTime: Math.min(24, int('local-time', values['local-time'], 0)),
   };
 }
@@ -224,6 +229,8 @@ interface Stack {
   taskQueue: string;
   pgPort: number;
   hasStatements: boolean;
+  /** With --webhooks: the local receiver of the endpoint that wants every event. */
+  receiver: Receiver | undefined;
 }
 
 interface PushRow {
@@ -428,6 +435,9 @@ async function runPush(stack: Stack, seeded: Seeded, online: string[], scenario:
     if ([...expected].every((a) => got.has(a)) || Date.now() > collectUntil) break;
     await sleep(250);
   }
+  const webhooks = stack.receiver
+    ? await drainWebhooks(stack.receiver, database, appId, pushId, tCompletedSeen, opts)
+    : null;
   const cpuAfter = cpuSnapshot(stack);
   const monoEndUs = Number(process.hrtime.bigint() / 1000n);
   clearInterval(rssTimer);
@@ -471,7 +481,54 @@ async function runPush(stack: Stack, seeded: Seeded, online: string[], scenario:
     rows,
     statements,
   });
-  return { ...figures, profileWindowUs: [monoStartUs, monoEndUs] as [number, number] };
+  return { ...figures, webhooks, profileWindowUs: [monoStartUs, monoEndUs] as [number, number] };
+}
+
+/**
+ * With --webhooks: waits until the receiver has every per-recipient event of the push (delivered online, and one
+ * notification event per provider answer) and its completion; answers when the last of them arrived, after the
+ * push completed.
+ */
+async function drainWebhooks(
+  receiver: Receiver,
+  database: Database,
+  appId: string,
+  pushId: string,
+  tCompleted: number,
+  opts: Options,
+) {
+  const deadline = Date.now() + opts.timeoutS * 1000;
+  for (;;) {
+    const row = await pushRow(database, appId, pushId);
+    const expected =
+      Number(row?.delivered_online ?? 0) +
+      Number(row?.apns_sent ?? 0) +
+      Number(row?.apns_failed ?? 0) +
+      Number(row?.fcm_sent ?? 0) +
+      Number(row?.fcm_failed ?? 0);
+    const mine = receiver.messages.filter((m) => m.events.some((e) => e.data.pushId === pushId));
+    const events = mine.flatMap((m) => m.events.filter((e) => e.data.pushId === pushId));
+    const perRecipient = events.filter(
+      (e) => e.type.startsWith('recipient.') || e.type.startsWith('notification.'),
+    );
+    const done = perRecipient.length >= expected && events.some((e) => e.type === 'push.completed');
+    bar.update('webhook events', perRecipient.length, Math.max(expected, 1), `${mine.length} requests`);
+    if (done || Date.now() > deadline) {
+      bar.end();
+      const lastAt = Math.max(...mine.map((m) => m.at));
+      return {
+        perRecipientEvents: perRecipient.length,
+        expected,
+        events: events.length,
+        requests: mine.length,
+        largestBatch: Math.max(0, ...mine.map((m) => m.events.length)),
+        // Both epoch ms of this process (ipc.ts `now`, and the receiver's Date.now()).
+        drainedAfterCompletionMs: done ? round(lastAt - tCompleted, 0) : null,
+        signatureFailures: receiver.failures.length,
+      };
+    }
+    await sleep(250);
+  }
 }
 
 async function topStatements(database: Database): Promise<unknown[]> {
@@ -666,7 +723,10 @@ function summarizeSpans(spans: ActivitySpan[], t0: number) {
   return out;
 }
 
-type Figures = ReturnType<typeof computeFigures> & { profileWindowUs: [number, number] };
+type Figures = ReturnType<typeof computeFigures> & {
+  profileWindowUs: [number, number];
+  webhooks: Awaited<ReturnType<typeof drainWebhooks>> | null;
+};
 
 function table(results: Figures[], opts: Options): string {
   const v = (x: unknown) =>
@@ -723,6 +783,15 @@ function table(results: Figures[], opts: Options): string {
       (f) => `${v(f.providers[vendor].accepted)} (${v(f.providers[vendor].perSecond)})`,
     ]),
     ['end to end, POST → completed (ms)', (f) => f.timings.endToEndMs],
+    [
+      'webhook events per recipient / expected',
+      (f) => (f.webhooks ? `${v(f.webhooks.perRecipientEvents)} / ${v(f.webhooks.expected)}` : null),
+    ],
+    [
+      'webhook requests (largest batch)',
+      (f) => (f.webhooks ? `${f.webhooks.requests} (${f.webhooks.largestBatch})` : null),
+    ],
+    ['webhook events all received, after completed (ms)', (f) => f.webhooks?.drainedAfterCompletionMs],
     ['worker peak RSS (MB)', (f) => f.memory.workerPeakMB],
     ['api peak RSS (MB, largest)', (f) => f.memory.apiPeakMB],
     ['rows written (ins+upd+del)', (f) => f.rowsWritten.total],
@@ -749,6 +818,20 @@ function table(results: Figures[], opts: Options): string {
     sep,
     ...lines.map(([label, get]) => `| ${label} | ${results.map((r) => v(get(r))).join(' | ')} |`),
   ].join('\n');
+}
+
+/** --webhooks: a local receiver, verifying every signature, and an endpoint of the bench app wanting '*'. */
+async function webhookReceiver(apiUrl: string, apiKey: string): Promise<Receiver> {
+  let secret: string | undefined;
+  const receiver = await startReceiver(() => secret);
+  const res = await fetch(`${apiUrl}/v1/webhooks`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ url: receiver.url, eventTypes: ['*'] }),
+  });
+  if (res.status !== 201) throw new Error(`POST /v1/webhooks answered ${res.status}: ${await res.text()}`);
+  secret = ((await res.json()) as { secret: string }).secret;
+  return receiver;
 }
 
 async function machineInfo(database: Database) {
@@ -864,6 +947,8 @@ async function main(): Promise<void> {
       OPPO_URL: addresses.oppoUrl,
       VIVO_URL: addresses.vivoUrl,
       HERALD_ENCRYPTION_KEY: BENCH_ENCRYPTION_KEY,
+      // --webhooks: the receiver is on this machine.
+      HERALD_WEBHOOK_ALLOW_PRIVATE: 'true',
       NODE_EXTRA_CA_CERTS: caFile,
       ...(opts.pageSize ? { HERALD_PAGE_SIZE: String(opts.pageSize) } : {}),
       ...(opts.poolSize ? { DATABASE_POOL_SIZE: String(opts.poolSize) } : {}),
@@ -994,6 +1079,7 @@ async function main(): Promise<void> {
       taskQueue,
       pgPort,
       hasStatements,
+      receiver: opts.webhooks ? await webhookReceiver(apis[0]?.url ?? '', seeded.app.apiKey) : undefined,
     };
     const results: Figures[] = [];
     for (const scenario of opts.scenarios) {
@@ -1004,6 +1090,7 @@ async function main(): Promise<void> {
       );
     }
 
+    await stack.receiver?.close();
     // Stop the measured processes now, so their CPU profiles are written.
     for (const c of clients) {
       c.child.connected && c.child.send({ cmd: 'close' });

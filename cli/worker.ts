@@ -25,6 +25,7 @@ import { currentTracing, noTracing } from '../core/tracing.ts';
 import { PAGES_PER_ACTIVITY } from '../core/tunables.ts';
 import type { Database } from '../db/client.ts';
 import { postgresBus } from '../delivery/bus.ts';
+import { listenForWebhookEvents } from '../pushes/webhook-wake.ts';
 import { HeraldScheduleId } from '../workflows/search-attributes.ts';
 import { timeActivities } from './metrics-server.ts';
 import { freePort } from './temporal-dev.ts';
@@ -184,6 +185,7 @@ export async function startWorker(opts: {
     batchSize: opts.batchSize ?? config.HERALD_PAGE_SIZE,
     pagesPerActivity: PAGES_PER_ACTIVITY,
     searchAttributes: config.HERALD_SEARCH_ATTRIBUTES,
+    webhooks: { allowPrivate: config.HERALD_WEBHOOK_ALLOW_PRIVATE },
     testing: opts.testing,
   });
   const worker = await Worker.create({
@@ -208,8 +210,10 @@ export async function startWorker(opts: {
     // Heartbeats carry cancellation: send them often enough that a cancel stops a fan-out within a second.
     maxHeartbeatThrottleInterval: '1 second',
   }).finally(() => rm(tmpBundle, { force: true }));
+  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  // Committed webhook events wake their endpoints' workflows (pushes/webhook-wake.ts).
+  const unlisten = await listenForWebhookEvents({ database, temporal: client, config, log });
   if (config.HERALD_RECONCILE_SECONDS > 0) {
-    const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
     await ensureReconcileSchedule(
       client,
       config.TEMPORAL_TASK_QUEUE,
@@ -218,7 +222,10 @@ export async function startWorker(opts: {
       config.HERALD_SEARCH_ATTRIBUTES,
     );
   }
-  const done = worker.run().finally(() => connection.close());
+  const done = worker
+    .run()
+    .finally(() => unlisten().catch(() => {}))
+    .finally(() => connection.close());
   log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE }, 'worker running');
   return {
     worker,

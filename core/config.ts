@@ -220,6 +220,10 @@ export const configSchema = z.object({
   HERALD_METRICS_TOKEN: optionalString,
   /** Label push metrics with the app id (one series per app: only with few apps). */
   HERALD_METRICS_APP_LABEL: booleanSetting('false'),
+  /** Webhook endpoints may be private or loopback addresses (tests, or an installation inside one network). */
+  HERALD_WEBHOOK_ALLOW_PRIVATE: booleanSetting('false'),
+  /** How long one webhook batch is retried without a 2xx before its endpoint is disabled (3 days). */
+  HERALD_WEBHOOK_GIVE_UP_SECONDS: intSetting(10, 30 * 86_400, 259_200),
   LOG_LEVEL: z.preprocess(
     emptyToUndefined,
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -15,6 +15,8 @@ const SECRET_FIELDS = [
   'token',
   'usersig',
   'password',
+  // A webhook endpoint's signing secret (whsec_…).
+  'secret',
 ];
 const REDACT_PATHS = SECRET_FIELDS.flatMap((f) => [f, `*.${f}`, `*.*.${f}`, `*.*.*.${f}`]);
 

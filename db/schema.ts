@@ -244,6 +244,9 @@ export const pushes = pgTable(
     acked: counter('acked'),
     expired: counter('expired'),
     withdrawn: counter('withdrawn'),
+    /** Accounts that reported opening the push (once each), and those that reported a click (db push_engagement). */
+    opened: counter('opened'),
+    clicked: counter('clicked'),
     /** Accounts the audience matched that the frequency cap skipped: not recipients. */
     overCap: counter('over_cap'),
     /** Recipients per variant, by language (`default` for variant 0); null when the push has no variants. */
@@ -465,6 +468,107 @@ export const presence = pgTable(
   },
   (t) => [primaryKey({ columns: [t.appId, t.accountId, t.gatewayId] })],
 );
+
+/**
+ * An operator's webhook endpoint (docs/webhooks.md): where Herald POSTs the app's events, signed as Standard
+ * Webhooks says. Its delivery state lives here, not in the workflow, so the workflow can be restarted at will:
+ * the cursor into the outbox (advanced only after a 2xx), the batch being sent (the same range on every
+ * retry), and why it was disabled.
+ */
+export const webhookEndpoints = pgTable(
+  'webhook_endpoints',
+  {
+    appId: text('app_id')
+      .notNull()
+      .references(() => apps.id, { onDelete: 'cascade' }),
+    id: text('id').notNull(),
+    url: text('url').notNull(),
+    description: text('description'),
+    eventTypes: text('event_types').array().notNull(),
+    /** `whsec_…`, sealed by core/secrets.ts. */
+    secret: text('secret').notNull(),
+    status: text('status').$type<'enabled' | 'disabled'>().notNull().default('enabled'),
+    disabledAt: ts('disabled_at'),
+    disabledReason: text('disabled_reason'),
+    /** The outbox position (txid, seq) of the last event a 2xx acknowledged. */
+    cursorTxid: bigint('cursor_txid', { mode: 'number' }).notNull().default(0),
+    cursorSeq: bigint('cursor_seq', { mode: 'number' }).notNull().default(0),
+    /** The batch being sent, fixed at its first attempt so every retry sends the same events under one id. */
+    pendingBatch: jsonb('pending_batch').$type<PendingWebhookBatch | null>(),
+    /** A replay in progress: the time range and where in it the last 2xx left off. */
+    replay: jsonb('replay').$type<WebhookReplay | null>(),
+    failingSince: ts('failing_since'),
+    lastFailure: text('last_failure'),
+    lastSuccessAt: ts('last_success_at'),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.appId, t.id] })],
+);
+
+/** An outbox position: events are ordered by the transaction that wrote them, then by sequence. */
+export interface OutboxPosition {
+  txid: number;
+  seq: number;
+}
+
+export interface PendingWebhookBatch {
+  mode: 'live' | 'replay';
+  /** Events after `after` up to and including `last`, of `types` (and, replaying, within the replay range). */
+  after: OutboxPosition;
+  last: OutboxPosition;
+  types: string[];
+  count: number;
+}
+
+export interface WebhookReplay {
+  from: string;
+  to: string;
+  after: OutboxPosition;
+}
+
+/**
+ * The webhook outbox: events written in the transaction of the state change they describe, only when an
+ * enabled endpoint of the app wants their type. `txid` is the writing transaction's id: a reader takes only
+ * rows of transactions older than every transaction still running (pg_snapshot_xmin), so a cursor over
+ * (txid, seq) never passes a row that commits later.
+ */
+export const webhookOutbox = pgTable(
+  'webhook_outbox',
+  {
+    appId: text('app_id').notNull(),
+    txid: bigint('txid', { mode: 'number' }).notNull().default(sql`(pg_current_xact_id()::text)::bigint`),
+    seq: bigint('seq', { mode: 'number' }).generatedAlwaysAsIdentity().notNull(),
+    id: text('id').notNull().default(sql`'evt_' || replace(gen_random_uuid()::text, '-', '')`),
+    type: text('type').notNull(),
+    pushId: text('push_id'),
+    accountId: text('account_id'),
+    data: jsonb('data').$type<Record<string, unknown>>(),
+    createdAt: ts('created_at').notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.appId, t.txid, t.seq] }),
+    index('webhook_outbox_created').on(t.appId, t.createdAt),
+  ],
+);
+
+/** An account's report that it opened (kind 1) or clicked (kind 2) a push: counted once per account and push. */
+export const pushEngagement = pgTable(
+  'push_engagement',
+  {
+    appId: text('app_id').notNull(),
+    pushId: text('push_id').notNull(),
+    accountId: text('account_id').notNull(),
+    kind: smallint('kind').notNull(),
+    /** Where the message was shown: `online` (the socket) or a channel name (a provider notification). */
+    channel: text('channel').notNull(),
+    action: text('action'),
+    at: ts('at').notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.appId, t.pushId, t.accountId, t.kind] })],
+);
+
+export const EngagementKind = { opened: 1, clicked: 2 } as const;
 
 /**
  * Signed-in sessions of the browser console (api/console/). The cookie holds a random token; only its SHA-256

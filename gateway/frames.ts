@@ -4,6 +4,7 @@ import { checkTimezone, DomainError, setAccountTimezone } from '../db/accounts.t
 import type { Database } from '../db/client.ts';
 import { DeviceTokenError, registerDevice, removeDevice } from '../db/devices.ts';
 import { devicePlatform } from '../delivery/registry.ts';
+import { ONLINE, recordEngagement } from '../pushes/engagement.ts';
 import type { Connection } from './connection.ts';
 import { throttledLog } from './limits.ts';
 import type { GatewayOptions } from './options.ts';
@@ -80,6 +81,28 @@ export function frameHandler(deps: FrameDeps): (conn: Connection, data: RawData,
           if (!(err instanceof DeviceTokenError)) throw err;
           replyError(conn, 'invalid_device_token', err.message, f.ref);
         }
+        return;
+      }
+      case 'opened':
+      case 'clicked': {
+        // Counted once per account and push (pushes/engagement.ts); a click is an open too.
+        const r = await recordEngagement(database.db, {
+          appId: conn.appId,
+          accountId: conn.accountId,
+          pushId: f.id,
+          event: f.type,
+          channel: ONLINE,
+          action: f.type === 'clicked' ? f.action : undefined,
+        });
+        if (f.ref)
+          conn.reply(
+            frame({
+              type: 'ok',
+              ref: f.ref,
+              found: r.found,
+              counted: { opened: r.opened, clicked: r.clicked },
+            }),
+          );
         return;
       }
       case 'profile': {

@@ -43,6 +43,8 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
       .optional(),
     ref,
   }),
+  z.object({ type: z.literal('opened'), id: pushId, ref }),
+  z.object({ type: z.literal('clicked'), id: pushId, action: text().min(1).max(128).optional(), ref }),
   z.object({
     type: z.literal('unregisterDevice'),
     platform,
@@ -61,6 +63,8 @@ export const CLIENT_FRAME_TYPES = new Set([
   'ping',
   'registerDevice',
   'unregisterDevice',
+  'opened',
+  'clicked',
   'profile',
   'webPushKey',
 ]);

@@ -2,6 +2,7 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Queryable } from '../db/client.ts';
 import { campaigns, pushes } from '../db/schema.ts';
+import { emitCampaignEvent, emitPushEvents } from './webhook-events.ts';
 
 /** Moves the send time of steps that have not started. */
 export async function reschedule(
@@ -26,17 +27,24 @@ export async function cancelCampaign(
 ): Promise<void> {
   await db.transaction(async (tx) => {
     if (pushIds.length) {
-      await tx
+      const canceled = await tx
         .update(pushes)
         .set({ status: 'canceled', canceledAt: sql`coalesce(${pushes.canceledAt}, now())` })
-        .where(
-          and(eq(pushes.appId, appId), inArray(pushes.id, [...pushIds]), eq(pushes.status, 'scheduled')),
-        );
+        .where(and(eq(pushes.appId, appId), inArray(pushes.id, [...pushIds]), eq(pushes.status, 'scheduled')))
+        .returning({ id: pushes.id });
+      await emitPushEvents(
+        tx,
+        appId,
+        canceled.map((r) => r.id),
+        'push.canceled',
+      );
     }
-    await tx
+    const changed = await tx
       .update(campaigns)
       .set({ status: 'canceled', canceledAt: sql`coalesce(${campaigns.canceledAt}, now())` })
-      .where(and(eq(campaigns.appId, appId), eq(campaigns.id, campaignId)));
+      .where(and(eq(campaigns.appId, appId), eq(campaigns.id, campaignId), eq(campaigns.status, 'active')))
+      .returning({ id: campaigns.id });
+    if (changed.length) await emitCampaignEvent(tx, appId, campaignId, 'campaign.canceled');
   });
 }
 
@@ -47,8 +55,13 @@ export async function finishCampaign(
   campaignId: string,
   canceled: boolean,
 ): Promise<void> {
-  await db
-    .update(campaigns)
-    .set({ status: canceled ? 'canceled' : 'completed' })
-    .where(and(eq(campaigns.appId, appId), eq(campaigns.id, campaignId), eq(campaigns.status, 'active')));
+  await db.transaction(async (tx) => {
+    const changed = await tx
+      .update(campaigns)
+      .set({ status: canceled ? 'canceled' : 'completed' })
+      .where(and(eq(campaigns.appId, appId), eq(campaigns.id, campaignId), eq(campaigns.status, 'active')))
+      .returning({ id: campaigns.id });
+    if (changed.length)
+      await emitCampaignEvent(tx, appId, campaignId, canceled ? 'campaign.canceled' : 'campaign.completed');
+  });
 }

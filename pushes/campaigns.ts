@@ -48,6 +48,7 @@ import {
 } from './service.ts';
 import { isClosedWorkflowError } from './temporal.ts';
 import { throttleSchema } from './throttle.ts';
+import { emitCampaignEvent, emitPushEvents } from './webhook-events.ts';
 
 export const MAX_STEPS = 20;
 
@@ -145,6 +146,13 @@ export async function createCampaign(
       }
       const stepRows = await tx.insert(pushes).values(values).returning();
       if (!campaign) throw new Error('campaign insert returned nothing');
+      await emitCampaignEvent(tx, app.id, id, 'campaign.created');
+      await emitPushEvents(
+        tx,
+        app.id,
+        stepRows.map((r) => r.id),
+        'push.created',
+      );
       return { campaign, stepRows };
     });
   } catch (err) {

@@ -28,6 +28,7 @@ import {
 import { type FrequencyCap, pushes, RecipientState } from '../db/schema.ts';
 import { PushError } from './errors.ts';
 import { languageCounts, variantExpression } from './localized.ts';
+import { emitPushEvent } from './webhook-events.ts';
 
 export type PushRef = { appId: string; pushId: string };
 
@@ -188,6 +189,7 @@ async function snapshotIn(
       started_at = coalesce(started_at, now()),
       expires_at = clock_timestamp() + make_interval(secs => retention_seconds)
     where app_id = ${appId} and id = ${pushId}`);
+  await emitPushEvent(tx, appId, pushId, 'push.started');
   return { audience, capped: skipped, languages, stored };
 }
 
@@ -261,14 +263,22 @@ async function slotResolver(
 
 /** running → completed: final counters are in place; the copies wait until `expiresAt`. */
 export async function complete(db: Queryable, { appId, pushId }: PushRef): Promise<{ expiresAt: string }> {
-  const rows = await db.execute<{ expires_at: Date }>(sql`
-    update pushes set status = case when status = 'running' then 'completed'
-        -- A local-time push whose waves reached nobody (every zone skipped) never ran a snapshot.
-        when status = 'scheduled' and local_delivery is not null then 'completed' else status end,
-      completed_at = coalesce(completed_at, now()),
-      expires_at = case when local_delivery is not null then coalesce(expires_at, now()) else expires_at end
-    where app_id = ${appId} and id = ${pushId}
-    returning expires_at`);
+  const rows = await db.transaction(async (tx) => {
+    const changed = await tx.execute<{ expires_at: Date; was: string; status: string }>(sql`
+      update pushes p set status = case when p.status = 'running' then 'completed'
+          -- A local-time push whose waves reached nobody (every zone skipped) never ran a snapshot.
+          when p.status = 'scheduled' and p.local_delivery is not null then 'completed' else p.status end,
+        completed_at = coalesce(p.completed_at, now()),
+        expires_at = case when p.local_delivery is not null then coalesce(p.expires_at, now()) else p.expires_at end
+      from (select status from pushes where app_id = ${appId} and id = ${pushId} for update) old
+      where p.app_id = ${appId} and p.id = ${pushId}
+      returning p.expires_at, old.status as was, p.status`);
+    // Once: a retried completion finds the push completed already.
+    const row = changed[0];
+    if (row && row.was !== 'completed' && row.status === 'completed')
+      await emitPushEvent(tx, appId, pushId, 'push.completed');
+    return changed;
+  });
   const expiresAt = rows[0]?.expires_at;
   if (!expiresAt) throw new Error(`push ${pushId} has no expiry: was it snapshotted?`);
   countPush('completed', appId);
@@ -296,16 +306,25 @@ export async function markCanceled(
   db: Queryable,
   { appId, pushId }: PushRef,
 ): Promise<{ expiresAt: string | null } & KeptRecipients> {
-  const rows = await db.execute<{
-    expires_at: Date | null;
-    retention_seconds: number;
-    cap_until: Date | null;
-    keep: boolean;
-  }>(sql`
-    update pushes set status = case when status in ('scheduled', 'running') then 'canceled' else status end,
-      canceled_at = coalesce(canceled_at, now())
-    where app_id = ${appId} and id = ${pushId}
-    returning expires_at, retention_seconds, cap_until, coalesce(cap_until > now(), false) as keep`);
+  const rows = await db.transaction(async (tx) => {
+    const changed = await tx.execute<{
+      expires_at: Date | null;
+      retention_seconds: number;
+      cap_until: Date | null;
+      keep: boolean;
+      was: string;
+    }>(sql`
+      update pushes p
+      set status = case when p.status in ('scheduled', 'running') then 'canceled' else p.status end,
+        canceled_at = coalesce(p.canceled_at, now())
+      from (select status from pushes where app_id = ${appId} and id = ${pushId} for update) old
+      where p.app_id = ${appId} and p.id = ${pushId}
+      returning p.expires_at, p.retention_seconds, p.cap_until, coalesce(p.cap_until > now(), false) as keep,
+        old.status as was`);
+    const was = changed[0]?.was;
+    if (was === 'scheduled' || was === 'running') await emitPushEvent(tx, appId, pushId, 'push.canceled');
+    return changed;
+  });
   const row = rows[0];
   if (row) countPush('canceled', appId);
   await cancelWaves(db, { appId, pushId });
@@ -349,7 +368,8 @@ async function cancelWaves(db: Queryable, { appId, pushId }: PushRef): Promise<v
  * before its snapshot sent nothing: its slot of the daily quota (the day it was created) is given back.
  */
 export async function markFailed(db: Queryable, { appId, pushId }: PushRef, reason: string): Promise<void> {
-  const rows = await db.execute<{ n: number }>(sql`
+  const rows = await db.transaction(async (tx) => {
+    const failed = await tx.execute<{ n: number }>(sql`
     with failed as (
       update pushes set status = 'failed', failure_reason = ${reason}
       where app_id = ${appId} and id = ${pushId} and status in ('scheduled', 'running')
@@ -361,6 +381,9 @@ export async function markFailed(db: Queryable, { appId, pushId }: PushRef, reas
         and q.day = to_char(f.created_at at time zone 'UTC', 'YYYY-MM-DD')
     )
     select count(*)::int as n from failed`);
+    if ((failed[0]?.n ?? 0) > 0) await emitPushEvent(tx, appId, pushId, 'push.failed');
+    return failed;
+  });
   if ((rows[0]?.n ?? 0) > 0) countPush('failed', appId);
 }
 
@@ -401,6 +424,7 @@ export async function expire(
     const n = await waitingCopies(tx, pushId, locked);
     await tx.execute(sql`
       update pushes set expired_at = now(), expired = ${n} where app_id = ${appId} and id = ${pushId}`);
+    await emitPushEvent(tx, appId, pushId, 'push.expired');
     return { expired: n, keepRecipientsUntil: keep };
   });
   // Also on a retry whose first attempt committed the count but died before the drop.
@@ -430,6 +454,7 @@ export async function recall(db: Queryable, { appId, pushId }: PushRef): Promise
         status = case when status in ('scheduled', 'running') then 'canceled' else status end,
         canceled_at = case when status in ('scheduled', 'running') then now() else canceled_at end
       where app_id = ${appId} and id = ${pushId}`);
+    if (!locked.recalled_at) await emitPushEvent(tx, appId, pushId, 'push.recalled');
     return { withdrawn: locked.recalled_at ? 0 : withdrawn };
   });
   // The rows can go once recalled_at is committed.

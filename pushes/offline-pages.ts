@@ -12,12 +12,13 @@ import type { DeviceTarget } from '../delivery/channel.ts';
 import { type ChannelName, FALLBACK_CHANNELS } from '../delivery/registry.ts';
 import type { PushRef } from './lifecycle.ts';
 import { retryingDeadlocks } from './recipients.ts';
+import { type NotificationOutcome, notificationEvents } from './webhook-events.ts';
 
 export interface PageDevice extends DeviceTarget {
   platform: ChannelName;
   /** The recipient's language variant: which rendering of the notification it gets (pushes/localized.ts). */
   variant: number;
-  /** Whose device: a throttled push counts recipients notified, not devices. */
+  /** Whose device: a throttled push counts recipients notified, not devices; notification events name it. */
   accountId: string;
 }
 
@@ -34,9 +35,13 @@ export interface ClaimedPage {
   recipients: number;
 }
 
-/** Provider results not yet written to the push row, per channel. */
+/**
+ * Provider results not yet written to the push row, per channel, and (when an endpoint wants them) the
+ * notification events that describe them: both are written by the same statement.
+ */
 export class ProviderTally {
   private counts = new Map<ChannelName, ChannelCount>();
+  outcomes: NotificationOutcome[] = [];
 
   add(platform: ChannelName, sent: number, failed: number, disabled: number): void {
     const c = this.counts.get(platform) ?? { sent: 0, failed: 0, disabled: 0 };
@@ -51,16 +56,24 @@ export class ProviderTally {
   take(): ProviderTally {
     const taken = new ProviderTally();
     taken.counts = this.counts;
+    taken.outcomes = this.outcomes;
     this.counts = new Map();
+    this.outcomes = [];
     return taken;
   }
 
   merge(other: ProviderTally): void {
     for (const [platform, c] of other.counts) this.add(platform, c.sent, c.failed, c.disabled);
+    this.outcomes.push(...other.outcomes);
   }
 
   get empty(): boolean {
-    return this.counts.size === 0;
+    return this.counts.size === 0 && this.outcomes.length === 0;
+  }
+
+  /** A CTE body writing the notification events, guarded by `when`; a no-op select when there are none. */
+  events(appId: string, pushId: string, when: SQL = sql`true`): SQL {
+    return this.outcomes.length ? notificationEvents(appId, pushId, this.outcomes, when) : sql`select 1`;
   }
 
   /** The SET clause that adds this tally to the push's counters. */
@@ -173,6 +186,7 @@ export async function claimPage(
       where r.push_id = ${pushId} and r.account_seq = p.account_seq
         and p.connected and r.state = ${S.pending} and exists (select 1 from claim)
       returning 1
+    ), notified as (${tally.events(appId, pushId, sql`exists (select 1 from claim)`)}
     )
     select (select max(account_seq) from page)::text as last_seq,
            (select offline_cursor from claim)::text as claimed_to,
@@ -200,14 +214,20 @@ export async function addProviderCounts(
 ) {
   if (tally.empty) return;
   if (wave === undefined) {
-    await db.execute(sql`update pushes set ${tally.increments()} where app_id = ${appId} and id = ${pushId}`);
+    await db.execute(sql`
+      with counted as (
+        update pushes set ${tally.increments()} where app_id = ${appId} and id = ${pushId} returning 1
+      ), notified as (${tally.events(appId, pushId)})
+      select count(*) from counted`);
     return;
   }
   await db.execute(sql`
     with waved as (
       update push_waves set ${tally.increments()} where push_id = ${pushId} and wave = ${wave}
-    )
-    update pushes set ${tally.increments()} where app_id = ${appId} and id = ${pushId}`);
+    ), counted as (
+      update pushes set ${tally.increments()} where app_id = ${appId} and id = ${pushId} returning 1
+    ), notified as (${tally.events(appId, pushId)})
+    select count(*) from counted`);
 }
 
 /** Where a wave's offline pages have got to (its push_waves row), or a plain push's (the push row). */

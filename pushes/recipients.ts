@@ -8,6 +8,7 @@ import { countRecipients } from '../core/metrics.ts';
 import type { Sql } from '../db/client.ts';
 import { pgErrorCode, SQLSTATE } from '../db/errors.ts';
 import { type LocalizedVariant, RecipientState as S } from '../db/schema.ts';
+import { recipientEventsPg } from './webhook-events.ts';
 
 /** Recipient states a connected account may still be sent: not acked, withdrawn, expired or skipped. */
 const UNACKED = [S.pending, S.awaitingLive, S.online, S.synced];
@@ -81,7 +82,8 @@ export async function syncAccount(
       where r.push_id = any(${pushIds}::text[]) and r.account_id = ${accountId}
         and r.push_id = cand.push_id and r.account_seq = cand.account_seq
         and r.state in ${sql(UNDELIVERED)}
-      returning r.push_id
+      returning r.push_id, r.account_id
+    ), ev as (${recipientEventsPg(sql, appId, 'moved', 'recipient.synced')}
     ), bumped as (
       update pushes p set synced_later = p.synced_later + m.n
       from (select push_id, count(*)::int as n from moved group by push_id) m
@@ -157,7 +159,8 @@ export async function markDeliveredOnline(
       update push_recipients r set state = ${S.online}
       where r.push_id = ${pushId} and r.account_id = any(${accountIds}::text[]) ${ofWave}
         and r.state in ${sql(UNDELIVERED)}
-      returning 1
+      returning r.push_id, r.account_id
+    ), ev as (${recipientEventsPg(sql, appId, 'moved', 'recipient.delivered_online')}
     ), bumped as (
       update pushes set delivered_online = delivered_online + (select count(*) from moved)
       where app_id = ${appId} and id = ${pushId} and exists (select 1 from moved)
@@ -188,7 +191,13 @@ export async function ack(sql: Sql, appId: string, accountId: string, pushIds: s
       from cand
       where r.push_id = any(${pushIds}::text[]) and r.account_id = ${accountId}
         and r.push_id = cand.push_id and r.account_seq = cand.account_seq
-      returning r.push_id, r.wave, cand.state as was
+      returning r.push_id, r.account_id, r.wave, cand.state as was
+    ), events as (
+      -- A copy acked before the gateway marked it was delivered online first: that event comes first.
+      select push_id, account_id, 'recipient.delivered_online' as type, 0 as n from acked
+      where was in ${sql(UNDELIVERED)}
+      union all select push_id, account_id, 'recipient.acked', 1 from acked
+    ), ev as (${recipientEventsPg(sql, appId, 'events')}
     ), bumped as (
       update pushes p set acked = p.acked + a.n, delivered_online = p.delivered_online + a.live
       from (select push_id, count(*)::int as n, count(*) filter (where was in ${sql(UNDELIVERED)})::int as live

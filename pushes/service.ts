@@ -43,6 +43,7 @@ import {
 import { localizedSchema, variants } from './localized.ts';
 import { isClosedWorkflowError } from './temporal.ts';
 import { throttleSchema } from './throttle.ts';
+import { emitPushEvent } from './webhook-events.ts';
 
 export const MAX_RETENTION_SECONDS = 604_800;
 const IDEMPOTENCY_WINDOW_MS = 7 * 24 * 3600 * 1000;
@@ -208,6 +209,7 @@ export async function createPush(
           .values(newPushRow(app.id, input, condition, requestHash, rowOpts, slots, localDelivery))
           .returning();
         if (!inserted) throw new Error('push insert returned nothing');
+        await emitPushEvent(tx, app.id, inserted.id, 'push.created');
         return inserted;
       }),
     );

@@ -29,6 +29,7 @@ import {
   stoppableSnapshot,
 } from './lifecycle.ts';
 import { languageCounts } from './localized.ts';
+import { emitPushEvent } from './webhook-events.ts';
 
 /** A wave as the workflow sees it: small enough for its history (at most one per offset, about 40). */
 export interface WavePlan {
@@ -185,6 +186,8 @@ export async function snapshotWave(
           update push_waves set status = 'sent', snapshot_at = clock_timestamp(), audience = ${audience},
             stored_offline = ${n}
           where push_id = ${pushId} and wave = ${wave}`);
+        // The first wave is the push's start.
+        if (push.snapshotAt === null) await emitPushEvent(tx, appId, pushId, 'push.started');
         return { audience, capped: skipped, languages, stored: n, first: push.snapshotAt === null };
       },
     ),

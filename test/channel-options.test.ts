@@ -88,7 +88,7 @@ describe('per-channel offline options', () => {
 
     expect(toApple.headers['apns-priority']).toBe('10');
     expect(toApple.headers).not.toHaveProperty('apns-collapse-id');
-    expect(toApple.payload).toEqual({ aps: { alert: { body: 'Hello' } } });
+    expect(toApple.payload).toEqual({ aps: { alert: { body: 'Hello' } }, pushId: expect.any(String) });
 
     expect(toGoogle.message.android).toMatchObject({
       priority: 'NORMAL',

@@ -108,6 +108,7 @@ describe('APNs client', () => {
       },
       ext: '{"route":"/inbox"}',
       orderId: '42',
+      pushId: 'push-1',
     });
   });
 
@@ -126,7 +127,7 @@ describe('APNs client', () => {
       'apns-topic': 'com.example.herald',
     });
     expect(headers).not.toHaveProperty('apns-collapse-id');
-    expect(fake.received[0]?.payload).toEqual({ aps: { alert: { body: 'Just a body' } } });
+    expect(fake.received[0]?.payload).toEqual({ aps: { alert: { body: 'Just a body' } }, pushId: 'push-2' });
 
     // Without a target topic the credential's topic is used, which this fake does not serve.
     const other = fakeApnsToken();

@@ -2,10 +2,11 @@
  * im_get_push_report reads many pushes at once; the native API reads one. This is the read it needs, and the
  * mapping of a native push row onto Tencent's report.
  */
-import { and, eq, inArray } from 'drizzle-orm';
+import { and, eq, gte, inArray, lt } from 'drizzle-orm';
 import type { Queryable } from '../../db/client.ts';
 import type { PushRow } from '../../db/pushes.ts';
-import { pushes } from '../../db/schema.ts';
+import { type ChannelCount, pushes } from '../../db/schema.ts';
+import { deliveredOf } from '../../pushes/engagement.ts';
 
 /** The app's pushes among `ids` (ids that name none are simply absent). */
 export async function findPushesByIds(
@@ -50,5 +51,39 @@ export function report(p: PushRow): TencentReport {
     StartTime: p.startedAt ? Math.floor(p.startedAt.getTime() / 1000) : 0,
     Finished: p.status === 'completed' ? total : reached,
     Total: total,
+  };
+}
+
+/** The app's pushes created in [from, to), for the statistics over a time range. */
+export async function findPushesCreatedBetween(db: Queryable, appId: string, from: Date, to: Date) {
+  return db
+    .select()
+    .from(pushes)
+    .where(and(eq(pushes.appId, appId), gte(pushes.createdAt, from), lt(pushes.createdAt, to)));
+}
+
+export interface TencentStatistics {
+  TotalCount: number;
+  SentCount: number;
+  DeliveredCount: number;
+  ClickCount: number;
+}
+
+/**
+ * timpush/all_member_push_statistics from the native counters:
+ * - TotalCount: the audience (accounts the push could reach).
+ * - SentCount: handed over: delivered online, synced on connect, and every provider notification attempted.
+ * - DeliveredCount: reached: online + synced + the notifications a provider accepted (the funnel's delivered).
+ * - ClickCount: accounts that reported a click (each once).
+ */
+export function statistics(rows: readonly PushRow[]): TencentStatistics {
+  const sum = (f: (p: PushRow) => number) => rows.reduce((s, p) => s + f(p), 0);
+  const attempted = (p: PushRow) =>
+    Object.values(p.channelCounts as Record<string, ChannelCount>).reduce((s, c) => s + c.sent + c.failed, 0);
+  return {
+    TotalCount: sum((p) => p.audienceCount),
+    SentCount: sum((p) => p.deliveredOnline + p.syncedLater + attempted(p)),
+    DeliveredCount: sum(deliveredOf),
+    ClickCount: sum((p) => p.clicked),
   };
 }

@@ -7,6 +7,11 @@ import { PushError } from '../../pushes/errors.ts';
 import { getPush, recallPush } from '../../pushes/service.ts';
 import type { Command } from './command.ts';
 import { TencentFailure } from './errors.ts';
+import { findPushesByIds, findPushesCreatedBetween, statistics } from './reports.ts';
+
+/** Tencent: at most 5 TaskIDs, and at most 30 days back. */
+const MAX_STATISTICS_TASKS = 5;
+const MAX_STATISTICS_DAYS = 30;
 
 const revoke: Command = async ({ deps, app, body }) => {
   const taskId = body.TaskId;
@@ -32,4 +37,50 @@ const revoke: Command = async ({ deps, app, body }) => {
   return {};
 };
 
-export const timpushCommands = { revoke };
+/**
+ * all_member_push_statistics: with TaskID, one result per push of the app (ids that name none are left out);
+ * without, the sum over the app's pushes created between StartTime and EndTime (Unix seconds, ≤ 30 days).
+ * PlatformStatistics is empty: Herald's per-channel figures are in GET /v1/pushes/{id}/funnel.
+ */
+const allMemberPushStatistics: Command = async ({ deps, app, body }) => {
+  const seconds = (field: 'StartTime' | 'EndTime') => {
+    const v = body[field];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0)
+      throw new TencentFailure('invalid_request', [field], 'required, Unix seconds');
+    return v;
+  };
+  const start = seconds('StartTime');
+  const end = seconds('EndTime');
+  if (end < start || end - start > MAX_STATISTICS_DAYS * 86_400)
+    throw new TencentFailure(
+      'invalid_request',
+      ['EndTime'],
+      `at most ${MAX_STATISTICS_DAYS} days after StartTime`,
+    );
+  const ids = body.TaskID ?? [];
+  if (!Array.isArray(ids) || ids.length > MAX_STATISTICS_TASKS || ids.some((id) => typeof id !== 'string'))
+    throw new TencentFailure(
+      'invalid_request',
+      ['TaskID'],
+      `at most ${MAX_STATISTICS_TASKS} TaskIDs (strings)`,
+    );
+  const { db } = deps.database;
+  if (ids.length === 0) {
+    const rows = await findPushesCreatedBetween(db, app.id, new Date(start * 1000), new Date(end * 1000));
+    return { ...statistics(rows), PlatformStatistics: [] };
+  }
+  const rows = await findPushesByIds(
+    db,
+    app.id,
+    (ids as string[]).filter((id) => /^[0-9a-f-]{36}$/.test(id)),
+  );
+  const byId = new Map(rows.map((p) => [p.id, p]));
+  return {
+    Results: [...new Set(ids as string[])].flatMap((id) => {
+      const p = byId.get(id);
+      return p ? [{ TaskID: id, ...statistics([p]), PlatformStatistics: [] }] : [];
+    }),
+  };
+};
+
+export const timpushCommands = { revoke, all_member_push_statistics: allMemberPushStatistics };

@@ -88,6 +88,12 @@ export interface HeraldClientOptions {
   language?: string;
 }
 
+/** The answer to `opened` / `clicked`: whether the push exists, and what was counted now (false: before). */
+export interface EngagementAnswer {
+  found: boolean;
+  counted: { opened: boolean; clicked: boolean };
+}
+
 export interface CloseInfo {
   code: number;
   reason: string;
@@ -298,6 +304,21 @@ export class HeraldClient {
     }) as Promise<{
       created: boolean;
     }>;
+  }
+
+  /**
+   * Reports that the user opened (saw) a message: counted once per account and message on the server, which
+   * feeds the push's report, its funnel and the app's webhooks. Sent now when open, else on the next welcome.
+   */
+  opened(id: string): Promise<EngagementAnswer> {
+    return this.request({ type: 'opened', id }).then((a) => a as unknown as EngagementAnswer);
+  }
+
+  /** Reports a click on a message (and so an open), with what was clicked (`action`, ≤ 128 characters). */
+  clicked(id: string, action?: string): Promise<EngagementAnswer> {
+    return this.request({ type: 'clicked', id, ...(action !== undefined ? { action } : {}) }).then(
+      (a) => a as unknown as EngagementAnswer,
+    );
   }
 
   /**

@@ -3,6 +3,7 @@ export {
   type ClientState,
   type CloseInfo,
   connectUrl,
+  type EngagementAnswer,
   HeraldClient,
   type HeraldClientOptions,
   HeraldError,

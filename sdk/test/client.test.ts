@@ -113,6 +113,22 @@ describe('HeraldClient from Node against the real server', () => {
     await until('the recall', () => log.recalls.some((r) => r.id === second));
   });
 
+  it('reports opens and clicks, counted once per account and message', async () => {
+    await api('POST', '/v1/accounts', { accounts: [{ id: 'ona' }] });
+    const c = new HeraldClient({ url: stack.url, token: await token('ona') });
+    open.push(c);
+    const log = record(c);
+    await c.connect();
+    const id = await push('open me from the SDK');
+    await until('the message', () => log.messages.some((m) => m.id === id));
+    expect(await c.opened(id)).toEqual({ found: true, counted: { opened: true, clicked: false } });
+    expect(await c.opened(id)).toEqual({ found: true, counted: { opened: false, clicked: false } });
+    expect(await c.clicked(id, 'more')).toEqual({ found: true, counted: { opened: false, clicked: true } });
+    expect(await c.clicked(id)).toEqual({ found: true, counted: { opened: false, clicked: false } });
+    expect(await c.opened('00000000-0000-7000-8000-000000000000')).toMatchObject({ found: false });
+    expect(await counters(id)).toMatchObject({ opened: 1, clicked: 1 });
+  });
+
   it('reconnects after a server restart and never hands a message over twice', async () => {
     // An API of its own on a fixed port, so it can be stopped and started again at the same address.
     const log0 = createLogger('silent');

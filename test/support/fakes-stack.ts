@@ -45,7 +45,12 @@ const secret = () => randomBytes(16).toString('hex');
  * token endpoint allowed; and a fake Web Push service, the one push service subscriptions may name
  * (HERALD_WEBPUSH_PUSH_SERVICES).
  */
-export async function startStackWithFakes(opts: { topic: string; projectId: string }): Promise<FakesStack> {
+export async function startStackWithFakes(opts: {
+  topic: string;
+  projectId: string;
+  /** More settings of the stack. */
+  env?: Record<string, string>;
+}): Promise<FakesStack> {
   const apnsKey = generateApnsKey({ topic: opts.topic, keyId: 'KEY1234567', teamId: 'TEAM123456' });
   const serviceAccount = generateServiceAccount(opts.projectId);
   const apns = await startFakeApns({
@@ -99,7 +104,7 @@ export async function startStackWithFakes(opts: { topic: string; projectId: stri
       vivoUrl: vivo.url,
       vivoCa: vivo.ca,
     }),
-    env: { HERALD_ALLOWED_TOKEN_URIS: fcm.tokenUri, HERALD_WEBPUSH_PUSH_SERVICES: webpush.url },
+    env: { HERALD_ALLOWED_TOKEN_URIS: fcm.tokenUri, HERALD_WEBPUSH_PUSH_SERVICES: webpush.url, ...opts.env },
   });
   return {
     stack,

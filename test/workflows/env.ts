@@ -106,6 +106,8 @@ export function mockActivities(overrides: Partial<PushActivities> = {}) {
     finishCampaign: async () => {},
     markPushFailed: async () => {},
     reconcileStranded: async () => ({ started: [], failed: [], found: 0 }),
+    deliverWebhookBatch: async () => ({ state: 'stopped' as const }),
+    disableWebhookEndpoint: async () => {},
     startScheduledPush: async ({ runId }) => ({ pushId: `push-of-${runId}`, pushWorkflowId: `wf-${runId}` }),
     recordScheduleRunFailure: async () => {},
     ...overrides,

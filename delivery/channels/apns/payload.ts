@@ -35,7 +35,8 @@ export function apnsPayload(n: ApnsNotification): Record<string, unknown> {
     'mutable-content': n.mutableContent ? 1 : undefined,
   });
   // Custom data first so that it can never overwrite `aps` or `ext`.
-  return omitUndefined({ ...n.data, aps, ext: n.ext });
+  // pushId beside aps, as FCM's data carries it: the app reports opens with it (POST /v1/engagement).
+  return omitUndefined({ ...n.data, aps, ext: n.ext, pushId: n.pushId });
 }
 
 /** A page's headers; `:path`, `authorization` and `apns-topic` are set per request. */
