@@ -306,7 +306,8 @@ describe('Web Push client', () => {
   });
 
   it('lets messages on the wire finish on close and fails the queued ones with ClientClosed', async () => {
-    const { fake, client, target } = await setup({ latencyMs: 300 }, { concurrency: 1 });
+    // The first answer takes 3 s, so the close surely comes while it is on the wire, even on a loaded machine.
+    const { fake, client, target } = await setup({ latencyMs: 3000 }, { concurrency: 1 });
     const [a, b] = [target(), target()];
     const page = client.send([a, b], full);
     await vi.waitFor(() => expect(fake.stats.arrived).toBe(1), { timeout: 5000, interval: 5 });
