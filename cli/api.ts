@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import { type ServerType, serve } from '@hono/node-server';
 import { createApi } from '../api/app.ts';
 import type { ApiDeps } from '../api/context.ts';
+import { API_KEEP_ALIVE_MS } from '../core/tunables.ts';
 import type { FanoutBus } from '../delivery/bus.ts';
 import {
   createGateway,
@@ -48,6 +49,11 @@ export async function startApi(deps: ApiDeps, options: ApiOptions = {}): Promise
     await gateway.stop();
     throw err;
   });
+  // Idle keep-alive connections outlive a client's own idle timeout (undici's is the server's hint less a
+  // second; load balancers idle out at 60 s), so the client, not the server, closes them: a server closing
+  // first races a request already on its way, which the client sees as ECONNRESET.
+  (server as Server).keepAliveTimeout = API_KEEP_ALIVE_MS;
+  (server as Server).headersTimeout = API_KEEP_ALIVE_MS + 1_000;
   (server as Server).on('upgrade', (req, socket, head) => gateway.handleUpgrade(req, socket, head));
   const url = `http://${deps.config.HOST === '0.0.0.0' ? '127.0.0.1' : deps.config.HOST}:${port}`;
   deps.log.info({ url }, 'api listening');

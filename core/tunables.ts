@@ -44,3 +44,9 @@ export const WEBPUSH_CONCURRENCY = 200;
 
 /** Keep-alive HTTP/1.1 sockets per push-service origin and app (an exchange holds its socket until answered). */
 export const WEBPUSH_SOCKETS_PER_ORIGIN = 50;
+
+/**
+ * How long the api keeps an idle HTTP keep-alive connection: longer than clients' own idle timeouts (undici's,
+ * load balancers' 60 s), so the client closes it first and never sends a request into a closing socket.
+ */
+export const API_KEEP_ALIVE_MS = 65_000;

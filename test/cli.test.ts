@@ -83,7 +83,8 @@ describe('herald start', () => {
     child.stderr?.on('data', (d: Buffer) => {
       out += d.toString();
     });
-    const deadline = Date.now() + 90_000;
+    // A first boot on a loaded machine (initdb, the dev server, migrations) can take minutes.
+    const deadline = Date.now() + 200_000;
     let status = 0;
     while (Date.now() < deadline && status !== 200) {
       status = await fetch(`http://127.0.0.1:${port}/readyz`).then(
@@ -107,7 +108,7 @@ describe('herald start', () => {
       const leftovers = spawnSync('pgrep', ['-f', pattern], { encoding: 'utf8' });
       expect(leftovers.stdout.trim(), pattern).toBe('');
     }
-  }, 120_000);
+  }, 240_000);
 });
 
 async function waitUntil(ok: () => boolean, ms = 10_000): Promise<void> {

@@ -51,7 +51,8 @@ describe('campaign workflow', () => {
     const mock = mockActivities();
     await t.withWorker(mock.activities, async (taskQueue) => {
       const { handle, campaignId, steps } = await start(taskQueue, [await inFromNow(HOUR)]);
-      const newAt = await inFromNow(1500);
+      // Far enough ahead that the update lands before it on a loaded machine.
+      const newAt = await inFromNow(5_000);
       const answered = await handle.executeUpdate(rescheduleCampaignUpdate, {
         args: [{ steps: [{ index: 0, at: newAt }] }],
       });
