@@ -1,5 +1,4 @@
 import { CancelledFailure, Context } from '@temporalio/activity';
-import { temporal } from '@temporalio/proto';
 import { and, eq } from 'drizzle-orm';
 import { type Element, notificationBody } from '../core/messages.ts';
 import { notificationsTotal } from '../core/metrics.ts';
@@ -41,6 +40,9 @@ const EVENT_OF: Record<SendOutcome['outcome'], NotificationEventType> = {
 };
 
 type Push = typeof pushes.$inferSelect;
+
+/** Temporal's enum value (temporal.api.enums.v1.TaskQueueType; its CommonJS module has no ESM named exports). */
+const TASK_QUEUE_TYPE_ACTIVITY = 2;
 
 /** How a push's (or a wave's) offline pages run in ranges: small, it goes into the workflow's history. */
 export interface PageRangePlan extends PageRange {
@@ -157,7 +159,7 @@ export function offlineActivities({
       const { pollers } = await ctx.client.workflowService.describeTaskQueue({
         namespace: ctx.info.workflowNamespace,
         taskQueue: { name: ctx.info.taskQueue },
-        taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+        taskQueueType: TASK_QUEUE_TYPE_ACTIVITY,
       });
       const since = Date.now() - 60_000;
       const seen = (pollers ?? []).filter((p) => {
