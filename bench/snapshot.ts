@@ -108,9 +108,13 @@ async function main() {
 
     const seeded = await seedBenchApp(database, { accounts: ACCOUNTS, apnsPct: 0, fcmPct: 0 });
     appId = seeded.app.id;
-    await db.execute(sql`
-      update accounts set language = (array['en-US', 'en-US', 'zh-CN', 'zh-Hant-TW', 'pt-BR', 'fr'])[1 + seq % 8]
-      where app_id = ${appId}`);
+    // A million rows outlast the pool's statement timeout on a busy machine.
+    await db.transaction(async (tx) => {
+      await tx.execute(sql`set local statement_timeout = 0`);
+      await tx.execute(sql`
+        update accounts set language = (array['en-US', 'en-US', 'zh-CN', 'zh-Hant-TW', 'pt-BR', 'fr'])[1 + seq % 8]
+        where app_id = ${appId}`);
+    });
     await db.execute(sql`vacuum (analyze) accounts`);
     log(`seed: ${seeded.seconds.toFixed(1)} s`);
     log();

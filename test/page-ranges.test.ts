@@ -184,7 +184,7 @@ async function recipientRows(pushId: string) {
 }
 
 it('one push, two workers: ranges run on both at once; every device once, counters and copies exact', async () => {
-  const total = 6000;
+  const total = 4000;
   const online = 12;
   const workers = await twoWorkers();
   const push = await pushToAll(total, online);
@@ -223,7 +223,7 @@ it('one push, two workers: ranges run on both at once; every device once, counte
 }, 300_000);
 
 it('one of two workers SIGKILLed mid-push: the other finishes its ranges; nothing twice, losses within the bound', async () => {
-  const total = 6000;
+  const total = 4000;
   const [first] = await twoWorkers();
   const push = await pushToAll(total, 0);
   await waitFor(
