@@ -10,8 +10,10 @@ export interface ActivityDeps {
   log: Logger;
   /** Recipients per keyset page (~1,000). */
   batchSize: number;
-  /** Pages one activity call handles before handing back to the workflow. */
+  /** Pages one activity call handles before handing back to the workflow: a page range's size in pages. */
   pagesPerActivity: number;
+  /** Page ranges of one push at once (HERALD_PAGE_PARALLELISM); unset: sized from the task queue's workers. */
+  pageParallelism?: number | undefined;
   /** Start the workflows the reconciler starts with Herald's search attributes (HERALD_SEARCH_ATTRIBUTES). */
   searchAttributes?: boolean | undefined;
   /** Webhook delivery: whether endpoints may be private or loopback addresses (HERALD_WEBHOOK_ALLOW_PRIVATE). */

@@ -2,7 +2,12 @@ import { CancelledFailure, Context } from '@temporalio/activity';
 import { and, eq } from 'drizzle-orm';
 import { type Element, notificationBody } from '../core/messages.ts';
 import { notificationsTotal } from '../core/metrics.ts';
-import { PACED_ACTIVITY_MS, PAGES_IN_FLIGHT } from '../core/tunables.ts';
+import {
+  MAX_PAGE_PARALLELISM,
+  PACED_ACTIVITY_MS,
+  PAGE_RANGES_PER_WORKER,
+  PAGES_IN_FLIGHT,
+} from '../core/tunables.ts';
 import { type App, findAppById } from '../db/apps.ts';
 import { pushes } from '../db/schema.ts';
 import type { CommonNotification, SendOutcome } from '../delivery/channel.ts';
@@ -16,9 +21,13 @@ import {
   claimPage,
   countAwaitingLive,
   disableDevices,
+  numberedRows,
   offlineCursorOf,
+  openRange,
   type PageDevice,
+  type PageRange,
   ProviderTally,
+  rangeCursorOf,
 } from '../pushes/offline-pages.ts';
 import { advancePace, paceDelayMs, throttledPageSize } from '../pushes/throttle.ts';
 import { type NotificationEventType, wantedEventTypes } from '../pushes/webhook-events.ts';
@@ -31,6 +40,17 @@ const EVENT_OF: Record<SendOutcome['outcome'], NotificationEventType> = {
 };
 
 type Push = typeof pushes.$inferSelect;
+
+/** Temporal's enum value (temporal.api.enums.v1.TaskQueueType; its CommonJS module has no ESM named exports). */
+const TASK_QUEUE_TYPE_ACTIVITY = 2;
+
+/** How a push's (or a wave's) offline pages run in ranges: small, it goes into the workflow's history. */
+export interface PageRangePlan extends PageRange {
+  /** Rows per range: one activity's worth of pages. */
+  rangeRows: number;
+  /** Ranges at once. */
+  parallelism: number;
+}
 
 /**
  * What every channel shows for this push in one language variant (0: the default), from that variant's elements
@@ -125,8 +145,33 @@ export function offlineActivities({
   log,
   batchSize,
   pagesPerActivity,
+  pageParallelism,
 }: ActivityDeps) {
   const { db } = database;
+
+  /**
+   * The worker processes polling this activity's task queue for activities now (distinct poller identities
+   * Temporal saw in the last minute); 1 when Temporal cannot say.
+   */
+  async function activityWorkers(): Promise<number> {
+    const ctx = Context.current();
+    try {
+      const { pollers } = await ctx.client.workflowService.describeTaskQueue({
+        namespace: ctx.info.workflowNamespace,
+        taskQueue: { name: ctx.info.taskQueue },
+        taskQueueType: TASK_QUEUE_TYPE_ACTIVITY,
+      });
+      const since = Date.now() - 60_000;
+      const seen = (pollers ?? []).filter((p) => {
+        const at = p.lastAccessTime?.seconds;
+        return p.identity && (at == null || Number(at) * 1000 >= since);
+      });
+      return Math.max(1, new Set(seen.map((p) => p.identity)).size);
+    } catch (err) {
+      log.warn({ err }, "could not count the task queue's workers: pages run as for one");
+      return 1;
+    }
+  }
 
   /** The push, its app, and the notification events an endpoint of the app wants (read once per activity). */
   async function load({ appId, pushId }: PushRef): Promise<{ push: Push; app: App; events: Set<string> }> {
@@ -213,27 +258,43 @@ export function offlineActivities({
 
   return {
     /**
-     * Pages through the offline recipients by keyset, heartbeating the cursor after each page so a retry
-     * (a crashed worker, a timeout) resumes after the last page that committed.
+     * Claims and sends offline pages, heartbeating the cursor after each page so a retry (a crashed worker, a
+     * timeout) resumes after the last page that committed. With `range`: the pages of that range of numbered
+     * rows, its cursor in push_page_ranges (other ranges of the push run beside it, on this worker or others);
+     * `done` once the range is exhausted. Without (a push snapshotted before row numbers): keyset pages by
+     * account_seq on the push's (or wave's) cursor, `done` once the push (or wave) is.
      */
     async deliverOfflinePages(input: {
       appId: string;
       pushId: string;
       cursor: number;
-      /** A local-time push's wave: its rows only (pushes/waves.ts). */
+      /** A local-time push's wave: its counters (and, without a range, its rows only; pushes/waves.ts). */
       wave?: number | undefined;
+      /** Rows first..last (row_no) of the push: one range of its pages (the workflow runs several at once). */
+      range?: PageRange | undefined;
     }): Promise<{ cursor: number; done: boolean; awaitingLive: number }> {
       const ctx = Context.current();
       const { push, app, events } = await load(input);
       const ref = { appId: push.appId, pushId: push.id };
-      const { wave } = input;
-      // A retry cannot know what the lost attempt marked: the rows say.
-      let awaitingLive = ctx.info.attempt > 1 ? await countAwaitingLive(db, ref, wave) : 0;
+      const { wave, range } = input;
+      const storedCursor = () =>
+        range
+          ? rangeCursorOf(db, ref, range)
+          : wave === undefined
+            ? Promise.resolve(push.offlineCursor)
+            : offlineCursorOf(db, ref, wave);
       // The stored cursor is the truth: pages up to it were claimed, by this attempt or an earlier one.
+      const details = ctx.info.heartbeatDetails as { cursor?: number } | undefined;
       let cursor = Math.max(
         input.cursor,
-        wave === undefined ? push.offlineCursor : await offlineCursorOf(db, ref, wave),
+        details?.cursor ?? 0,
+        range ? await openRange(db, ref, range) : await storedCursor(),
       );
+      // A retry cannot know what the lost attempt marked: the rows say (the range's claimed rows, or all).
+      let awaitingLive =
+        ctx.info.attempt > 1
+          ? await countAwaitingLive(db, ref, wave, range ? { first: range.first, last: cursor } : undefined)
+          : 0;
       const renderings = new Renderings(push);
       const tally = new ProviderTally();
       const inFlight = new Set<Promise<void>>();
@@ -247,6 +308,7 @@ export function offlineActivities({
       try {
         for (let i = 0; paced ? paced.timeLeft() : i < pagesPerActivity; i++) {
           if (ctx.cancellationSignal.aborted) throw new CancelledFailure('push stopped');
+          if (range && cursor >= range.last) return { cursor, done: true, awaitingLive };
           await paced?.wait(cursor);
           const carried = tally.take();
           const page = await claimPage(db, ref, {
@@ -255,6 +317,7 @@ export function offlineActivities({
             wantDevices: renderings.any,
             tally: carried,
             wave,
+            range,
           }).catch((err: unknown) => {
             // The claim rolled back with the results it carried: they are written in `finally` instead.
             tally.merge(carried);
@@ -264,7 +327,7 @@ export function offlineActivities({
           awaitingLive += page.awaitingLive;
           if (page.lastSeq === null) return { cursor, done: true, awaitingLive };
           if (!page.claimed) {
-            cursor = Math.max(cursor, await offlineCursorOf(db, ref, wave));
+            cursor = Math.max(cursor, await storedCursor());
             continue;
           }
           cursor = page.lastSeq;
@@ -276,11 +339,35 @@ export function offlineActivities({
           }
           ctx.heartbeat({ cursor });
         }
-        return { cursor, done: false, awaitingLive };
+        return { cursor, done: range !== undefined && cursor >= range.last, awaitingLive };
       } finally {
         await Promise.all(inFlight);
         await addProviderCounts(db, ref, tally, wave);
       }
+    },
+
+    /**
+     * How a push's (or a wave's) offline pages run: its numbered rows, the rows per range (one activity's
+     * pages) and how many ranges at once: HERALD_PAGE_PARALLELISM, else the workers polling this task queue
+     * for activities now × PAGE_RANGES_PER_WORKER, at most MAX_PAGE_PARALLELISM; 1 for a throttled push (its
+     * pace, not the workers, is its limit). Undefined when the rows were snapshotted before row numbers. Called
+     * once per push or wave: the answer is in the workflow's history.
+     */
+    async planPageRanges(input: PushRef & { wave?: number | undefined }): Promise<PageRangePlan | undefined> {
+      const rows = await numberedRows(db, input, input.wave);
+      if (!rows) return undefined;
+      const [push] = await db
+        .select({ throttle: pushes.throttlePerMinute })
+        .from(pushes)
+        .where(and(eq(pushes.appId, input.appId), eq(pushes.id, input.pushId)));
+      const parallelism = push?.throttle
+        ? 1
+        : (pageParallelism ?? (await activityWorkers()) * PAGE_RANGES_PER_WORKER);
+      return {
+        ...rows,
+        rangeRows: pagesPerActivity * batchSize,
+        parallelism: Math.max(1, Math.min(MAX_PAGE_PARALLELISM, parallelism)),
+      };
     },
 
     /**

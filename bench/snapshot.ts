@@ -1,6 +1,6 @@
 /**
  * What language variants and the frequency cap cost the audience snapshot (run by hand):
- *   npx tsx bench/snapshot.ts [--accounts 100000] [--runs 3] [--keep]
+ *   npx tsx bench/snapshot.ts [--accounts 100000] [--runs 3] [--keep] [--only plain,variants,cap]
  *
  * Seeds N accounts with bench/seed.ts (all eligible, no devices) into a scratch database of its own
  * (`herald_bench_snapshot`, dropped at the end unless --keep; DATABASE_URL to use another), gives 75% of them a
@@ -37,6 +37,8 @@ const flag = (name: string, fallback: number) => {
 const ACCOUNTS = flag('accounts', 100_000);
 const RUNS = flag('runs', 3);
 const KEEP = args.includes('--keep');
+/** Which scenarios run (by the first word of their label); all when absent. */
+const ONLY = args.includes('--only') ? (args[args.indexOf('--only') + 1] ?? '').split(',') : undefined;
 const ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 const SCRATCH = 'herald_bench_snapshot';
 const log = (line = '') => process.stdout.write(`${line}\n`);
@@ -106,22 +108,29 @@ async function main() {
 
     const seeded = await seedBenchApp(database, { accounts: ACCOUNTS, apnsPct: 0, fcmPct: 0 });
     appId = seeded.app.id;
-    await db.execute(sql`
-      update accounts set language = (array['en-US', 'en-US', 'zh-CN', 'zh-Hant-TW', 'pt-BR', 'fr'])[1 + seq % 8]
-      where app_id = ${appId}`);
+    // A million rows outlast the pool's statement timeout on a busy machine.
+    await db.transaction(async (tx) => {
+      await tx.execute(sql`set local statement_timeout = 0`);
+      await tx.execute(sql`
+        update accounts set language = (array['en-US', 'en-US', 'zh-CN', 'zh-Hant-TW', 'pt-BR', 'fr'])[1 + seq % 8]
+        where app_id = ${appId}`);
+    });
     await db.execute(sql`vacuum (analyze) accounts`);
     log(`seed: ${seeded.seconds.toFixed(1)} s`);
     log();
 
     const id = appId;
     const cap = (max: number) => ({ max, windowHours: 24 });
-    const scenarios: Scenario[] = [
+    const every: Scenario[] = [
       { label: 'plain' },
       { label: '3 variants', localized: VARIANTS },
       { label: 'cap, < max pushes', cap: cap(2), counting: ['all'] },
       { label: 'cap, none at it', cap: cap(2), counting: [0, 1] },
       { label: 'cap, all at it', cap: cap(3), counting: ['all', 'all', 'all'] },
     ];
+    const scenarios = every.filter(
+      (s) => !ONLY || ONLY.some((word) => s.label.startsWith(word) || s.label.includes(` ${word}`)),
+    );
 
     /** One timed snapshot of a push to everyone under scenario `s`; its counting pushes exist only meanwhile. */
     const once = async (s: Scenario) => {

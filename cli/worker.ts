@@ -170,6 +170,8 @@ export async function startWorker(opts: {
   batchSize?: number;
   /** Test-only knobs of the activities. */
   testing?: ActivityTesting | undefined;
+  /** Tests: activities this worker runs at once (Temporal's default otherwise). */
+  maxConcurrentActivities?: number | undefined;
   /** The SDK's own worker metrics in this process's `/metrics` (the herald commands; not the tests). */
   sdkMetrics?: boolean;
 }): Promise<WorkerHandle> {
@@ -184,6 +186,7 @@ export async function startWorker(opts: {
     log: log.child({ component: 'activities' }),
     batchSize: opts.batchSize ?? config.HERALD_PAGE_SIZE,
     pagesPerActivity: PAGES_PER_ACTIVITY,
+    pageParallelism: config.HERALD_PAGE_PARALLELISM,
     searchAttributes: config.HERALD_SEARCH_ATTRIBUTES,
     webhooks: { allowPrivate: config.HERALD_WEBHOOK_ALLOW_PRIVATE },
     testing: opts.testing,
@@ -207,6 +210,9 @@ export async function startWorker(opts: {
     sinks: workflowSpanSinks(),
     workflowBundle: opts.workflowBundle ?? (await bundleInChildProcess(tmpBundle)),
     shutdownGraceTime: config.HERALD_SHUTDOWN_GRACE_SECONDS * 1000,
+    ...(opts.maxConcurrentActivities
+      ? { maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities }
+      : {}),
     // Heartbeats carry cancellation: send them often enough that a cancel stops a fan-out within a second.
     maxHeartbeatThrottleInterval: '1 second',
   }).finally(() => rm(tmpBundle, { force: true }));

@@ -11,8 +11,21 @@
  */
 export const PAGES_IN_FLIGHT = 4;
 
-/** Offline pages one deliverOfflinePages activity handles before handing its cursor back to the workflow. */
+/**
+ * Offline pages one deliverOfflinePages activity handles before handing its cursor back to the workflow; a
+ * push's numbered rows are split into ranges of this many pages, which run in parallel.
+ */
 export const PAGES_PER_ACTIVITY = 50;
+
+/**
+ * Page ranges of one push at once per worker polling its task queue, when HERALD_PAGE_PARALLELISM is unset: two,
+ * so a worker's next range is claiming while another waits on the providers (each range has its own
+ * PAGES_IN_FLIGHT, so a worker killed mid-push loses at most this many times that many pages).
+ */
+export const PAGE_RANGES_PER_WORKER = 2;
+
+/** The most page ranges of one push at once (HERALD_PAGE_PARALLELISM, or sized from the workers). */
+export const MAX_PAGE_PARALLELISM = 32;
 
 /**
  * How long one deliverOfflinePages activity of a throttled push runs (pacing, not sending, takes its time)

@@ -34,8 +34,10 @@ export interface RecipientSource {
  * Writes a push's recipients into a partition of their own: loaded into a bare table first, indexed in one
  * pass, then attached (its CHECK constraint spares the attach a validation scan). Building the indexes after
  * the load is about a third cheaper than maintaining them row by row, and attaching takes a lighter lock on
- * `push_recipients` than creating the partition in place. Run inside the caller's transaction. DDL takes no
- * bound parameters: the id is checked against PUSH_ID. Answers the rows written and the rows left out.
+ * `push_recipients` than creating the partition in place. The rows are numbered 1..N (`row_no`) in the order the
+ * select yields them, which costs no sort; the partition's own (row_no) index makes every offline page an index
+ * range scan (pushes/offline-pages.ts). Run inside the caller's transaction. DDL takes no bound parameters: the
+ * id is checked against PUSH_ID. Answers the rows written (numbered 1..inserted) and the rows left out.
  */
 export async function snapshotRecipients(
   tx: Queryable,
@@ -52,24 +54,30 @@ export async function snapshotRecipients(
       `create table "${name}" (like push_recipients including defaults, check (push_id = '${pushId}'))`,
     ),
   );
-  const written = await insertRecipients(tx, pushId, name, source, wave ?? 0, sql``);
+  const written = await insertRecipients(tx, pushId, name, source, wave ?? 0, { after: 0 });
   await tx.execute(sql.raw(`alter table "${name}" add primary key (push_id, account_seq)`));
   await tx.execute(sql.raw(`create index on "${name}" (account_id)`));
-  // A wave's pages and counts read its rows only (pushes/offline-pages.ts).
+  await tx.execute(sql.raw(rowNoIndex(name)));
+  // A wave's counts and the frequency cap read its rows only (db/frequency-cap.ts).
   if (wave !== undefined) await tx.execute(sql.raw(`create index on "${name}" (wave, account_seq)`));
   await tx.execute(
     sql.raw(`alter table push_recipients attach partition "${name}" for values in ('${pushId}')`),
   );
-  // Autovacuum may not get to a fresh partition before the push is over; without statistics the planner
-  // turns each keyset page into a scan of everything after it.
+  // Autovacuum may not get to a fresh partition before the push is over; the gateways' reads by account and
+  // the sync need its statistics (the pages' closed row_no ranges do not).
   await tx.execute(sql.raw(`analyze "${name}"`));
   return written;
 }
 
+/** The partition's own index of row numbers (not on the parent: partitions from before it have none). */
+const rowNoIndex = (name: string) => `create index if not exists "${name}_row_no" on "${name}" (row_no)`;
+
 /**
- * One INSERT … SELECT of `source` into the table `name`, every row in wave `wave`; with the cap's skipped
- * accounts counted in the same statement, so the rows written and the accounts counted come from one look at
- * the accounts.
+ * One INSERT … SELECT of `source` into the table `name`, every row in wave `wave`, numbered after `after`
+ * (`row_number() over ()`: in the order the select yields them, no sort); with the cap's skipped accounts counted
+ * in the same statement, so the rows written and the accounts counted come from one look at the accounts.
+ * `append`: the partition may hold some of the accounts already (an earlier wave's): they are left out before
+ * the numbering, so the numbers stay dense.
  */
 async function insertRecipients(
   tx: Queryable,
@@ -77,10 +85,16 @@ async function insertRecipients(
   name: string,
   source: RecipientSource,
   wave: number,
-  onConflict: SQL,
+  numbering: { after: number; append?: boolean },
 ): Promise<{ inserted: number; skipped: number }> {
-  const into = sql`insert into ${sql.identifier(name)} (push_id, account_seq, account_id, variant, wave)
-    select ${pushId}, r.seq, r.account_id, r.variant, ${wave}::smallint from (${source.select}) r ${onConflict}`;
+  const fresh = numbering.append
+    ? sql`where not exists (select 1 from ${sql.identifier(name)} t where t.account_seq = r.seq)`
+    : sql``;
+  const onConflict = numbering.append ? sql`on conflict (push_id, account_seq) do nothing` : sql``;
+  const into = sql`insert into ${sql.identifier(name)} (push_id, account_seq, account_id, variant, wave, row_no)
+    select ${pushId}, r.seq, r.account_id, r.variant, ${wave}::smallint,
+      ${numbering.after}::bigint + row_number() over ()
+    from (${source.select}) r ${fresh} ${onConflict}`;
   if (!source.skipped) return { inserted: (await tx.execute(into)).count, skipped: 0 };
   const [row] = await tx.execute<{ inserted: number; skipped: number }>(sql`
     with ${source.skipped.with}, ins as (${into} returning 1)
@@ -98,19 +112,26 @@ export async function recipientPartitionExists(tx: Queryable, pushId: string): P
 
 /**
  * A later wave of a local-time push: its recipients are inserted into the push's attached partition (its
- * indexes kept row by row). An account some earlier wave already took (it moved to a later zone meanwhile)
- * is left there, so nobody gets the push twice. Answers how many rows this wave added, and how many accounts
- * the source's `skipped` counted (the frequency cap's).
+ * indexes kept row by row), numbered after the rows already there. An account some earlier wave already took
+ * (it moved to a later zone meanwhile) is left there, so nobody gets the push twice. Answers how many rows this
+ * wave added (numbered `after` + 1 … `after` + inserted), and how many accounts the source's `skipped` counted.
  */
 export async function appendRecipients(
   tx: Queryable,
   pushId: string,
   wave: number,
   source: RecipientSource,
-): Promise<{ inserted: number; skipped: number }> {
+): Promise<{ inserted: number; skipped: number; after: number }> {
   const name = recipientPartition(pushId);
   await tx.execute(sql`set local statement_timeout = '15min'`);
-  return insertRecipients(tx, pushId, name, source, wave, sql`on conflict (push_id, account_seq) do nothing`);
+  // A partition whose first wave was snapshotted before row numbers has no index of them yet.
+  await tx.execute(sql.raw(rowNoIndex(name)));
+  const [top] = await tx.execute<{ n: string }>(
+    sql`select coalesce(max(row_no), 0)::text as n from ${sql.identifier(name)}`,
+  );
+  const after = Number(top?.n ?? 0);
+  const written = await insertRecipients(tx, pushId, name, source, wave, { after, append: true });
+  return { ...written, after };
 }
 
 /**

@@ -235,8 +235,13 @@ export const pushes = pgTable(
     failureReason: text('failure_reason'),
     /** Local-time delivery and the send window; null for a push that goes to everyone at once. */
     localDelivery: jsonb('local_delivery').$type<LocalDelivery>(),
-    /** The last account_seq whose offline page has been claimed: pages after it are still to send. */
+    /**
+     * A push snapshotted before page ranges (`lastRow` null): the last account_seq whose offline page has been
+     * claimed. Pushes with numbered rows keep their cursors per range (push_page_ranges).
+     */
     offlineCursor: bigint('offline_cursor', { mode: 'number' }).notNull().default(0),
+    /** The number of recipient rows, numbered 1..lastRow by the snapshot (`row_no`); null before page ranges. */
+    lastRow: bigint('last_row', { mode: 'number' }),
     audienceCount: counter('audience_count'),
     deliveredOnline: counter('delivered_online'),
     storedOffline: counter('stored_offline'),
@@ -322,6 +327,11 @@ export const pushRecipients = pgTable(
     wave: smallint('wave').notNull().default(0),
     /** Which variant of a localized push the recipient gets: 0 the default, i the push's localized[i - 1]. */
     variant: smallint('variant').notNull().default(0),
+    /**
+     * Dense 1..N within the push, given by the snapshot (a wave's rows continue after the earlier waves'): what
+     * offline pages and their ranges walk, by the partition's own (row_no) index. 0 in rows from before it.
+     */
+    rowNo: bigint('row_no', { mode: 'number' }).notNull().default(0),
   },
   (t) => [
     primaryKey({ columns: [t.pushId, t.accountSeq] }),
@@ -354,11 +364,37 @@ export const pushWaves = pgTable(
     audience: integer('audience').notNull().default(0),
     storedOffline: integer('stored_offline').notNull().default(0),
     deliveredOnline: integer('delivered_online').notNull().default(0),
+    /** A wave snapshotted before page ranges: the last account_seq of its claimed pages. */
     offlineCursor: bigint('offline_cursor', { mode: 'number' }).notNull().default(0),
+    /** The wave's recipient rows are row_no firstRow..lastRow of the push; null before page ranges. */
+    firstRow: bigint('first_row', { mode: 'number' }),
+    lastRow: bigint('last_row', { mode: 'number' }),
     channelCounts: jsonb('channel_counts').$type<Record<string, ChannelCount>>().notNull().default({}),
   },
   (t) => [
     primaryKey({ columns: [t.pushId, t.wave] }),
+    foreignKey({ columns: [t.appId, t.pushId], foreignColumns: [pushes.appId, pushes.id] }).onDelete(
+      'cascade',
+    ),
+  ],
+);
+
+/**
+ * The offline page ranges of a push that have started: rows firstRow..lastRow (row_no) of its recipients, and
+ * the last row_no whose page has been claimed (`cursor`, firstRow - 1 before the first). A page is claimed by
+ * moving its range's cursor with a compare-and-set, so two attempts at a range never both claim a page.
+ */
+export const pushPageRanges = pgTable(
+  'push_page_ranges',
+  {
+    appId: text('app_id').notNull(),
+    pushId: text('push_id').notNull(),
+    firstRow: bigint('first_row', { mode: 'number' }).notNull(),
+    lastRow: bigint('last_row', { mode: 'number' }).notNull(),
+    cursor: bigint('cursor', { mode: 'number' }).notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.pushId, t.firstRow] }),
     foreignKey({ columns: [t.appId, t.pushId], foreignColumns: [pushes.appId, pushes.id] }).onDelete(
       'cascade',
     ),

@@ -183,7 +183,8 @@ async function snapshotIn(
   const languages = push.localized ? languageCounts(push.localized, perVariant) : undefined;
   // started_at is when the snapshot began (the transaction's now()), snapshot_at when it ended.
   await tx.execute(sql`
-    update pushes set snapshot_at = clock_timestamp(), audience_count = ${audience}, status = 'running',
+    update pushes set snapshot_at = clock_timestamp(), audience_count = ${audience}, last_row = ${audience},
+      status = 'running',
       stored_offline = ${stored}, over_cap = ${skipped}, cap_until = ${cap ? capUntil(cap) : null},
       language_counts = ${languages ? JSON.stringify(languages) : null}::jsonb,
       started_at = coalesce(started_at, now()),
@@ -344,7 +345,7 @@ export async function dropRecipients(db: Queryable, { pushId }: PushRef): Promis
 
 /**
  * A canceled local-time push: its waves still to come are marked canceled, and the rows of the waves sent whose
- * offline page was never reached become `skipped` (no stored copy: as for a plain push, only the pages reached
+ * offline page was never reached (no page range's cursor covers them) become `skipped` (no stored copy: as for a plain push, only the pages reached
  * keep theirs). The push's cursor then covers every row left, so sync offers exactly the copies kept.
  */
 async function cancelWaves(db: Queryable, { appId, pushId }: PushRef): Promise<void> {
@@ -355,7 +356,10 @@ async function cancelWaves(db: Queryable, { appId, pushId }: PushRef): Promise<v
       update push_recipients r set state = ${RecipientState.skipped}
       from push_waves w
       where exists (select 1 from waved) and r.push_id = ${pushId} and w.push_id = ${pushId}
-        and w.wave = r.wave and r.account_seq > w.offline_cursor and r.state = ${RecipientState.pending}
+        and w.wave = r.wave and r.state = ${RecipientState.pending}
+        and case when r.row_no = 0 then r.account_seq > w.offline_cursor
+          else not exists (select 1 from push_page_ranges g where g.push_id = ${pushId}
+                           and g.first_row <= r.row_no and r.row_no <= g.cursor) end
     ), waves as (
       update push_waves set status = 'canceled' where push_id = ${pushId} and status = 'waiting'
     )

@@ -117,14 +117,25 @@ const devicesOf = (appId: string, who: SQL) => sql`coalesce((
   ) x
 ), '[]'::json)`;
 
+/** Rows firstRow..lastRow (row_no) of a push's recipients: one range of its offline pages (push_page_ranges). */
+export interface PageRange {
+  first: number;
+  last: number;
+}
+
 /**
- * Claims the next keyset page in one statement: it moves the push's offline cursor past the page (only if
- * nobody moved it first), adds the provider results counted since the last claim to the push's counters (so
- * they cost no statement of their own and no second lock on the push row), and returns the live devices of the
- * page's recipients who are still undelivered and not connected to a live gateway. The page's undelivered
- * recipients who ARE connected become `awaitingLive` in the same statement (a write only for connected
- * accounts): the live send owes them the push, and the fallback (claimLiveFallbackPage) covers a send that
- * fails. The claim commits before any notification goes out, so a retried page is never sent twice.
+ * Claims the next page in one statement: it moves the cursor past the page (only if nobody moved it first),
+ * adds the provider results counted since the last claim to the push's counters (so they cost no statement of
+ * their own), and returns the live devices of the page's recipients who are still undelivered and not connected
+ * to a live gateway. The page's undelivered recipients who ARE connected become `awaitingLive` in the same
+ * statement (a write only for connected accounts): the live send owes them the push, and the fallback
+ * (claimLiveFallbackPage) covers a send that fails. The claim commits before any notification goes out, so a
+ * retried page is never sent twice.
+ *
+ * With `range`, a page is the next rows by `row_no` within the range (an index range scan of the partition's
+ * row numbers) and the cursor is the range's (push_page_ranges), so ranges of one push are claimed in parallel.
+ * Without it (a push or wave snapshotted before row numbers) a page is the next rows by `account_seq` and the
+ * cursor is the push row's, or the wave's.
  */
 export async function claimPage(
   db: Queryable,
@@ -134,30 +145,46 @@ export async function claimPage(
     size: number;
     wantDevices: boolean;
     tally: ProviderTally;
-    /** A local-time push's wave: only its rows, its own cursor, and its counters beside the push's. */
+    /** A local-time push's wave: its counters beside the push's (and without `range`, its rows and cursor). */
     wave?: number | undefined;
+    range?: PageRange | undefined;
   },
 ): Promise<ClaimedPage> {
-  const { cursor, size, wantDevices, tally, wave } = page;
-  // A wave's cursor is its push_waves row's; a plain push's is the push row's.
-  const claim =
-    wave === undefined
-      ? sql`update pushes set offline_cursor = (select max(account_seq) from page), ${tally.increments()}
+  const { cursor, size, wantDevices, tally, wave, range } = page;
+  const key = range ? sql.raw('row_no') : sql.raw('account_seq');
+  const counted = (table: SQL, where: SQL) =>
+    tally.empty
+      ? []
+      : [sql`update ${table} set ${tally.increments()} where ${where} and exists (select 1 from claim)`];
+  let claim: SQL;
+  let rowsOf: SQL;
+  let counts: SQL[];
+  if (range) {
+    claim = sql`update push_page_ranges set cursor = (select max(key) from page)
+      where push_id = ${pushId} and first_row = ${range.first} and cursor = ${cursor}
+        and exists (select 1 from page)
+      returning cursor`;
+    rowsOf = sql`and r0.row_no <= ${range.last}`;
+    counts = [
+      ...counted(sql`pushes`, sql`app_id = ${appId} and id = ${pushId}`),
+      ...(wave === undefined ? [] : counted(sql`push_waves`, sql`push_id = ${pushId} and wave = ${wave}`)),
+    ];
+  } else if (wave === undefined) {
+    claim = sql`update pushes set offline_cursor = (select max(key) from page), ${tally.increments()}
       where app_id = ${appId} and id = ${pushId} and offline_cursor = ${cursor}
         and exists (select 1 from page)
-      returning offline_cursor`
-      : sql`update push_waves set offline_cursor = (select max(account_seq) from page), ${tally.increments()}
+      returning offline_cursor as cursor`;
+    rowsOf = sql``;
+    counts = [];
+  } else {
+    claim = sql`update push_waves set offline_cursor = (select max(key) from page), ${tally.increments()}
       where push_id = ${pushId} and wave = ${wave} and offline_cursor = ${cursor}
         and exists (select 1 from page)
-      returning offline_cursor`;
-  const ofWave = wave === undefined ? sql`` : sql`and r0.wave = ${wave}`;
-  const pushCounts =
-    wave === undefined || tally.empty
-      ? sql``
-      : sql`, pushed as (
-      update pushes set ${tally.increments()}
-      where app_id = ${appId} and id = ${pushId} and exists (select 1 from claim)
-    )`;
+      returning offline_cursor as cursor`;
+    rowsOf = sql`and r0.wave = ${wave}`;
+    counts = counted(sql`pushes`, sql`app_id = ${appId} and id = ${pushId}`);
+  }
+  const countCtes = counts.map((c, i) => sql`, counted${sql.raw(String(i))} as (${c})`);
   // Its awaitingLive marks and a gateway's online marks take the same rows and the push row in either order.
   const rows = await traceStatement('claim offline page', () =>
     retryingDeadlocks(() =>
@@ -170,17 +197,17 @@ export async function claimPage(
       }>(sql`
     with page as (
       -- Presence is looked up for undelivered rows only.
-      select r0.account_seq, r0.account_id, r0.state, r0.variant,
+      select r0.${key} as key, r0.account_seq, r0.account_id, r0.state, r0.variant,
         r0.state = ${S.pending} and ${connectedNow(appId, sql`r0.account_id`)} as connected
       from push_recipients r0
-      where r0.push_id = ${pushId} ${ofWave} and r0.account_seq > ${cursor}
-      order by r0.account_seq limit ${size}
+      where r0.push_id = ${pushId} and r0.${key} > ${cursor} ${rowsOf}
+      order by r0.${key} limit ${size}
     ), offline as (
       select p.account_id, p.variant from page p
       where ${wantDevices} and p.state = ${S.pending} and not p.connected
     ), claim as (
       ${claim}
-    )${pushCounts}, awaiting as (
+    )${sql.join(countCtes, sql``)}, awaiting as (
       update push_recipients r set state = ${S.awaitingLive}
       from page p
       where r.push_id = ${pushId} and r.account_seq = p.account_seq
@@ -188,8 +215,8 @@ export async function claimPage(
       returning 1
     ), notified as (${tally.events(appId, pushId, sql`exists (select 1 from claim)`)}
     )
-    select (select max(account_seq) from page)::text as last_seq,
-           (select offline_cursor from claim)::text as claimed_to,
+    select (select max(key) from page)::text as last_seq,
+           (select cursor from claim)::text as claimed_to,
            (select count(*)::int from awaiting) as awaiting,
            (select count(*)::int from page) as recipients,
            ${devicesOf(appId, sql`offline`)} as devices`),
@@ -203,6 +230,56 @@ export async function claimPage(
     recipients: row?.recipients ?? 0,
     devices: toDevices(row?.devices),
   };
+}
+
+/**
+ * A range's stored cursor, its row made first if no attempt has started the range yet (cursor first - 1): the
+ * truth a retried or resumed attempt starts from.
+ */
+export async function openRange(
+  db: Queryable,
+  { appId, pushId }: PushRef,
+  range: PageRange,
+): Promise<number> {
+  const [row] = await db.execute<{ cursor: string }>(sql`
+    with made as (
+      insert into push_page_ranges (app_id, push_id, first_row, last_row, cursor)
+      values (${appId}, ${pushId}, ${range.first}, ${range.last}, ${range.first - 1})
+      on conflict (push_id, first_row) do nothing
+      returning cursor
+    )
+    select cursor::text from made
+    union all
+    select cursor::text from push_page_ranges where push_id = ${pushId} and first_row = ${range.first}`);
+  return Number(row?.cursor ?? range.first - 1);
+}
+
+/** Where a range's pages have got to. */
+export async function rangeCursorOf(db: Queryable, { pushId }: PushRef, range: PageRange): Promise<number> {
+  const [row] = await db.execute<{ cursor: string }>(sql`
+    select cursor::text from push_page_ranges where push_id = ${pushId} and first_row = ${range.first}`);
+  return row ? Number(row.cursor) : range.first - 1;
+}
+
+/**
+ * The rows a push's (or one wave's) offline pages walk, numbered by its snapshot; undefined when it was
+ * snapshotted before row numbers (its pages go by account_seq on the push's or the wave's cursor).
+ */
+export async function numberedRows(
+  db: Queryable,
+  { appId, pushId }: PushRef,
+  wave?: number,
+): Promise<PageRange | undefined> {
+  const [row] =
+    wave === undefined
+      ? await db.execute<{ first: string | null; last: string | null }>(sql`
+          select case when last_row is null then null else '1' end as first, last_row::text as last
+          from pushes where app_id = ${appId} and id = ${pushId}`)
+      : await db.execute<{ first: string | null; last: string | null }>(sql`
+          select first_row::text as first, last_row::text as last
+          from push_waves where push_id = ${pushId} and wave = ${wave}`);
+  if (row?.first == null || row.last == null) return undefined;
+  return { first: Number(row.first), last: Number(row.last) };
 }
 
 /** Writes provider results that no claim carried (the last pages of an activity, the fallback). */
@@ -257,9 +334,21 @@ export async function disableDevices(
   }
 }
 
-/** Rows a live send still owes: what the workflow checks before it waits for the fan-outs to settle. */
-export async function countAwaitingLive(db: Queryable, { pushId }: PushRef, wave?: number): Promise<number> {
-  const ofWave = wave === undefined ? sql`` : sql`and wave = ${wave}`;
+/**
+ * Rows a live send still owes: what the workflow checks before it waits for the fan-outs to settle (of a wave,
+ * or, for a retried range, of the rows of the range its pages have claimed).
+ */
+export async function countAwaitingLive(
+  db: Queryable,
+  { pushId }: PushRef,
+  wave?: number,
+  claimed?: PageRange,
+): Promise<number> {
+  const ofWave = claimed
+    ? sql`and row_no between ${claimed.first} and ${claimed.last}`
+    : wave === undefined
+      ? sql``
+      : sql`and wave = ${wave}`;
   const [row] = await db.execute<{ n: number }>(sql`
     select count(*)::int as n from push_recipients
     where push_id = ${pushId} ${ofWave} and state = ${S.awaitingLive}`);

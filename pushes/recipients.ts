@@ -74,8 +74,12 @@ export async function syncAccount(
       join pushes p on p.app_id = ${appId} and p.id = r.push_id
       where r.push_id = any(${pushIds}::text[]) and r.account_id = ${accountId}
         and r.state in ${sql(UNACKED)}
-        -- A push canceled mid-fan-out kept copies only for the pages it had reached.
-        and (p.status <> 'canceled' or r.state <> ${S.pending} or r.account_seq <= p.offline_cursor)
+        -- A push canceled mid-fan-out kept copies only for the pages it had reached: within a page range's
+        -- cursor (numbered rows), or up to the push's cursor (rows snapshotted before row numbers).
+        and (p.status <> 'canceled' or r.state <> ${S.pending}
+          or (r.row_no = 0 and r.account_seq <= p.offline_cursor)
+          or exists (select 1 from push_page_ranges g where g.push_id = r.push_id
+                     and g.first_row <= r.row_no and r.row_no <= g.cursor))
     ), moved as (
       update push_recipients r set state = ${S.synced}
       from cand

@@ -151,9 +151,14 @@ export async function snapshotWave(
           pushId,
         );
         checkpoint();
-        const { inserted: audience, skipped } = (await recipientPartitionExists(tx, pushId))
+        // The wave's rows are numbered after the earlier waves' (the first wave's from 1).
+        const {
+          inserted: audience,
+          skipped,
+          after,
+        } = (await recipientPartitionExists(tx, pushId))
           ? await appendRecipients(tx, pushId, wave, source)
-          : await snapshotRecipients(tx, pushId, source, wave);
+          : { ...(await snapshotRecipients(tx, pushId, source, wave)), after: 0 };
         checkpoint();
         // Stored copies and the wave's recipients per variant, in one scan of the wave's rows.
         const offline =
@@ -184,7 +189,7 @@ export async function snapshotWave(
           where app_id = ${appId} and id = ${pushId}`);
         await tx.execute(sql`
           update push_waves set status = 'sent', snapshot_at = clock_timestamp(), audience = ${audience},
-            stored_offline = ${n}
+            stored_offline = ${n}, first_row = ${after + 1}, last_row = ${after + audience}
           where push_id = ${pushId} and wave = ${wave}`);
         // The first wave is the push's start.
         if (push.snapshotAt === null) await emitPushEvent(tx, appId, pushId, 'push.started');

@@ -9,12 +9,14 @@ import {
   defineSignal,
   defineUpdate,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { PushActivities } from '../activities/index.ts';
+import type { PageRangePlan } from '../activities/offline.ts';
 import type { WavePlan } from '../pushes/waves.ts';
 import { HeraldStatus, type HeraldStatusValue } from './search-attributes.ts';
 
@@ -28,13 +30,34 @@ export interface PushWorkflowInput {
   waves?: boolean | undefined;
   /**
    * Where a continued run picks up; `awaitingLive`: rows the pages so far left to the live send. `wave`: the
-   * wave of a local-time push it is in (phase offline: its pages; phase waves: the wave to wait for next).
+   * wave of a local-time push it is in (phase ranges or offline: its pages; phase waves: the wave to wait for
+   * next). Phase ranges: the page ranges' plan, the first row of the next range to start and the ranges started
+   * and not finished, with their cursors. Phase offline: a push snapshotted before row numbers (or a run
+   * continued by the code before page ranges), paged by account_seq from `cursor`.
    */
-  resume?:
-    | { phase: 'offline'; cursor: number; awaitingLive?: number; wave?: number }
-    | { phase: 'waves'; wave: number }
-    | undefined;
+  resume?: PagesResume | { phase: 'waves'; wave: number } | undefined;
 }
+
+/** A range of numbered rows whose pages have started: its first row and the last row claimed. */
+export interface OpenRange {
+  first: number;
+  cursor: number;
+}
+
+/** Where a continued run's offline pages pick up: never a recipient, only rows numbers and cursors. */
+export type PagesResume =
+  | { phase: 'offline'; cursor: number; awaitingLive?: number; wave?: number }
+  | {
+      phase: 'ranges';
+      plan: PageRangePlan;
+      next: number;
+      open: OpenRange[];
+      awaitingLive: number;
+      wave?: number;
+    };
+
+/** The change to page ranges: a run that paged by account_seq before it keeps doing so when replayed. */
+export const PAGE_RANGES_PATCH = 'page-ranges';
 
 /** How long a push with retention 0 keeps its recipient rows after it completes. */
 export const RECIPIENTS_GRACE_MS = 60_000;
@@ -100,7 +123,8 @@ function setStatus(status: HeraldStatusValue): void {
  */
 export async function pushWorkflow(input: PushWorkflowInput): Promise<PushPhase> {
   const { appId, pushId } = input;
-  let phase: PushPhase = input.resume?.phase === 'offline' ? 'offline' : 'waiting';
+  let phase: PushPhase =
+    input.resume?.phase === 'offline' || input.resume?.phase === 'ranges' ? 'offline' : 'waiting';
   let currentWave: { wave: number; of: number } | null = null;
   let cancelRequested = false;
   let recallRequested = false;
@@ -216,7 +240,6 @@ export async function pushWorkflow(input: PushWorkflowInput): Promise<PushPhase>
     return undefined;
   };
 
-  const cursor = input.resume?.phase === 'offline' ? input.resume.cursor : 0;
   if (phase === 'snapshot') {
     const failure = stopped() ? undefined : await takeSnapshot();
     if (stopped()) return finishStopped();
@@ -245,40 +268,37 @@ export async function pushWorkflow(input: PushWorkflowInput): Promise<PushPhase>
     }
   };
 
-  /**
-   * The offline pages (of one wave of a local-time push, or of the whole push), then the live-send fallback for
-   * the rows they left to the live send. Continues-as-new when Temporal suggests it, carrying only the cursor.
-   */
   /** Waves whose pages are running now (a local-time push overlaps a wave's pages with the next snapshots). */
   const paging = new Set<Promise<void>>();
+  /** Page ranges running now, over every wave, and how many may: the plan's parallelism. */
+  const ranges = { running: 0, limit: 1 };
+
+  /**
+   * The offline pages (of one wave of a local-time push, or of the whole push), then the live-send fallback for
+   * the rows they left to the live send. `from`: where a continued run picks up; undefined: from the start.
+   */
   const deliverPages = async (
-    from: { cursor: number; awaitingLive: number },
+    from: PagesResume | undefined,
     wave?: { wave: number; label: string },
   ): Promise<void> => {
     const w = wave?.wave;
-    const at = <T>(options: T) => (wave ? { ...options, summary: wave.label } : options);
-    let { cursor, awaitingLive } = from;
-    while (!stopped()) {
-      // A run carries one cursor: it continues as new only while no other wave pages beside this one.
-      if (workflowInfo().continueAsNewSuggested && paging.size <= 1) {
-        await continueAsNew<typeof pushWorkflow>({
-          ...input,
-          resume: { phase: 'offline', cursor, awaitingLive, ...(w === undefined ? {} : { wave: w }) },
-        });
-      }
-      const args = { appId, pushId, cursor, ...(w === undefined ? {} : { wave: w }) };
-      const page = await stoppable(() =>
-        wave ? pages.deliverOfflinePages.executeWithOptions(at({}), [args]) : pages.deliverOfflinePages(args),
-      );
-      if (!page) break;
-      cursor = page.cursor;
-      awaitingLive += page.awaitingLive ?? 0;
-      if (page.done) break;
+    const ofWave = w === undefined ? {} : { wave: w };
+    let awaitingLive: number;
+    if (from?.phase === 'offline')
+      awaitingLive = await keysetPages(from.cursor, from.awaitingLive ?? 0, wave);
+    else {
+      // The rows' numbers and how many ranges at once, once per push (or wave): in history, so replays agree.
+      const plan =
+        from?.plan ??
+        (patched(PAGE_RANGES_PATCH) ? await quick.planPageRanges({ appId, pushId, ...ofWave }) : undefined);
+      awaitingLive = plan
+        ? await rangePages(plan, from ?? { next: plan.first, open: [], awaitingLive: 0 }, wave)
+        : await keysetPages(0, 0, wave);
     }
     // The live-send fallback: pages skipped the recipients connected at their claim (awaitingLive); those a
     // live send still owes once the fan-outs settled get what an offline recipient gets, at most once.
     if (awaitingLive > 0 && !stopped()) {
-      const ref = { appId, pushId, ...(w === undefined ? {} : { wave: w }) };
+      const ref = { appId, pushId, ...ofWave };
       const owed = await quick.retryLiveDelivery(ref);
       if (owed.awaitingLive > 0) {
         await condition(stopped, LIVE_SETTLE_MS);
@@ -287,13 +307,113 @@ export async function pushWorkflow(input: PushWorkflowInput): Promise<PushPhase>
     }
   };
 
+  /** The activity options of a wave's activities: labelled with the wave in the Temporal UI. */
+  const labelled = (wave?: { label: string }) => (wave ? { summary: wave.label } : {});
+
+  /**
+   * The pages of numbered rows, in ranges of `plan.rangeRows` rows: up to `plan.parallelism` ranges at once
+   * (over every wave paging), each an activity on any worker, a range's next activity resuming at its cursor.
+   * Continues-as-new when Temporal suggests it: the ranges in flight hand back their cursors first, and the
+   * new run gets only the plan, the next range and the open ranges' cursors. Answers the rows left to the live
+   * send.
+   */
+  const rangePages = async (
+    plan: PageRangePlan,
+    from: { next: number; open: OpenRange[]; awaitingLive: number },
+    wave?: { wave: number; label: string },
+  ): Promise<number> => {
+    const ofWave = wave === undefined ? {} : { wave: wave.wave };
+    let { next, awaitingLive } = from;
+    const open = new Map(from.open.map((r) => [r.first, r.cursor]));
+    const running = new Map<number, Promise<void>>();
+    ranges.limit = plan.parallelism;
+    const runRange = async (first: number): Promise<void> => {
+      const range = { first, last: Math.min(first + plan.rangeRows - 1, plan.last) };
+      const args = { appId, pushId, cursor: open.get(first) ?? first - 1, range, ...ofWave };
+      const page = await stoppable(() =>
+        pages.deliverOfflinePages.executeWithOptions(labelled(wave), [args]),
+      );
+      if (!page) return;
+      awaitingLive += page.awaitingLive;
+      if (page.done) open.delete(first);
+      else open.set(first, page.cursor);
+    };
+    /** A started range not running now (its last activity handed back), else the next range, if any. */
+    const pick = (): number | undefined => {
+      for (const first of open.keys()) if (!running.has(first)) return first;
+      return next <= plan.last ? next : undefined;
+    };
+    while (!stopped()) {
+      // A run carries one wave's ranges: it continues as new only while no other wave pages beside this one.
+      if (workflowInfo().continueAsNewSuggested && paging.size <= 1) {
+        await Promise.all(running.values());
+        if (stopped()) break;
+        const openRanges = [...open].map(([first, cursor]) => ({ first, cursor }));
+        await continueAsNew<typeof pushWorkflow>({
+          ...input,
+          resume: { phase: 'ranges', plan, next, open: openRanges, awaitingLive, ...ofWave },
+        });
+      }
+      const first = pick();
+      if (first === undefined && running.size === 0) break;
+      if (first === undefined || ranges.running >= ranges.limit) {
+        if (running.size) await Promise.race(running.values());
+        else await condition(() => stopped() || ranges.running < ranges.limit);
+        continue;
+      }
+      if (first === next) {
+        open.set(first, first - 1);
+        next += plan.rangeRows;
+      }
+      ranges.running++;
+      const run: Promise<void> = runRange(first).finally(() => {
+        ranges.running--;
+        running.delete(first);
+      });
+      running.set(first, run);
+    }
+    await Promise.all(running.values());
+    return awaitingLive;
+  };
+
+  /**
+   * A push (or wave) snapshotted before row numbers: one page activity at a time by account_seq from `cursor`,
+   * continuing as new with only the cursor. Answers the rows left to the live send.
+   */
+  const keysetPages = async (
+    from: number,
+    awaitingFrom: number,
+    wave?: { wave: number; label: string },
+  ): Promise<number> => {
+    const w = wave?.wave;
+    let cursor = from;
+    let awaitingLive = awaitingFrom;
+    while (!stopped()) {
+      if (workflowInfo().continueAsNewSuggested && paging.size <= 1) {
+        await continueAsNew<typeof pushWorkflow>({
+          ...input,
+          resume: { phase: 'offline', cursor, awaitingLive, ...(w === undefined ? {} : { wave: w }) },
+        });
+      }
+      const args = { appId, pushId, cursor, ...(w === undefined ? {} : { wave: w }) };
+      const page = await stoppable(() =>
+        wave
+          ? pages.deliverOfflinePages.executeWithOptions(labelled(wave), [args])
+          : pages.deliverOfflinePages(args),
+      );
+      if (!page) break;
+      cursor = page.cursor;
+      awaitingLive += page.awaitingLive ?? 0;
+      if (page.done) break;
+    }
+    return awaitingLive;
+  };
+
   if (input.waves) return runWaves();
 
   if (phase === 'offline') {
-    await deliverPages({
-      cursor,
-      awaitingLive: input.resume?.phase === 'offline' ? (input.resume.awaitingLive ?? 0) : 0,
-    });
+    const resume = input.resume?.phase === 'waves' ? undefined : input.resume;
+    await deliverPages(resume);
     if (stopped()) return finishStopped();
     const { expiresAt } = await quick.completePush({ appId, pushId });
     setStatus('completed');
@@ -332,7 +452,7 @@ export async function pushWorkflow(input: PushWorkflowInput): Promise<PushPhase>
       if (w.wave < first) continue;
       currentWave = { wave: i + 1, of: due.length };
       const label = `wave ${i + 1} of ${due.length} · UTC${w.offset} · ${w.planned} planned`;
-      const resumingPages = resume?.phase === 'offline' && resume.wave === w.wave;
+      const resumingPages = resume?.phase !== 'waves' && resume?.wave === w.wave ? resume : undefined;
       if (!resumingPages) {
         if (w.wave > first && paging.size === 0 && workflowInfo().continueAsNewSuggested) {
           await continueAsNew<typeof pushWorkflow>({ ...input, resume: { phase: 'waves', wave: w.wave } });
@@ -366,13 +486,10 @@ export async function pushWorkflow(input: PushWorkflowInput): Promise<PushPhase>
         phase = 'offline';
       }
       // This wave's pages run while the next waves are waited for and snapshotted (each wave has its own
-      // cursor), at most MAX_WAVES_PAGING at once: waves due together do not queue behind each other's sends.
-      const pages: Promise<void> = deliverPages(
-        resumingPages
-          ? { cursor: resume.cursor, awaitingLive: resume.awaitingLive ?? 0 }
-          : { cursor: 0, awaitingLive: 0 },
-        { wave: w.wave, label },
-      ).finally(() => paging.delete(pages));
+      // ranges), at most MAX_WAVES_PAGING at once: waves due together do not queue behind each other's sends.
+      const pages: Promise<void> = deliverPages(resumingPages, { wave: w.wave, label }).finally(() =>
+        paging.delete(pages),
+      );
       paging.add(pages);
       if (paging.size >= MAX_WAVES_PAGING) await Promise.race(paging);
       if (stopped()) return stopWaves();

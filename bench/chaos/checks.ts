@@ -97,7 +97,10 @@ export interface PushEvidence {
   tCollect: number;
   /** Clients connected (synced) when the push was created: what its snapshot saw as online. */
   connectedAtPost: number;
-  /** The documented bound on notifications lost to crashes: crashes × PAGES_IN_FLIGHT × page size. */
+  /**
+   * The documented bound on notifications lost to crashes: crashes × the page ranges one worker runs at once
+   * (PAGE_RANGES_PER_WORKER) × PAGES_IN_FLIGHT × page size.
+   */
   lossBound: number;
   retention: number;
 }

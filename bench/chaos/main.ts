@@ -11,7 +11,7 @@ import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { PAGES_IN_FLIGHT } from '../../core/tunables.ts';
+import { PAGE_RANGES_PER_WORKER, PAGES_IN_FLIGHT } from '../../core/tunables.ts';
 import { runMigrations } from '../../db/migrate.ts';
 import { generateApnsKey, generateServiceAccount } from '../../fakes/keys.ts';
 import type { FakesAddresses } from '../ipc.ts';
@@ -322,7 +322,8 @@ async function main(): Promise<void> {
       const truth = await readTruth(database, app.id, pushId, clientAccounts, t0);
       const unplanned = herald.unplannedWorkerExits.length - exitsBefore;
       const crashes = rec.crashes + unplanned;
-      const lossBound = crashes * PAGES_IN_FLIGHT * opts.pageSize;
+      // One worker runs PAGE_RANGES_PER_WORKER page ranges of the push at once, each with its pages in flight.
+      const lossBound = crashes * PAGE_RANGES_PER_WORKER * PAGES_IN_FLIGHT * opts.pageSize;
       const { checks, tallies } = checkPush({
         view,
         truth,

@@ -1,6 +1,7 @@
 // A worker in a process of its own, so a test can SIGKILL it mid-push, or SIGTERM it and watch it drain as
 // `herald worker` does. Configured by the environment like `herald worker`, plus HERALD_WORKFLOW_BUNDLE (the
-// run's prebuilt bundle); the reconciler's Schedule stays off unless the environment turns it on.
+// run's prebuilt bundle) and HERALD_TEST_MAX_ACTIVITIES (activities it runs at once); the reconciler's Schedule
+// stays off unless the environment turns it on.
 import { installEncryptionKey } from '../../cli/encryption-key.ts';
 import { startWorker } from '../../cli/worker.ts';
 import { loadConfig } from '../../core/config.ts';
@@ -20,6 +21,8 @@ const worker = await startWorker({
   providers,
   log,
   workflowBundle: { codePath: process.env.HERALD_WORKFLOW_BUNDLE ?? '' },
+  // Tests that need activities spread over several workers cap how many one worker runs at once.
+  maxConcurrentActivities: Number(process.env.HERALD_TEST_MAX_ACTIVITIES ?? 0) || undefined,
 });
 // SIGTERM drains as `herald worker` does (cli/start.ts): running activities are told, finish their page and
 // hand their cursor over; then the connections close.

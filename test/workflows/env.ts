@@ -93,6 +93,8 @@ export function mockActivities(overrides: Partial<PushActivities> = {}) {
     planWaves: async () => [],
     snapshotWave: async () => ({ audience: 10, capped: 0 }),
     publishToGateways: async () => {},
+    // Ten numbered rows, one range of them: one page activity.
+    planPageRanges: async () => ({ first: 1, last: 10, rangeRows: 10, parallelism: 1 }),
     deliverOfflinePages: async () => ({ cursor: 10, done: true, awaitingLive: 0 }),
     retryLiveDelivery: async () => ({ awaitingLive: 0 }),
     deliverLiveFallbacks: async () => ({ devices: 0 }),

@@ -54,6 +54,7 @@ describe('push workflow', () => {
     expect(mock.calls.map((c) => c.name)).toEqual([
       'snapshotAudience',
       'publishToGateways',
+      'planPageRanges',
       'deliverOfflinePages',
       'completePush',
       'recallPush',
@@ -74,11 +75,12 @@ describe('push workflow', () => {
   // The threshold is the dev server's dynamic config (test/global-setup.ts); the time-skipping test server
   // takes no such setting.
   it.skipIf(!!process.env.TEMPORAL_TEST_SERVER)(
-    'continue-as-new in the middle of the offline pages resumes at the cursor; earlier phases do not repeat',
+    'a push snapshotted before row numbers pages by cursor; continue-as-new resumes at it, phases do not repeat',
     async () => {
       // Each page adds about six history events; this many pages pass the threshold at least once.
       const pages = Math.ceil(inject('suggestContinueAsNewAfter') / 4);
       const mock = mockActivities({
+        planPageRanges: async () => undefined,
         deliverOfflinePages: async ({ cursor }) => ({
           cursor: cursor + 10,
           done: cursor + 10 >= pages * 10,
