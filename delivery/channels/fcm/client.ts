@@ -2,7 +2,7 @@ import type http2 from 'node:http2';
 import { FCM_CONCURRENCY, PROVIDER_CONNECTIONS } from '../../../core/tunables.ts';
 import type { Bearer } from '../../bearer.ts';
 import type { ChannelClient, DeviceTarget, SendOutcome } from '../../channel.ts';
-import { createSessionPool, request } from '../../http2-pool.ts';
+import { createSessionPool } from '../../http2-pool.ts';
 import { backoff, createGate, failed } from '../../limits.ts';
 import { createAccessTokenSource } from './access-token.ts';
 import { readFcmAnswer } from './answers.ts';
@@ -41,7 +41,7 @@ export function createFcmClient(opts: FcmClientOptions): ChannelClient<FcmNotifi
   const path = `${base.pathname.replace(/\/+$/, '')}/v1/projects/${encodeURIComponent(credentials.projectId)}/messages:send`;
   const accessToken = createAccessTokenSource(credentials, opts.ca, opts.allowedTokenUris);
   const gate = createGate(opts.concurrency ?? FCM_CONCURRENCY);
-  const pool = createSessionPool(opts.connections ?? PROVIDER_CONNECTIONS, opts.ca);
+  const pool = createSessionPool(opts.connections ?? PROVIDER_CONNECTIONS, REQUEST_TIMEOUT_MS, opts.ca);
   let closed = false;
 
   /**
@@ -97,7 +97,7 @@ export function createFcmClient(opts: FcmClientOptions): ChannelClient<FcmNotifi
     function post(i: number, n: number, reauthorized: boolean, bearer: Bearer): void {
       const body = `${bodyPrefix}${JSON.stringify((targets[i] as DeviceTarget).token)}${bodySuffix}`;
       headers.authorization = bearer.authorization;
-      request(pool, origin, headers, body, REQUEST_TIMEOUT_MS, (err, status, responseHeaders, text) => {
+      pool.request(origin, headers, body, (err, status, responseHeaders, text) => {
         gate.leave();
         answered(i, n, reauthorized, bearer, err, status, responseHeaders, text);
       });
