@@ -7,7 +7,7 @@ import { backoff, createGate, failed } from '../../limits.ts';
 import { createAccessTokenSource } from './access-token.ts';
 import { readFcmAnswer } from './answers.ts';
 import type { FcmCredentials } from './credentials.ts';
-import { type FcmNotification, fcmMessage } from './payload.ts';
+import { type FcmNotification, fcmBodies, fcmMessage } from './payload.ts';
 
 export interface FcmClientOptions {
   credentials: FcmCredentials;
@@ -46,13 +46,12 @@ export function createFcmClient(opts: FcmClientOptions): ChannelClient<FcmNotifi
 
   /**
    * Sends one page from one loop with callbacks, and calls `resolve` once with the outcomes in target order.
-   * Each body is the page's JSON with the device's token spliced in; the headers object is the page's, with
-   * the current access token set per request.
+   * Each body is the page's JSON halves with the device's token between them (fcmBodies); the headers object is
+   * the page's, with the current access token set per request.
    */
   function sendPage(
     targets: readonly DeviceTarget[],
-    bodyPrefix: string,
-    bodySuffix: string,
+    bodyFor: (token: string) => string,
     resolve: (outcomes: SendOutcome[]) => void,
   ): void {
     const outcomes: SendOutcome[] = new Array(targets.length);
@@ -95,7 +94,7 @@ export function createFcmClient(opts: FcmClientOptions): ChannelClient<FcmNotifi
     }
 
     function post(i: number, n: number, reauthorized: boolean, bearer: Bearer): void {
-      const body = `${bodyPrefix}${JSON.stringify((targets[i] as DeviceTarget).token)}${bodySuffix}`;
+      const body = bodyFor((targets[i] as DeviceTarget).token);
       headers.authorization = bearer.authorization;
       pool.request(origin, headers, body, (err, status, responseHeaders, text) => {
         gate.leave();
@@ -144,10 +143,8 @@ export function createFcmClient(opts: FcmClientOptions): ChannelClient<FcmNotifi
   return {
     async send(targets: readonly DeviceTarget[], notification: FcmNotification): Promise<SendOutcome[]> {
       if (targets.length === 0) return [];
-      // {"message":{"token":<token>,<the rest of the message>}}, the same bytes as stringifying it whole.
-      const rest = JSON.stringify(fcmMessage(notification)).slice(1);
-      const suffix = rest === '}' ? '}}' : `,${rest}}`;
-      return new Promise((resolve) => sendPage(targets, '{"message":{"token":', suffix, resolve));
+      const bodyFor = fcmBodies(fcmMessage(notification));
+      return new Promise((resolve) => sendPage(targets, bodyFor, resolve));
     },
     async close() {
       closed = true;
