@@ -12,7 +12,8 @@
  *   als    an AsyncLocalStorage in use, as in a Temporal worker (activities run inside one): Node 20 then
  *          runs promise hooks for every promise the process creates
  * With HERALD_BENCH_PROFILE=<dir> each measuring process writes a V8 CPU profile there (node --cpu-prof), for
- * bench/profile-summary.ts.
+ * bench/profile-summary.ts. HERALD_BENCH_PROVIDERS=APNs,FCM measures only the named clients (comma-separated,
+ * as the output names them), and HERALD_BENCH_MODES=plain only that mode: quicker runs while tuning one client.
  */
 
 import { AsyncLocalStorage } from 'node:async_hooks';
@@ -76,6 +77,8 @@ const numbers = process.argv.slice(measuring ? 4 : 2);
 const total = Number(numbers[0] ?? 20_000);
 const perPage = Number(numbers[1] ?? 200);
 const pagesInFlight = Number(numbers[2] ?? PAGES_IN_FLIGHT);
+const only = process.env.HERALD_BENCH_PROVIDERS?.split(',').map((p) => p.trim().toLowerCase());
+const selected = (provider: string) => !only || only.includes(provider.toLowerCase());
 
 interface Setup {
   addresses: FakesAddresses;
@@ -173,6 +176,10 @@ async function measure(mode: 'plain' | 'als', setup: Setup): Promise<void> {
   const als = new AsyncLocalStorage<{ n: number }>();
   const run = <T>(fn: () => Promise<T>) => (mode === 'als' ? als.run({ n: 1 }, fn) : fn());
   for (const [name, client, token] of clients) {
+    if (!selected(name)) {
+      await client.close();
+      continue;
+    }
     // The pages are made before the clock starts: random tokens are the bench's cost, not the client's.
     const makePages = (count: number) => {
       const targets: DeviceTarget[][] = [];
@@ -217,6 +224,7 @@ async function measure(mode: 'plain' | 'als', setup: Setup): Promise<void> {
     await client.close();
   }
   // The part of Web Push's cost that no client can avoid: each message encrypted for its own subscription.
+  if (!selected('Web Push')) return;
   const keys = readFileSync(setup.webPushTokensFile, 'utf8')
     .split('\n')
     .slice(0, total)
@@ -260,8 +268,10 @@ async function main(): Promise<void> {
     // Subscriptions for the warm-up and the measured sends, made by the fake (which keeps their private keys).
     const vapid = storeWebPushCredentials({ subject: 'mailto:bench@example.com' }, undefined);
     const webPushTokensFile = path.join(tmpdir(), `herald-bench-webpush-${process.pid}.txt`);
-    fakes.send({ cmd: 'subscribe', key: vapid.publicKey, count: total + 1000, file: webPushTokensFile });
-    await nextMessage<{ type: 'subscribed' }>(fakes, 'subscribed', 300_000);
+    if (selected('Web Push')) {
+      fakes.send({ cmd: 'subscribe', key: vapid.publicKey, count: total + 1000, file: webPushTokensFile });
+      await nextMessage<{ type: 'subscribed' }>(fakes, 'subscribed', 300_000);
+    } else writeFileSync(webPushTokensFile, '');
     const setup: Setup = {
       addresses,
       apns: apnsKey.credentials,
@@ -274,7 +284,10 @@ async function main(): Promise<void> {
       vapid,
       webPushTokensFile,
     };
-    for (const mode of ['plain', 'als'] as const) {
+    const modes = (['plain', 'als'] as const).filter(
+      (m) => !process.env.HERALD_BENCH_MODES || process.env.HERALD_BENCH_MODES.split(',').includes(m),
+    );
+    for (const mode of modes) {
       const profile = process.env.HERALD_BENCH_PROFILE;
       const r = spawnSync(
         process.execPath,

@@ -3,7 +3,7 @@ import { importPKCS8, SignJWT } from 'jose';
 import { APNS_CONCURRENCY, PROVIDER_CONNECTIONS } from '../../../core/tunables.ts';
 import { type Bearer, createBearerCache } from '../../bearer.ts';
 import type { ChannelClient, DeviceTarget, SendOutcome } from '../../channel.ts';
-import { createSessionPool, request } from '../../http2-pool.ts';
+import { createSessionPool } from '../../http2-pool.ts';
 import { backoff, createGate, failed } from '../../limits.ts';
 import { readApnsAnswer } from './answers.ts';
 import type { ApnsCredentials } from './credentials.ts';
@@ -40,7 +40,7 @@ export function createApnsClient(opts: ApnsClientOptions): ChannelClient<ApnsNot
   };
   const providerToken = createProviderToken(credentials);
   const gate = createGate(opts.concurrency ?? APNS_CONCURRENCY);
-  const pool = createSessionPool(opts.connections ?? PROVIDER_CONNECTIONS, opts.ca);
+  const pool = createSessionPool(opts.connections ?? PROVIDER_CONNECTIONS, REQUEST_TIMEOUT_MS, opts.ca);
   let closed = false;
 
   /**
@@ -89,17 +89,10 @@ export function createApnsClient(opts: ApnsClientOptions): ChannelClient<ApnsNot
       headers[':path'] = `/3/device/${encodeURIComponent(target.token)}`;
       headers.authorization = jwt.authorization;
       headers['apns-topic'] = target.topic ?? credentials.topic;
-      request(
-        pool,
-        origins[target.environment],
-        headers,
-        body,
-        REQUEST_TIMEOUT_MS,
-        (err, status, _h, text) => {
-          gate.leave();
-          answered(i, n, jwt, err, status, text);
-        },
-      );
+      pool.request(origins[target.environment], headers, body, (err, status, _h, text) => {
+        gate.leave();
+        answered(i, n, jwt, err, status, text);
+      });
     }
 
     function answered(

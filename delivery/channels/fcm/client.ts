@@ -2,12 +2,12 @@ import type http2 from 'node:http2';
 import { FCM_CONCURRENCY, PROVIDER_CONNECTIONS } from '../../../core/tunables.ts';
 import type { Bearer } from '../../bearer.ts';
 import type { ChannelClient, DeviceTarget, SendOutcome } from '../../channel.ts';
-import { createSessionPool, request } from '../../http2-pool.ts';
+import { createSessionPool } from '../../http2-pool.ts';
 import { backoff, createGate, failed } from '../../limits.ts';
 import { createAccessTokenSource } from './access-token.ts';
 import { readFcmAnswer } from './answers.ts';
 import type { FcmCredentials } from './credentials.ts';
-import { type FcmNotification, fcmMessage } from './payload.ts';
+import { type FcmNotification, fcmBodies, fcmMessage } from './payload.ts';
 
 export interface FcmClientOptions {
   credentials: FcmCredentials;
@@ -41,18 +41,17 @@ export function createFcmClient(opts: FcmClientOptions): ChannelClient<FcmNotifi
   const path = `${base.pathname.replace(/\/+$/, '')}/v1/projects/${encodeURIComponent(credentials.projectId)}/messages:send`;
   const accessToken = createAccessTokenSource(credentials, opts.ca, opts.allowedTokenUris);
   const gate = createGate(opts.concurrency ?? FCM_CONCURRENCY);
-  const pool = createSessionPool(opts.connections ?? PROVIDER_CONNECTIONS, opts.ca);
+  const pool = createSessionPool(opts.connections ?? PROVIDER_CONNECTIONS, REQUEST_TIMEOUT_MS, opts.ca);
   let closed = false;
 
   /**
    * Sends one page from one loop with callbacks, and calls `resolve` once with the outcomes in target order.
-   * Each body is the page's JSON with the device's token spliced in; the headers object is the page's, with
-   * the current access token set per request.
+   * Each body is the page's JSON halves with the device's token between them (fcmBodies); the headers object is
+   * the page's, with the current access token set per request.
    */
   function sendPage(
     targets: readonly DeviceTarget[],
-    bodyPrefix: string,
-    bodySuffix: string,
+    bodyFor: (token: string) => string,
     resolve: (outcomes: SendOutcome[]) => void,
   ): void {
     const outcomes: SendOutcome[] = new Array(targets.length);
@@ -95,9 +94,9 @@ export function createFcmClient(opts: FcmClientOptions): ChannelClient<FcmNotifi
     }
 
     function post(i: number, n: number, reauthorized: boolean, bearer: Bearer): void {
-      const body = `${bodyPrefix}${JSON.stringify((targets[i] as DeviceTarget).token)}${bodySuffix}`;
+      const body = bodyFor((targets[i] as DeviceTarget).token);
       headers.authorization = bearer.authorization;
-      request(pool, origin, headers, body, REQUEST_TIMEOUT_MS, (err, status, responseHeaders, text) => {
+      pool.request(origin, headers, body, (err, status, responseHeaders, text) => {
         gate.leave();
         answered(i, n, reauthorized, bearer, err, status, responseHeaders, text);
       });
@@ -144,10 +143,8 @@ export function createFcmClient(opts: FcmClientOptions): ChannelClient<FcmNotifi
   return {
     async send(targets: readonly DeviceTarget[], notification: FcmNotification): Promise<SendOutcome[]> {
       if (targets.length === 0) return [];
-      // {"message":{"token":<token>,<the rest of the message>}}, the same bytes as stringifying it whole.
-      const rest = JSON.stringify(fcmMessage(notification)).slice(1);
-      const suffix = rest === '}' ? '}}' : `,${rest}}`;
-      return new Promise((resolve) => sendPage(targets, '{"message":{"token":', suffix, resolve));
+      const bodyFor = fcmBodies(fcmMessage(notification));
+      return new Promise((resolve) => sendPage(targets, bodyFor, resolve));
     },
     async close() {
       closed = true;
