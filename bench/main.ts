@@ -338,15 +338,18 @@ async function runPush(stack: Stack, seeded: Seeded, online: string[], scenario:
   if (stack.hasStatements) await database.sql`select pg_stat_statements_reset()`;
   // Let every backend flush its pending table statistics (PostgreSQL holds them up to 10 s when idle). The
   // idle seconds also measure the background: WAL and PostgreSQL CPU of whatever else runs on the server.
-  const idleFrom = { t: now(), wal: await walPoint(database.sql), pg: pgCpu(stack) };
+  const idleFrom = { t: now(), wal: await walPoint(database.sql), pg: pgCpu(stack), cpu: cpuSnapshot(stack) };
   await sleep(11_000);
-  const idleTo = { t: now(), wal: await walPoint(database.sql), pg: pgCpu(stack) };
+  const idleTo = { t: now(), wal: await walPoint(database.sql), pg: pgCpu(stack), cpu: cpuSnapshot(stack) };
   const idleSeconds = (idleTo.t - idleFrom.t) / 1000;
   const background = {
     seconds: round(idleSeconds, 1) ?? 0,
     walPerSecond: (idleTo.wal.lsn - idleFrom.wal.lsn) / idleSeconds,
     pgCpuPerSecond:
       idleFrom.pg !== undefined && idleTo.pg !== undefined ? (idleTo.pg - idleFrom.pg) / idleSeconds : null,
+    cpuPerSecond: Object.fromEntries(
+      Object.entries(idleTo.cpu).map(([k, v]) => [k, (v - (idleFrom.cpu[k] ?? 0)) / idleSeconds]),
+    ),
   };
   const statsBefore = await tableStats(database.sql);
   const sampler = backendSampler(database.sql, stack.pgPort, [

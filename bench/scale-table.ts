@@ -82,6 +82,12 @@ export function scaleTables(r: ScaleResult): string {
         'background over the push, per recipient: WAL bytes, PG CPU µs',
         `${v(c.background.walBytesPerRecipientOverPush)}, ${v(c.background.pgCpuUsPerRecipientOverPush)}`,
       ],
+      [
+        'idle CPU rate × push seconds, µs: api / worker / PostgreSQL / Temporal',
+        ['api', 'worker', 'postgresCluster', 'temporal']
+          .map((k) => v(c.background.idleCpuUsPerRecipientOverPush[k]))
+          .join(' / '),
+      ],
     ]),
     '',
     '| Temporal, this push | |',

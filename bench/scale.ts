@@ -37,29 +37,34 @@ export function maxOverlap(spans: ActivitySpan[]): number {
 }
 
 /**
- * The account_seq range (from, to] a page activity covered: from its input's `cursor` (or `from`) to its
- * result's `cursor` (or its input's `to`). Undefined when the activity's shape says neither — a future range
- * activity with other names is then counted, not measured.
+ * What a page activity covered: a range of numbered rows `{ first, last }` (input `range`, when pages run as
+ * parallel ranges: dense row numbers, so last − first + 1 rows), or a keyset span of account_seq (from, to] from
+ * its input's `cursor` to its result's `cursor`, whose rows the partition is asked for. Undefined when the
+ * activity's shape says neither: it is then counted, not measured.
  */
-export function pageRange(span: ActivitySpan): { from: number; to: number } | undefined {
+export type PageSpan = { rows: number } | { from: number; to: number };
+
+export function pageRange(span: ActivitySpan): PageSpan | undefined {
   const input = (span.input ?? {}) as Record<string, unknown>;
   const result = (span.result ?? {}) as Record<string, unknown>;
-  const num = (...xs: unknown[]) => xs.map(Number).find((x) => Number.isFinite(x));
-  const from = num(input.cursor, input.from, input.fromSeq);
-  const to = num(result.cursor, result.to, input.to, input.toSeq);
-  return from !== undefined && to !== undefined && to >= from ? { from, to } : undefined;
+  const range = (input.range ?? null) as Record<string, unknown> | null;
+  if (range && Number.isFinite(Number(range.first)) && Number.isFinite(Number(range.last)))
+    return { rows: Number(range.last) - Number(range.first) + 1 };
+  const from = Number(input.cursor);
+  const to = Number(result.cursor);
+  return Number.isFinite(from) && Number.isFinite(to) && to >= from ? { from, to } : undefined;
 }
 
-/** Rows of the push's partition in each range, one index range count each. */
+/** Rows each page activity covered; keyset spans are counted in the push's partition (an index range each). */
 export async function rowsInRanges(
   sql: Sql,
   pushId: string,
-  ranges: ({ from: number; to: number } | undefined)[],
+  ranges: (PageSpan | undefined)[],
 ): Promise<(number | undefined)[]> {
   const out: (number | undefined)[] = [];
   for (const r of ranges) {
-    if (!r) {
-      out.push(undefined);
+    if (!r || 'rows' in r) {
+      out.push(r?.rows);
       continue;
     }
     const [row] = await sql<{ n: string }[]>`
@@ -224,8 +229,16 @@ export interface CostInputs {
   wal: WalDelta;
   walSettled: WalDelta;
   walSnapshot: number | null;
-  /** WAL bytes / s and PostgreSQL cluster CPU / s over the idle seconds before the POST: the background. */
-  background: { walPerSecond: number; pgCpuPerSecond: number | null; seconds: number };
+  /**
+   * Over the idle seconds before the POST: WAL bytes / s, PostgreSQL cluster CPU / s, and every role's CPU / s
+   * (sockets kept alive, presence, polls): the part of a push's figures that grows with its duration.
+   */
+  background: {
+    walPerSecond: number;
+    pgCpuPerSecond: number | null;
+    cpuPerSecond: Record<string, number>;
+    seconds: number;
+  };
   seconds: number;
   partition: { table: number; total: number } | null;
   history: RunHistory[];
@@ -280,6 +293,18 @@ export function costModel(c: CostInputs) {
       walBytesPerRecipientOverPush: bytes(c.background.walPerSecond * c.seconds),
       pgCpuUsPerRecipientOverPush:
         c.background.pgCpuPerSecond === null ? null : us(c.background.pgCpuPerSecond * c.seconds),
+      cpuPerSecond: Object.fromEntries(
+        Object.entries(c.background.cpuPerSecond).map(([k, x]) => [k, round(x, 3)]),
+      ),
+      /** Each role's idle CPU rate × the push's seconds, per recipient: what a slower push adds by lasting. */
+      idleCpuUsPerRecipientOverPush: Object.fromEntries(
+        ['api', 'worker', 'postgresCluster', 'temporal'].map((k) => [
+          k,
+          c.background.cpuPerSecond[k] === undefined
+            ? null
+            : us((c.background.cpuPerSecond[k] ?? 0) * c.seconds),
+        ]),
+      ),
     },
     partitionBytesPerRecipient: c.partition
       ? { table: bytes(c.partition.table), withIndexes: bytes(c.partition.total) }
