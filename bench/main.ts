@@ -58,6 +58,7 @@ import {
   partitionBytes,
   perWorker,
   rowsInRanges,
+  snapshotWalFromStatements,
   type WalDelta,
   walBetween,
   walDelta,
@@ -602,10 +603,12 @@ async function scaleFigures(
     c.pageSize,
   );
   const snapshot = c.spans.filter((s) => s.name === 'snapshotAudience').at(-1);
-  const walSnapshot =
+  const walSnapshotLsn =
     snapshot?.started !== undefined && snapshot.closed !== undefined
       ? walBetween(c.lsnSamples, snapshot.started, snapshot.closed)
       : null;
+  const walSnapshotStatements = stack.hasStatements ? await snapshotWalFromStatements(sql) : null;
+  const walSnapshot = walSnapshotLsn ?? walSnapshotStatements;
   const notifications = providerTotal(c.row);
   const cost = costModel({
     recipients: Number(c.row.audience_count),
@@ -644,6 +647,8 @@ async function scaleFigures(
         };
       }),
       expectedNotifications: await expectedNotifications(sql, c.appId, c.pushId),
+      /** The snapshot's WAL both ways: LSN samples bracketing it (null if the poll stalled), its statements'. */
+      snapshotWal: { lsn: walSnapshotLsn, statements: walSnapshotStatements },
     },
     cost,
   };

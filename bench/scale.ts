@@ -196,12 +196,31 @@ export type WalDelta = ReturnType<typeof walDelta>;
 
 /**
  * WAL written between two moments, from the LSN samples of the 50 ms poll: the last sample at or before
- * `from` to the first at or after `to`. Null when the samples do not bracket the window.
+ * `from` to the first at or after `to`. Null when no sample lies within `slackMs` of either end (a stalled
+ * poll would credit the window with whatever came after it).
  */
-export function walBetween(samples: { t: number; lsn: number }[], from: number, to: number): number | null {
+export function walBetween(
+  samples: { t: number; lsn: number }[],
+  from: number,
+  to: number,
+  slackMs = 500,
+): number | null {
   const before = samples.filter((s) => s.t <= from).at(-1);
   const after = samples.find((s) => s.t >= to);
-  return before && after ? after.lsn - before.lsn : null;
+  if (!before || !after || from - before.t > slackMs || after.t - to > slackMs) return null;
+  return after.lsn - before.lsn;
+}
+
+/**
+ * WAL of the snapshot's statements per pg_stat_statements (--private-pg: reset before each push): the bare
+ * partition's load, its primary key and index, the attach and the analyze (db/recipients.ts).
+ */
+export async function snapshotWalFromStatements(sql: Sql): Promise<number | null> {
+  const [row] = await sql<{ bytes: string | null }[]>`
+    select sum(wal_bytes) as bytes from pg_stat_statements
+    where dbid = (select oid from pg_database where datname = current_database())
+      and query ~* '^[[:space:]]*(insert into|alter table|create index on|analyze|create table)[[:space:]]+"?push_recipients'`;
+  return row?.bytes === null || row?.bytes === undefined ? null : Number(row.bytes);
 }
 
 /** Bytes of the push's partition: heap, indexes (and TOAST), per the catalog. */
