@@ -1135,6 +1135,10 @@ async function main(): Promise<number> {
     );
     const db = await resolveDatabase({ privatePg: opts.privatePg, pgSettings: opts.pgSettings });
     cleanups.push(() => db.stop());
+    if (!opts.privatePg)
+      bar.note(
+        'cost model: without --private-pg, PostgreSQL CPU and WAL are the whole server’s, other databases’ load included',
+      );
     const database = connectDatabase(db.url, 4);
     cleanups.push(() => database.close());
     await runMigrations(database);
