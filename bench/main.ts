@@ -3,12 +3,13 @@
  *
  *   npm run bench -- <all|tag-or|attr-and|every> [--accounts 100000] [--online 10000] [--apns-pct 10]
  *                    [--fcm-pct 10] [--hms-pct 0] [--honor-pct 0] [--xiaomi-pct 0] [--oppo-pct 0] [--vivo-pct 0]
- *                    [--retention 3600] [--apis N] [--page-size N] [--pool-size N]
+ *                    [--retention 3600] [--apis N] [--workers N] [--page-size N] [--pool-size N]
  *                    [--profile worker[,api]] [--private-pg [--pg-setting k=v]… [--auto-explain MS]]
  *                    [--json out.json] [--keep] [--webhooks] [--local-time N]
  *
  * It starts (or reuses) PostgreSQL and Temporal, spawns `herald api` (one per ~15,000 sockets: a process may
- * not open more than `ulimit -Hn` files) and `herald worker` as child processes, a child running the APNs,
+ * not open more than `ulimit -Hn` files) and `herald worker` (N with --workers: each its own process and Temporal
+ * identity, on one task queue) as child processes, a child running the APNs,
  * FCM, Huawei and Honor fakes, and children holding the WebSocket clients (≤ 10,000 each). It seeds N accounts in bulk SQL,
  * connects K clients, then pushes — to everyone, to a TagsOr of 3 tags, to an AttrsAnd of 2 attributes, or
  * the three in turn — and measures each push. See docs/performance.md for what each figure means.
@@ -39,12 +40,31 @@ import {
   peakPerSecond,
   percentile,
   progressBar,
+  type RunHistory,
   statsDelta,
   type TableStats,
   tableStats,
 } from './measure.ts';
 import { clusterCpu, cpuSeconds, resetPeakRss, statusBytes } from './procstat.ts';
 import { type CpuProfile, summarizeProfile } from './profile-summary.ts';
+import {
+  type CostInputs,
+  costModel,
+  expectedNotifications,
+  type Invariant,
+  maxOverlap,
+  PAGE_ACTIVITY,
+  pageRange,
+  partitionBytes,
+  perWorker,
+  rowsInRanges,
+  snapshotWalFromStatements,
+  type WalDelta,
+  walBetween,
+  walDelta,
+  walPoint,
+} from './scale.ts';
+import { scaleTables } from './scale-table.ts';
 import { BENCH_ENCRYPTION_KEY, dropBenchApp, onlineAccounts, type Seeded, seedBenchApp } from './seed.ts';
 import {
   type DatabaseHandle,
@@ -80,7 +100,7 @@ const SOCKETS_PER_API = 15_000;
 
 const USAGE = `npm run bench -- <all|tag-or|attr-and|every> [--accounts N] [--online K] [--apns-pct 10] [--fcm-pct 10]
   [--hms-pct 0] [--honor-pct 0] [--xiaomi-pct 0] [--oppo-pct 0] [--vivo-pct 0]
-  [--retention 3600] [--apis N] [--page-size N] [--pool-size N] [--profile worker[,api]]
+  [--retention 3600] [--apis N] [--workers N] [--page-size N] [--pool-size N] [--profile worker[,api]]
   [--private-pg] [--pg-setting name=value]… [--auto-explain MS] [--json out.json] [--keep] [--timeout S]
   [--webhooks]   (a webhook endpoint wanting every event, per-recipient ones included, on a local receiver)
   [--local-time N] (a local-time push over N zones, one wave each, all due at once)`;
@@ -97,6 +117,8 @@ interface Options {
   vendorPct: Record<Vendor, number>;
   retention: number;
   apis: number;
+  /** `herald worker` processes, each its own Temporal identity on the one task queue. */
+  workers: number;
   pageSize: number | undefined;
   poolSize: number | undefined;
   profile: string[];
@@ -127,6 +149,7 @@ function parseOptions(argv: string[]): Options {
       'vivo-pct': { type: 'string', default: '0' },
       retention: { type: 'string', default: '3600' },
       apis: { type: 'string' },
+      workers: { type: 'string', default: '1' },
       'page-size': { type: 'string' },
       'pool-size': { type: 'string' },
       profile: { type: 'string' },
@@ -185,6 +208,7 @@ function parseOptions(argv: string[]): Options {
     vendorPct,
     retention: int('retention', values.retention, 0),
     apis: values.apis ? int('apis', values.apis, 1) : Math.max(1, Math.ceil(online / SOCKETS_PER_API)),
+    workers: int('workers', values.workers, 1),
     pageSize: values['page-size'] ? int('page-size', values['page-size'], 10) : undefined,
     poolSize: values['pool-size'] ? int('pool-size', values['pool-size'], 1) : undefined,
     profile: values.profile ? values.profile.split(',').map((s) => s.trim()) : [],
@@ -224,7 +248,7 @@ interface Stack {
   temporal: TemporalHandle;
   fakes: Proc;
   apis: { proc: Proc; url: string }[];
-  worker: Proc;
+  workers: Proc[];
   clients: Proc[];
   taskQueue: string;
   pgPort: number;
@@ -254,6 +278,8 @@ interface PushRow {
   snapshot_ms: number | null;
   completed_ms: number | null;
   workflow_id: string;
+  /** pg_current_wal_lsn() in bytes, read with the row: the WAL timeline of the push. */
+  lsn: number;
 }
 
 async function pushRow(database: Database, appId: string, pushId: string): Promise<PushRow | undefined> {
@@ -271,7 +297,8 @@ async function pushRow(database: Database, appId: string, pushId: string): Promi
         'vivo', channel_counts -> 'vivo') as vendors,
       (extract(epoch from created_at) * 1000)::float8 as created_ms,
       (extract(epoch from snapshot_at) * 1000)::float8 as snapshot_ms,
-      (extract(epoch from completed_at) * 1000)::float8 as completed_ms
+      (extract(epoch from completed_at) * 1000)::float8 as completed_ms,
+      (pg_current_wal_lsn() - '0/0'::pg_lsn)::float8 as lsn
     from pushes where app_id = ${appId} and id = ${pushId}`;
   return row;
 }
@@ -282,7 +309,8 @@ interface CpuSnapshot {
 
 function cpuSnapshot(stack: Stack): CpuSnapshot {
   const out: CpuSnapshot = {
-    worker: cpuSeconds(stack.worker.pid),
+    worker: stack.workers.reduce((s, w) => s + cpuSeconds(w.pid), 0),
+    ...Object.fromEntries(stack.workers.map((w) => [`worker:${w.name}`, cpuSeconds(w.pid)])),
     api: stack.apis.reduce((s, a) => s + cpuSeconds(a.proc.pid), 0),
     clients: stack.clients.reduce((s, c) => s + cpuSeconds(c.pid), 0),
     fakes: cpuSeconds(stack.fakes.pid),
@@ -300,30 +328,48 @@ async function runPush(stack: Stack, seeded: Seeded, online: string[], scenario:
   if (!api) throw new Error('no api');
 
   // ---- before ----
-  const peaksReset = [stack.worker.pid, ...stack.apis.map((a) => a.proc.pid)].every(resetPeakRss);
+  const workerPids = stack.workers.map((w) => w.pid);
+  const peaksReset = [...workerPids, ...stack.apis.map((a) => a.proc.pid)].every(resetPeakRss);
   const rssBefore = {
-    worker: statusBytes(stack.worker.pid, 'VmRSS'),
+    worker: Math.max(...workerPids.map((pid) => statusBytes(pid, 'VmRSS'))),
     api: stack.apis.map((a) => statusBytes(a.proc.pid, 'VmRSS')),
   };
   stack.fakes.child.send({ cmd: 'reset' });
   await nextMessage(stack.fakes.child, 'reset');
   if (stack.hasStatements) await database.sql`select pg_stat_statements_reset()`;
-  // Let every backend flush its pending table statistics (PostgreSQL holds them up to 10 s when idle).
+  // Let every backend flush its pending table statistics (PostgreSQL holds them up to 10 s when idle). The
+  // idle seconds also measure the background: WAL and PostgreSQL CPU of whatever else runs on the server.
+  const idleFrom = { t: now(), wal: await walPoint(database.sql), pg: pgCpu(stack), cpu: cpuSnapshot(stack) };
   await sleep(11_000);
+  const idleTo = { t: now(), wal: await walPoint(database.sql), pg: pgCpu(stack), cpu: cpuSnapshot(stack) };
+  const idleSeconds = (idleTo.t - idleFrom.t) / 1000;
+  const background = {
+    seconds: round(idleSeconds, 1) ?? 0,
+    walPerSecond: (idleTo.wal.lsn - idleFrom.wal.lsn) / idleSeconds,
+    pgCpuPerSecond:
+      idleFrom.pg !== undefined && idleTo.pg !== undefined ? (idleTo.pg - idleFrom.pg) / idleSeconds : null,
+    cpuPerSecond: Object.fromEntries(
+      Object.entries(idleTo.cpu).map(([k, v]) => [k, (v - (idleFrom.cpu[k] ?? 0)) / idleSeconds]),
+    ),
+  };
   const statsBefore = await tableStats(database.sql);
   const sampler = backendSampler(database.sql, stack.pgPort, [
-    { role: 'worker', pid: stack.worker.pid },
+    ...stack.workers.map((w) => ({ role: 'worker', pid: w.pid })),
     ...stack.apis.map((a) => ({ role: 'api', pid: a.proc.pid })),
   ]);
   await sampler.start();
   let rssPeakSampled = { worker: 0, api: 0 };
+  const workerPeakSampled = new Map<number, number>();
   const rssTimer = setInterval(() => {
+    for (const pid of workerPids)
+      workerPeakSampled.set(pid, Math.max(workerPeakSampled.get(pid) ?? 0, statusBytes(pid, 'VmRSS')));
     rssPeakSampled = {
-      worker: Math.max(rssPeakSampled.worker, statusBytes(stack.worker.pid, 'VmRSS')),
+      worker: Math.max(rssPeakSampled.worker, ...workerPids.map((pid) => workerPeakSampled.get(pid) ?? 0)),
       api: Math.max(rssPeakSampled.api, ...stack.apis.map((a) => statusBytes(a.proc.pid, 'VmRSS'))),
     };
   }, 100);
   const cpuBefore = cpuSnapshot(stack);
+  const walBefore = await walPoint(database.sql);
 
   // ---- the push ----
   const monoStartUs = Number(process.hrtime.bigint() / 1000n);
@@ -360,11 +406,13 @@ async function runPush(stack: Stack, seeded: Seeded, online: string[], scenario:
   let row: PushRow | undefined;
   let tCompletedSeen = Number.NaN;
   let tSnapshotSeen = Number.NaN;
+  const lsnSamples: { t: number; lsn: number }[] = [{ t: tPost, lsn: walBefore.lsn }];
   const deadline = Date.now() + opts.timeoutS * 1000;
   for (;;) {
     row = await pushRow(database, appId, pushId);
     const t = now();
     if (row) {
+      lsnSamples.push({ t, lsn: row.lsn });
       const point = {
         t: round(t - tPost, 0) ?? 0,
         status: row.status,
@@ -401,6 +449,7 @@ async function runPush(stack: Stack, seeded: Seeded, online: string[], scenario:
     }
     await sleep(50);
   }
+  const walCompleted = await walPoint(database.sql);
   bar.end();
   if (!row) throw new Error(`push ${pushId} vanished`);
 
@@ -442,8 +491,11 @@ async function runPush(stack: Stack, seeded: Seeded, online: string[], scenario:
   const monoEndUs = Number(process.hrtime.bigint() / 1000n);
   clearInterval(rssTimer);
   const backendCpu = await sampler.stop();
+  const workerPeaks = workerPids.map((pid) =>
+    peaksReset ? statusBytes(pid, 'VmHWM') : (workerPeakSampled.get(pid) ?? 0),
+  );
   const peak = {
-    worker: peaksReset ? statusBytes(stack.worker.pid, 'VmHWM') : rssPeakSampled.worker,
+    worker: Math.max(...workerPeaks),
     api: peaksReset
       ? Math.max(...stack.apis.map((a) => statusBytes(a.proc.pid, 'VmHWM')))
       : rssPeakSampled.api,
@@ -451,11 +503,28 @@ async function runPush(stack: Stack, seeded: Seeded, online: string[], scenario:
   stack.fakes.child.send({ cmd: 'report' });
   const fakes = (await nextMessage<{ type: 'report'; report: FakesReport }>(stack.fakes.child, 'report'))
     .report;
-  const { spans, runs } = await activitySpans(stack.temporal.client, row.workflow_id);
+  const { spans, runs, history } = await activitySpans(stack.temporal.client, row.workflow_id);
   let statements: unknown[] = [];
   if (stack.hasStatements) statements = await topStatements(database);
   await sleep(11_000);
   const rows = statsDelta(statsBefore, await tableStats(database.sql));
+  const walSettled = await walPoint(database.sql);
+  const cpu = Object.fromEntries(Object.entries(cpuAfter).map(([k, v]) => [k, v - (cpuBefore[k] ?? 0)]));
+  const scale = await scaleFigures(stack, {
+    pushId,
+    appId,
+    row,
+    spans,
+    history,
+    cpu,
+    workerPeaks,
+    pageSize: opts.pageSize ?? 1000,
+    wal: walDelta(walBefore, walCompleted),
+    walSettled: walDelta(walBefore, walSettled),
+    lsnSamples,
+    background,
+    seconds: (tCompletedSeen - tPost) / 1000,
+  });
 
   const figures = computeFigures({
     scenario,
@@ -473,7 +542,7 @@ async function runPush(stack: Stack, seeded: Seeded, online: string[], scenario:
     closes,
     reconnects,
     fakes,
-    cpu: Object.fromEntries(Object.entries(cpuAfter).map(([k, v]) => [k, v - (cpuBefore[k] ?? 0)])),
+    cpu,
     backendCpu: backendCpu.byRole,
     peak,
     peaksReset,
@@ -481,7 +550,194 @@ async function runPush(stack: Stack, seeded: Seeded, online: string[], scenario:
     rows,
     statements,
   });
-  return { ...figures, webhooks, profileWindowUs: [monoStartUs, monoEndUs] as [number, number] };
+  const invariants = checkInvariants(figures, scale, opts, scenario);
+  return {
+    ...figures,
+    ...scale,
+    invariants,
+    webhooks,
+    profileWindowUs: [monoStartUs, monoEndUs] as [number, number],
+  };
+}
+
+/** CPU seconds of the PostgreSQL cluster so far, when its postmaster is on this machine. */
+const pgCpu = (stack: Stack): number | undefined =>
+  stack.db.postmasterPid ? clusterCpu(stack.db.postmasterPid) : undefined;
+
+/**
+ * The scale-out figures of a push: per worker what it ran (from the history's identities), the overlap of the
+ * push's activities, and the cost model (bench/scale.ts).
+ */
+async function scaleFigures(
+  stack: Stack,
+  c: {
+    pushId: string;
+    appId: string;
+    row: PushRow;
+    spans: ActivitySpan[];
+    history: RunHistory[];
+    cpu: Record<string, number>;
+    workerPeaks: number[];
+    pageSize: number;
+    wal: WalDelta;
+    walSettled: WalDelta;
+    lsnSamples: { t: number; lsn: number }[];
+    background: CostInputs['background'];
+    seconds: number;
+  },
+) {
+  const sql = stack.database.sql;
+  const pageSpans = c.spans.filter((s) => s.name === PAGE_ACTIVITY);
+  const ranges = c.spans.map((s) => (s.name === PAGE_ACTIVITY ? pageRange(s) : undefined));
+  const rows = await rowsInRanges(sql, c.pushId, ranges);
+  const { workers, unattributed } = perWorker(
+    c.spans,
+    rows,
+    c.history,
+    stack.workers.map((w, i) => ({
+      name: w.name,
+      pid: w.pid,
+      cpuSeconds: c.cpu[`worker:${w.name}`] ?? 0,
+      peakRss: c.workerPeaks[i] ?? 0,
+    })),
+    c.pageSize,
+  );
+  const snapshot = c.spans.filter((s) => s.name === 'snapshotAudience').at(-1);
+  const walSnapshotLsn =
+    snapshot?.started !== undefined && snapshot.closed !== undefined
+      ? walBetween(c.lsnSamples, snapshot.started, snapshot.closed)
+      : null;
+  const walSnapshotStatements = stack.hasStatements ? await snapshotWalFromStatements(sql) : null;
+  const walSnapshot = walSnapshotLsn ?? walSnapshotStatements;
+  const notifications = providerTotal(c.row);
+  const cost = costModel({
+    recipients: Number(c.row.audience_count),
+    notifications,
+    cpu: c.cpu,
+    workers: stack.workers.length,
+    apis: stack.apis.length,
+    postgres: stack.db.kind === 'private' ? 'private' : stack.db.postmasterPid ? 'shared' : 'unknown',
+    temporalPid: stack.temporal.pidFrom,
+    wal: c.wal,
+    walSettled: c.walSettled,
+    walSnapshot,
+    background: c.background,
+    seconds: c.seconds,
+    partition: await partitionBytes(sql, c.pushId),
+    history: c.history,
+    activityTasks: c.spans.reduce((s, x) => s + x.attempt, 0),
+    pageActivities: pageSpans.length,
+  });
+  return {
+    scaleOut: {
+      workers,
+      unattributedActivities: unattributed,
+      overlap: { pageActivities: maxOverlap(pageSpans), allActivities: maxOverlap(c.spans) },
+      pageActivities: pageSpans.map((s, k) => {
+        const i = c.spans.indexOf(s);
+        return {
+          worker: workers.find((w) => s.identity?.startsWith(`${w.pid}@`))?.name ?? s.identity ?? '?',
+          startMs: round((s.started ?? Number.NaN) - (c.row.created_ms ?? 0), 0),
+          ms: round((s.closed ?? Number.NaN) - (s.started ?? Number.NaN), 0),
+          range: ranges[i] ?? null,
+          rows: rows[i] ?? null,
+          attempt: s.attempt,
+          outcome: s.outcome,
+          n: k + 1,
+        };
+      }),
+      expectedNotifications: await expectedNotifications(sql, c.appId, c.pushId),
+      /** The snapshot's WAL both ways: LSN samples bracketing it (null if the poll stalled), its statements'. */
+      snapshotWal: { lsn: walSnapshotLsn, statements: walSnapshotStatements },
+    },
+    cost,
+  };
+}
+
+/** Provider notifications the push's counters record (sent + failed), every channel. */
+function providerTotal(row: PushRow): number {
+  const vendors = VENDORS.reduce(
+    (n, v) => n + Number(row.vendors?.[v]?.sent ?? 0) + Number(row.vendors?.[v]?.failed ?? 0),
+    0,
+  );
+  return (
+    vendors +
+    ['apns', 'fcm', 'hms', 'honor'].reduce(
+      (n, p) =>
+        n + Number(row[`${p}_sent` as keyof PushRow] ?? 0) + Number(row[`${p}_failed` as keyof PushRow] ?? 0),
+      0,
+    )
+  );
+}
+
+/**
+ * What every push must keep, whatever the number of workers and api processes: it completed; everyone was
+ * taken (a push to all); every connected recipient got it live once and nobody else did; every live device of
+ * a recipient left pending was notified once (counters = fakes = the devices in the database); the online and
+ * stored counts add up to the audience; every page activity's work was attributed to one of the workers.
+ */
+function checkInvariants(
+  f: ReturnType<typeof computeFigures>,
+  scale: Awaited<ReturnType<typeof scaleFigures>>,
+  opts: Options,
+  scenario: Scenario,
+): Invariant[] {
+  const out: Invariant[] = [];
+  const check = (name: string, ok: boolean, detail: string) => out.push({ name, ok, detail });
+  check('completed', f.status === 'completed', f.status);
+  if (scenario === 'all')
+    check('audience = accounts', f.audience === opts.accounts, `${f.audience} of ${opts.accounts}`);
+  check(
+    'online: every connected recipient received it, nobody else',
+    f.online.missing === 0 && f.online.unexpected === 0,
+    `received ${f.online.received}, missing ${f.online.missing}, unexpected ${f.online.unexpected}`,
+  );
+  check(
+    'online: no client got it twice',
+    f.online.duplicates === 0,
+    `${f.online.duplicates} duplicate frames`,
+  );
+  if (opts.retention > 0)
+    check(
+      'delivered online + stored offline = audience',
+      f.counters.deliveredOnline + f.counters.storedOffline === f.audience,
+      `${f.counters.deliveredOnline} + ${f.counters.storedOffline} vs ${f.audience}`,
+    );
+  const expected = scale.scaleOut.expectedNotifications;
+  const channels: [string, { accepted: number | null; rejected: number | null }, number, number][] = [
+    ['apns', f.providers.apns, f.counters.apnsSent, f.counters.apnsFailed],
+    ['fcm', f.providers.fcm, f.counters.fcmSent, f.counters.fcmFailed],
+    ['hms', f.providers.hms, f.counters.hmsSent, f.counters.hmsFailed],
+    ['honor', f.providers.honor, f.counters.honorSent, f.counters.honorFailed],
+    ...VENDORS.map((v): [string, { accepted: number | null; rejected: number | null }, number, number] => [
+      v,
+      f.providers[v],
+      Number(f.counters[`${v}Sent` as keyof typeof f.counters] ?? 0),
+      Number(f.counters[`${v}Failed` as keyof typeof f.counters] ?? 0),
+    ]),
+  ];
+  for (const [name, fake, sent, failed] of channels) {
+    const want = expected[name] ?? 0;
+    const seen = (fake.accepted ?? 0) + (fake.rejected ?? 0);
+    if (!want && !seen && !sent && !failed) continue;
+    check(
+      `${name}: devices = counted = received by the fake`,
+      want === sent + failed && seen === want && fake.accepted === sent,
+      `devices ${want}, counted ${sent} sent + ${failed} failed, fake ${fake.accepted} accepted + ${fake.rejected} rejected`,
+    );
+  }
+  check(
+    'every activity ran on one of the bench’s workers',
+    scale.scaleOut.unattributedActivities === 0,
+    `${scale.scaleOut.unattributedActivities} unattributed`,
+  );
+  const pageRows = scale.scaleOut.workers.reduce<number | null>(
+    (s, w) => (s === null || w.pageRows === null ? null : s + w.pageRows),
+    0,
+  );
+  if (pageRows !== null && !opts.localTime)
+    check('page ranges cover the audience', pageRows === f.audience, `${pageRows} rows in ranges`);
+  return out;
 }
 
 /**
@@ -656,6 +912,8 @@ function computeFigures(c: Collected) {
       connectedInAudience: c.expected.size,
       received: firstPerAccount.size,
       missing: c.expected.size - firstPerAccount.size,
+      /** Frames of this push beyond the first at an expected account. */
+      duplicates: onlineTimes.length - firstPerAccount.size,
       unexpected: c.receipts.filter((r) => !c.expected.has(r.account)).length,
       p50Ms: ms(percentile(latencies, 50)),
       p99Ms: ms(percentile(latencies, 99)),
@@ -723,10 +981,12 @@ function summarizeSpans(spans: ActivitySpan[], t0: number) {
   return out;
 }
 
-type Figures = ReturnType<typeof computeFigures> & {
-  profileWindowUs: [number, number];
-  webhooks: Awaited<ReturnType<typeof drainWebhooks>> | null;
-};
+type Figures = ReturnType<typeof computeFigures> &
+  Awaited<ReturnType<typeof scaleFigures>> & {
+    invariants: Invariant[];
+    profileWindowUs: [number, number];
+    webhooks: Awaited<ReturnType<typeof drainWebhooks>> | null;
+  };
 
 function table(results: Figures[], opts: Options): string {
   const v = (x: unknown) =>
@@ -852,7 +1112,8 @@ async function machineInfo(database: Database) {
   };
 }
 
-async function main(): Promise<void> {
+/** Answers the exit code: 0, or 3 when a push broke an invariant (the figures are written either way). */
+async function main(): Promise<number> {
   const opts = parseOptions(process.argv.slice(2));
   const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
   const outDir = path.join(root, 'bench', 'results', `run-${stamp}`);
@@ -870,10 +1131,14 @@ async function main(): Promise<void> {
   });
   try {
     bar.note(
-      `bench: ${opts.scenarios.join(', ')} — ${opts.accounts.toLocaleString('en')} accounts, ${opts.online.toLocaleString('en')} online, ${opts.apis} api process(es); logs in ${path.relative(root, outDir)}`,
+      `bench: ${opts.scenarios.join(', ')} — ${opts.accounts.toLocaleString('en')} accounts, ${opts.online.toLocaleString('en')} online, ${opts.apis} api process(es), ${opts.workers} worker(s); logs in ${path.relative(root, outDir)}`,
     );
     const db = await resolveDatabase({ privatePg: opts.privatePg, pgSettings: opts.pgSettings });
     cleanups.push(() => db.stop());
+    if (!opts.privatePg)
+      bar.note(
+        'cost model: without --private-pg, PostgreSQL CPU and WAL are the whole server’s, other databases’ load included',
+      );
     const database = connectDatabase(db.url, 4);
     cleanups.push(() => database.close());
     await runMigrations(database);
@@ -970,8 +1235,13 @@ async function main(): Promise<void> {
       cleanups.push(() => proc.stop());
       apis.push({ proc, url: `http://127.0.0.1:${port}` });
     }
-    const worker = spawnHerald('worker', 'worker', heraldEnv(), logDir, nodeFlags('worker', 'worker'));
-    cleanups.push(() => worker.stop());
+    const workers: Proc[] = [];
+    for (let i = 0; i < opts.workers; i++) {
+      const name = `worker${i + 1}`;
+      const proc = spawnHerald(name, 'worker', heraldEnv(), logDir, nodeFlags('worker', name));
+      cleanups.push(() => proc.stop());
+      workers.push(proc);
+    }
 
     // Seed while the processes start.
     const seeding = seedBenchApp(database, {
@@ -993,7 +1263,7 @@ async function main(): Promise<void> {
     );
     if (db.kind === 'given' && !opts.keep) cleanups.push(() => dropBenchApp(database, seeded.app.id));
     await Promise.all(apis.map((a) => waitForApi(a.proc, a.url)));
-    await waitForWorker(worker, temporal.client, taskQueue);
+    for (const w of workers) await waitForWorker(w, temporal.client, taskQueue);
 
     // The app's provider credentials, through the API as an operator would set them.
     const put = async (what: string, body: unknown) => {
@@ -1074,7 +1344,7 @@ async function main(): Promise<void> {
       temporal,
       fakes,
       apis,
-      worker,
+      workers,
       clients,
       taskQueue,
       pgPort,
@@ -1096,11 +1366,13 @@ async function main(): Promise<void> {
       c.child.connected && c.child.send({ cmd: 'close' });
     }
     await Promise.all(clients.map((c) => Promise.race([c.exited, sleep(3000)])));
-    await Promise.all([worker.stop(), ...apis.map((a) => a.proc.stop())]);
+    await Promise.all([...workers.map((w) => w.stop()), ...apis.map((a) => a.proc.stop())]);
     // One profile per thread (main = tid 0; the Temporal worker runs workflows in worker threads), each
     // summarized over each push's window (the monotonic clock is the one V8 stamps profiles with).
     const profiles: Record<string, unknown> = {};
-    const profiled = opts.profile.flatMap((role) => (role === 'api' ? apis.map((a) => a.proc.name) : [role]));
+    const profiled = opts.profile.flatMap((role) =>
+      role === 'api' ? apis.map((a) => a.proc.name) : role === 'worker' ? workers.map((w) => w.name) : [role],
+    );
     for (const name of profiled) {
       const dir = path.join(profileDir, name);
       const files = (await readdir(dir).catch(() => [] as string[])).filter((f) => f.endsWith('.cpuprofile'));
@@ -1170,8 +1442,13 @@ async function main(): Promise<void> {
       options: opts,
       machine: info,
       database: { kind: db.kind, url: db.url.replace(/\/\/[^@]*@/, '//…@') },
-      temporal: { address: temporal.address, startedHere: temporal.pid !== undefined },
+      temporal: {
+        address: temporal.address,
+        startedHere: temporal.pidFrom === 'started',
+        pidFrom: temporal.pidFrom,
+      },
       apis: apis.length,
+      workers: workers.length,
       seed: { ...seeded, app: { id: seeded.app.id } },
       connect,
       scenarios: results,
@@ -1184,15 +1461,21 @@ async function main(): Promise<void> {
       : path.join(root, 'bench', 'results', `bench-${stamp}.json`);
     writeFileSync(jsonFile, `${JSON.stringify(report, null, 2)}\n`);
     process.stdout.write(`\n${table(results, opts)}\n\n`);
+    for (const r of results) process.stdout.write(`${scaleTables(r)}\n\n`);
     for (const text of profileTexts) process.stdout.write(text);
     process.stdout.write(`figures: ${path.relative(process.cwd(), jsonFile)}\n`);
+    const broken = results.flatMap((r) =>
+      r.invariants.filter((i) => !i.ok).map((i) => `${r.scenario}: ${i.name}`),
+    );
+    if (broken.length) bar.note(`invariants broken: ${broken.join('; ')}`);
+    return broken.length ? 3 : 0;
   } finally {
     await cleanup();
   }
 }
 
 await main().then(
-  () => process.exit(0),
+  (code) => process.exit(code),
   (err) => {
     bar.note(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     process.exit(1);

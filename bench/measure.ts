@@ -3,6 +3,7 @@
  * attributed to the process that opened them, table-statistics deltas, percentiles, a progress bar.
  */
 import type { Client } from '@temporalio/client';
+import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import type { Sql } from '../db/client.ts';
 import { cpuSeconds, tcpPortsTowards } from './procstat.ts';
 
@@ -13,18 +14,49 @@ export interface ActivitySpan {
   closed: number | undefined;
   outcome: 'completed' | 'failed' | 'timedOut' | 'canceled' | 'open';
   attempt: number;
+  /** The worker that ran the (last) attempt: ActivityTaskStarted's identity (`<pid>@<host>` by default). */
+  identity: string | undefined;
+  /** The activity's first argument and its result, decoded (bench/scale.ts reads page ranges from them). */
+  input: unknown;
+  result: unknown;
+}
+
+/** One run of the workflow (continue-as-new starts the next): its history's size and its workflow tasks. */
+export interface RunHistory {
+  runId: string;
+  events: number;
+  /** DescribeWorkflowExecution's history size in bytes, when the server reports it. */
+  bytes: number | undefined;
+  workflowTasks: number;
+  /** Completed workflow tasks by the identity of the worker that started them. */
+  workflowTasksByIdentity: Record<string, number>;
+  activitiesScheduled: number;
 }
 
 type Ts = { seconds?: unknown; nanos?: number | null } | null | undefined;
 const tsMs = (t: Ts): number =>
   t ? Number(String(t.seconds ?? 0)) * 1000 + Number(t.nanos ?? 0) / 1e6 : Number.NaN;
 const idOf = (v: unknown): string => String(v ?? '');
+type Payloads = { payloads?: Payload[] | null } | null | undefined;
+/** The first payload of a history event's input or result, decoded; undefined when it is not plain JSON. */
+const firstPayload = (p: Payloads): unknown => {
+  const first = p?.payloads?.[0];
+  if (!first) return undefined;
+  try {
+    return defaultPayloadConverter.fromPayload(first);
+  } catch {
+    return undefined;
+  }
+};
 
-/** Every activity of every run of the workflow (continue-as-new included), in the order they were scheduled. */
+/**
+ * Every activity of every run of the workflow (continue-as-new included), in the order they were scheduled,
+ * with who ran it; and each run's history size and workflow tasks.
+ */
 export async function activitySpans(
   client: Client,
   workflowId: string,
-): Promise<{ spans: ActivitySpan[]; runs: number }> {
+): Promise<{ spans: ActivitySpan[]; runs: number; history: RunHistory[] }> {
   const runIds: { runId: string; start: number }[] = [];
   try {
     for await (const wf of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
@@ -34,16 +66,38 @@ export async function activitySpans(
     // visibility unavailable: the latest run only
   }
   runIds.sort((a, b) => a.start - b.start);
-  const handles = runIds.length
-    ? runIds.map((r) => client.workflow.getHandle(workflowId, r.runId))
-    : [client.workflow.getHandle(workflowId)];
+  const handles = (runIds.length ? runIds : [{ runId: undefined }]).map((r) => ({
+    runId: r.runId,
+    handle: client.workflow.getHandle(workflowId, r.runId),
+  }));
   const spans: ActivitySpan[] = [];
-  for (const handle of handles) {
-    const history = await handle.fetchHistory();
+  const history: RunHistory[] = [];
+  for (const { runId, handle } of handles) {
+    const [fetched, described] = await Promise.all([
+      handle.fetchHistory(),
+      handle.describe().catch(() => undefined),
+    ]);
+    const run: RunHistory = {
+      runId: described?.runId ?? runId ?? '?',
+      events: fetched.events?.length ?? 0,
+      bytes: described?.historySize,
+      workflowTasks: 0,
+      workflowTasksByIdentity: {},
+      activitiesScheduled: 0,
+    };
+    history.push(run);
     const byScheduled = new Map<string, ActivitySpan>();
-    for (const e of history.events ?? []) {
+    const taskIdentity = new Map<string, string>();
+    for (const e of fetched.events ?? []) {
       const at = tsMs(e.eventTime as Ts);
-      if (e.activityTaskScheduledEventAttributes) {
+      if (e.workflowTaskStartedEventAttributes) {
+        taskIdentity.set(idOf(e.eventId), e.workflowTaskStartedEventAttributes.identity ?? '?');
+      } else if (e.workflowTaskCompletedEventAttributes) {
+        run.workflowTasks++;
+        const who = taskIdentity.get(idOf(e.workflowTaskCompletedEventAttributes.startedEventId)) ?? '?';
+        run.workflowTasksByIdentity[who] = (run.workflowTasksByIdentity[who] ?? 0) + 1;
+      } else if (e.activityTaskScheduledEventAttributes) {
+        run.activitiesScheduled++;
         const span: ActivitySpan = {
           name: e.activityTaskScheduledEventAttributes.activityType?.name ?? '?',
           scheduled: at,
@@ -51,6 +105,9 @@ export async function activitySpans(
           closed: undefined,
           outcome: 'open',
           attempt: 1,
+          identity: undefined,
+          input: firstPayload(e.activityTaskScheduledEventAttributes.input),
+          result: undefined,
         };
         byScheduled.set(idOf(e.eventId), span);
         spans.push(span);
@@ -59,6 +116,7 @@ export async function activitySpans(
         if (span) {
           span.started = at;
           span.attempt = e.activityTaskStartedEventAttributes.attempt ?? 1;
+          span.identity = e.activityTaskStartedEventAttributes.identity ?? undefined;
         }
       } else {
         const closed: [unknown, ActivitySpan['outcome']][] = [
@@ -73,12 +131,14 @@ export async function activitySpans(
           if (span) {
             span.closed = at;
             span.outcome = outcome;
+            if (outcome === 'completed')
+              span.result = firstPayload(e.activityTaskCompletedEventAttributes?.result);
           }
         }
       }
     }
   }
-  return { spans, runs: handles.length };
+  return { spans, runs: handles.length, history };
 }
 
 export interface BackendCpu {

@@ -137,3 +137,45 @@ export function tcpPortsTowards(pid: number, remotePort: number): number[] {
   }
   return ports;
 }
+
+/**
+ * The pid of the process listening on TCP `port` (a Temporal dev server the bench reuses through
+ * TEMPORAL_ADDRESS), found through the listening socket's inode in /proc/<pid>/fd; undefined when no process we
+ * may read holds it.
+ */
+export function pidListeningOn(port: number): number | undefined {
+  const inodes = new Set<string>();
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text = '';
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      // st 0A = LISTEN
+      if (cols.length < 10 || cols[3] !== '0A') continue;
+      if (Number.parseInt((cols[1] ?? '').split(':')[1] ?? '', 16) === port) inodes.add(cols[9] ?? '');
+    }
+  }
+  if (!inodes.size) return undefined;
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let fds: string[] = [];
+    try {
+      fds = readdirSync(`/proc/${name}/fd`);
+    } catch {
+      continue;
+    }
+    for (const fd of fds) {
+      try {
+        const m = readlinkSync(`/proc/${name}/fd/${fd}`).match(/^socket:\[(\d+)\]$/);
+        if (m?.[1] && inodes.has(m[1])) return Number(name);
+      } catch {
+        // closed meanwhile
+      }
+    }
+  }
+  return undefined;
+}

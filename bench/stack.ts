@@ -14,7 +14,7 @@ import { Client, Connection } from '@temporalio/client';
 import postgres from 'postgres';
 import { findTemporalCli, freePort, startDevTemporal } from '../cli/temporal-dev.ts';
 import { createLogger } from '../core/log.ts';
-import { readStat } from './procstat.ts';
+import { pidListeningOn, readStat } from './procstat.ts';
 
 export const root = fileURLToPath(new URL('..', import.meta.url));
 const heraldBin = path.join(root, 'bin', 'herald.js');
@@ -165,8 +165,13 @@ export async function resolveDatabase(opts: {
 
 export interface TemporalHandle {
   address: string;
-  /** The dev server's pid when we started it. */
+  /**
+   * The server's pid: the dev server we started, or (TEMPORAL_ADDRESS) the process listening on its port when
+   * this machine's /proc shows it; undefined for a server elsewhere, whose CPU the bench cannot read.
+   */
   pid: number | undefined;
+  /** How `pid` was found: `started` here, `port` (a reused server found by its listening port), or `unknown`. */
+  pidFrom: 'started' | 'port' | 'unknown';
   client: Client;
   stop(): Promise<void>;
 }
@@ -194,11 +199,17 @@ export async function resolveTemporal(): Promise<TemporalHandle> {
     };
     pid = childPids().find((p) => !before.has(p));
   }
+  const pidFrom = pid !== undefined ? 'started' : undefined;
+  if (pid === undefined) {
+    const { hostname, port } = new URL(`http://${address}`);
+    if (['127.0.0.1', 'localhost', '[::1]', '0.0.0.0'].includes(hostname)) pid = pidListeningOn(Number(port));
+  }
   const connection = await Connection.connect({ address });
   const client = new Client({ connection, namespace: process.env.TEMPORAL_NAMESPACE ?? 'default' });
   return {
     address,
     pid,
+    pidFrom: pidFrom ?? (pid !== undefined ? 'port' : 'unknown'),
     client,
     stop: async () => {
       await connection.close();
