@@ -63,7 +63,7 @@ export const configSchema = z.object({
   /** Recipients per offline page (keyset batch) of a push. */
   HERALD_PAGE_SIZE: z.preprocess(emptyToUndefined, z.coerce.number().int().min(10).max(10_000).default(1000)),
   /**
-   * Page ranges of one push sent at once (each an activity, on any worker); unset: 2 per worker polling the
+   * Page ranges of one push sent at once (each an activity, on any worker); unset: 1 per worker polling the
    * task queue when the push starts its pages, at most 32.
    */
   HERALD_PAGE_PARALLELISM: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(32).optional()),

@@ -18,11 +18,12 @@ export const PAGES_IN_FLIGHT = 4;
 export const PAGES_PER_ACTIVITY = 50;
 
 /**
- * Page ranges of one push at once per worker polling its task queue, when HERALD_PAGE_PARALLELISM is unset: two,
- * so a worker's next range is claiming while another waits on the providers (each range has its own
- * PAGES_IN_FLIGHT, so a worker killed mid-push loses at most this many times that many pages).
+ * Page ranges of one push at once per worker polling its task queue, when HERALD_PAGE_PARALLELISM is unset. One:
+ * a range already keeps PAGES_IN_FLIGHT pages sending while it claims the next, so a second range on the same
+ * worker only doubles the claims contending in PostgreSQL — at 1M on one worker, two ranges made each claim
+ * take 22 ms against 13.7 ms with one, for no gain end to end (docs/performance.md, "Page ranges at 1M").
  */
-export const PAGE_RANGES_PER_WORKER = 2;
+export const PAGE_RANGES_PER_WORKER = 1;
 
 /** The most page ranges of one push at once (HERALD_PAGE_PARALLELISM, or sized from the workers). */
 export const MAX_PAGE_PARALLELISM = 32;

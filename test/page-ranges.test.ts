@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
-import { PAGES_IN_FLIGHT } from '../core/tunables.ts';
+import { PAGE_RANGES_PER_WORKER, PAGES_IN_FLIGHT } from '../core/tunables.ts';
 import { RecipientState } from '../db/schema.ts';
 import { type FakeFcm, startFakeFcm } from '../fakes/fcm.ts';
 import { generateServiceAccount } from '../fakes/keys.ts';
@@ -14,12 +14,13 @@ import { client, startTestStack, type TestStack, waitFor } from './support/stack
 import { TestSocket } from './support/ws.ts';
 
 // One push's offline pages over two worker processes on one task queue: its numbered rows in ranges of
-// 50 pages of 20, ranges on both workers at once (each worker runs at most two activities, so four ranges in
+// 50 pages of 20, ranges on both workers at once (each worker runs at most one activity, so two ranges in
 // flight need both), every device notified once, the counters exact, connected accounts served live. Then one
 // worker SIGKILLed mid-push: its ranges resume on the other at their cursors; nothing is sent twice, and only
 // the pages in flight at the kill may lose their notifications.
 const PAGE = 20;
-const PER_WORKER = 2;
+/** Activities a worker runs at once: the ranges in flight need both workers. */
+const PER_WORKER = 1;
 let stack: TestStack;
 let fcm: FakeFcm;
 const caFile = path.join(tmpdir(), `herald-page-ranges-ca-${process.pid}.pem`);
@@ -55,7 +56,7 @@ function spawnWorker(): Promise<ChildProcess> {
       TEMPORAL_TASK_QUEUE: stack.config.TEMPORAL_TASK_QUEUE,
       HERALD_WORKFLOW_BUNDLE: inject('workflowBundlePath'),
       HERALD_PAGE_SIZE: String(PAGE),
-      // Unset: the parallelism is sized from the workers polling (2 per worker).
+      // Unset: the parallelism is sized from the workers polling (PAGE_RANGES_PER_WORKER each).
       HERALD_PAGE_PARALLELISM: '',
       HERALD_TEST_MAX_ACTIVITIES: String(PER_WORKER),
       FCM_URL: fcm.url,
@@ -211,7 +212,7 @@ it('one push, two workers: ranges run on both at once; every device once, counte
 
   // From the history: the plan counted both workers, and range activities ran on both, at the same time.
   const { plan, attempts } = await rangeAttempts(push.appId, push.pushId);
-  expect(plan?.parallelism).toBe(2 * PER_WORKER);
+  expect(plan?.parallelism).toBe(2 * PAGE_RANGES_PER_WORKER);
   const identities = [...new Set(attempts.map((a) => a.identity))];
   expect(identities).toHaveLength(2);
   const [a, b] = identities;
