@@ -154,10 +154,13 @@ export async function dropRecipientPartition(db: Queryable, pushId: string): Pro
   await db.execute(sql.raw(`drop table if exists "${name}"`));
 }
 
+/** A gateway (alias `g`) that heartbeated in the last 30 seconds: its presence rows are connections. */
+export const liveGateway = sql`g.heartbeat_at > now() - interval '30 seconds'`;
+
 /** The account is connected to a gateway that is alive (heartbeat within 30 s): the socket delivers to it. */
 export const connectedNow = (appId: string, accountId: SQL) => sql`exists (
   select 1 from presence pr join gateways g on g.id = pr.gateway_id
-  where pr.app_id = ${appId} and pr.account_id = ${accountId} and g.heartbeat_at > now() - interval '30 seconds')`;
+  where pr.app_id = ${appId} and pr.account_id = ${accountId} and ${liveGateway})`;
 
 /** What happened to one account's copy of a push, by name (db/schema.ts RecipientState). */
 export type RecipientStateName = keyof typeof RecipientState;

@@ -6,7 +6,7 @@
 import { and, eq, inArray, type SQL, sql } from 'drizzle-orm';
 import { traceStatement } from '../core/tracing.ts';
 import type { Queryable } from '../db/client.ts';
-import { connectedNow } from '../db/recipients.ts';
+import { liveGateway } from '../db/recipients.ts';
 import { type ChannelCount, devices, RecipientState as S } from '../db/schema.ts';
 import type { DeviceTarget } from '../delivery/channel.ts';
 import { type ChannelName, FALLBACK_CHANNELS } from '../delivery/registry.ts';
@@ -195,13 +195,22 @@ export async function claimPage(
         recipients: number;
         devices: DeviceRow[];
       }>(sql`
-    with page as (
-      -- Presence is looked up for undelivered rows only.
-      select r0.${key} as key, r0.account_seq, r0.account_id, r0.state, r0.variant,
-        r0.state = ${S.pending} and ${connectedNow(appId, sql`r0.account_id`)} as connected
+    with picked as (
+      select r0.${key} as key, r0.account_seq, r0.account_id, r0.state, r0.variant
       from push_recipients r0
       where r0.push_id = ${pushId} and r0.${key} > ${cursor} ${rowsOf}
       order by r0.${key} limit ${size}
+    ), present as materialized (
+      -- Presence of the page's undelivered accounts only, one index probe each: as a subquery per row the
+      -- planner hashes every presence row of the app once per page, a cost that grows with who is online.
+      select pr.account_id, pr.gateway_id from presence pr
+      where pr.app_id = ${appId}
+        and pr.account_id = any(array(select account_id from picked where state = ${S.pending}))
+    ), page as (
+      select p.*, p.state = ${S.pending} and p.account_id in (
+        select c.account_id from present c join gateways g on g.id = c.gateway_id
+        where ${liveGateway}) as connected
+      from picked p
     ), offline as (
       select p.account_id, p.variant from page p
       where ${wantDevices} and p.state = ${S.pending} and not p.connected
