@@ -1,13 +1,14 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { PAGE_RANGES_PER_WORKER, PAGES_IN_FLIGHT } from '../core/tunables.ts';
 import { type FakeFcm, startFakeFcm } from '../fakes/fcm.ts';
 import { generateServiceAccount } from '../fakes/keys.ts';
 import { seedAccounts } from './support/seed.ts';
 import { client, startTestStack, type TestStack, waitFor } from './support/stack.ts';
+import { spawnWorkerProcess } from './support/worker-child.ts';
 
 let stack: TestStack;
 let fcm: FakeFcm;
@@ -27,26 +28,16 @@ afterAll(async () => {
 
 /** `herald worker` in a child process, on the stack's task queue, sending FCM to the fake. */
 function spawnWorker(): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('test/support/worker-process.ts')], {
-    env: {
-      ...process.env,
-      DATABASE_URL: inject('databaseUrl'),
-      TEMPORAL_ADDRESS: inject('temporalAddress'),
-      TEMPORAL_TASK_QUEUE: stack.config.TEMPORAL_TASK_QUEUE,
-      HERALD_WORKFLOW_BUNDLE: inject('workflowBundlePath'),
+  return spawnWorkerProcess(
+    stack,
+    {
       HERALD_PAGE_SIZE: '100',
       FCM_URL: fcm.url,
       HERALD_ALLOWED_TOKEN_URIS: fcm.tokenUri,
       NODE_EXTRA_CA_CERTS: caFile,
-      LOG_LEVEL: 'warn',
     },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    child.stdout?.on('data', (d: Buffer) => d.toString().includes('worker ready') && resolve(child));
-    child.once('exit', (code) => reject(new Error(`worker exited early (${code})`)));
-  });
+    children,
+  );
 }
 
 type Push = {

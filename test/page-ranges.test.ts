@@ -1,16 +1,17 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
-import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { PAGE_RANGES_PER_WORKER, PAGES_IN_FLIGHT } from '../core/tunables.ts';
 import { RecipientState } from '../db/schema.ts';
 import { type FakeFcm, startFakeFcm } from '../fakes/fcm.ts';
 import { generateServiceAccount } from '../fakes/keys.ts';
 import { seedAccounts } from './support/seed.ts';
 import { client, startTestStack, type TestStack, waitFor } from './support/stack.ts';
+import { spawnWorkerProcess } from './support/worker-child.ts';
 import { TestSocket } from './support/ws.ts';
 
 // One push's offline pages over two worker processes on one task queue: its numbered rows in ranges of
@@ -48,13 +49,9 @@ afterAll(async () => {
 });
 
 function spawnWorker(): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('test/support/worker-process.ts')], {
-    env: {
-      ...process.env,
-      DATABASE_URL: inject('databaseUrl'),
-      TEMPORAL_ADDRESS: inject('temporalAddress'),
-      TEMPORAL_TASK_QUEUE: stack.config.TEMPORAL_TASK_QUEUE,
-      HERALD_WORKFLOW_BUNDLE: inject('workflowBundlePath'),
+  return spawnWorkerProcess(
+    stack,
+    {
       HERALD_PAGE_SIZE: String(PAGE),
       // Unset: the parallelism is sized from the workers polling (PAGE_RANGES_PER_WORKER each).
       HERALD_PAGE_PARALLELISM: '',
@@ -62,15 +59,9 @@ function spawnWorker(): Promise<ChildProcess> {
       FCM_URL: fcm.url,
       HERALD_ALLOWED_TOKEN_URIS: fcm.tokenUri,
       NODE_EXTRA_CA_CERTS: caFile,
-      LOG_LEVEL: 'warn',
     },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    child.stdout?.on('data', (d: Buffer) => d.toString().includes('worker ready') && resolve(child));
-    child.once('exit', (code) => reject(new Error(`worker exited early (${code})`)));
-  });
+    children,
+  );
 }
 
 /** Two new workers, both seen polling the task queue for activities (so the plan counts both). */

@@ -1,11 +1,11 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintUserToken } from '../core/user-token.ts';
 import { type FakesStack, startStackWithFakes } from './support/fakes-stack.ts';
 import { seedAccounts } from './support/seed.ts';
 import { client, startTestStack, type TestStack, waitFor } from './support/stack.ts';
 import { type Receiver, startReceiver } from './support/webhook-receiver.ts';
+import { spawnWorkerProcess } from './support/worker-child.ts';
 
 // Webhook delivery under load and faults: per-recipient events of a 10k push in batches of at most 1,000 and at
 // most one request a second; a worker SIGKILLed while a batch is in flight loses no event and the receiver
@@ -88,27 +88,7 @@ describe('a worker SIGKILLed mid-batch', () => {
   });
 
   function spawnWorker(): Promise<ChildProcess> {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', path.resolve('test/support/worker-process.ts')],
-      {
-        env: {
-          ...process.env,
-          DATABASE_URL: inject('databaseUrl'),
-          TEMPORAL_ADDRESS: inject('temporalAddress'),
-          TEMPORAL_TASK_QUEUE: stack.config.TEMPORAL_TASK_QUEUE,
-          HERALD_WORKFLOW_BUNDLE: inject('workflowBundlePath'),
-          HERALD_WEBHOOK_ALLOW_PRIVATE: 'true',
-          LOG_LEVEL: 'warn',
-        },
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    );
-    children.push(child);
-    return new Promise((resolve, reject) => {
-      child.stdout?.on('data', (d: Buffer) => d.toString().includes('worker ready') && resolve(child));
-      child.once('exit', (code) => reject(new Error(`worker exited early (${code})`)));
-    });
+    return spawnWorkerProcess(stack, { HERALD_WEBHOOK_ALLOW_PRIVATE: 'true' }, children);
   }
 
   it('loses no event, and the receiver processes each once', async () => {

@@ -1,14 +1,15 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { PAGE_RANGES_PER_WORKER, PAGES_IN_FLIGHT } from '../core/tunables.ts';
 import { type FakeFcm, startFakeFcm } from '../fakes/fcm.ts';
 import { generateServiceAccount } from '../fakes/keys.ts';
 import { seedAccounts } from './support/seed.ts';
 import { client, startTestStack, type TestStack, waitFor } from './support/stack.ts';
+import { spawnWorkerProcess } from './support/worker-child.ts';
 
 // Workers stopping in the middle of a push's offline pages, in child processes: a SIGTERM drains (the page
 // activity finishes its page, hands its cursor over, and nothing is lost), and a SIGKILL, twice, loses at
@@ -38,28 +39,18 @@ afterAll(async () => {
 });
 
 function spawnWorker(env: Record<string, string> = {}): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('test/support/worker-process.ts')], {
-    env: {
-      ...process.env,
-      DATABASE_URL: inject('databaseUrl'),
-      TEMPORAL_ADDRESS: inject('temporalAddress'),
-      TEMPORAL_TASK_QUEUE: stack.config.TEMPORAL_TASK_QUEUE,
-      HERALD_WORKFLOW_BUNDLE: inject('workflowBundlePath'),
+  return spawnWorkerProcess(
+    stack,
+    {
       HERALD_PAGE_SIZE: '100',
       FCM_URL: fcm.url,
       // The fake's token endpoint is not Google's: the operator's allow-list (docs/security.md) names it.
       HERALD_ALLOWED_TOKEN_URIS: fcm.tokenUri,
       NODE_EXTRA_CA_CERTS: caFile,
-      LOG_LEVEL: 'warn',
       ...env,
     },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    child.stdout?.on('data', (d: Buffer) => d.toString().includes('worker ready') && resolve(child));
-    child.once('exit', (code) => reject(new Error(`worker exited early (${code})`)));
-  });
+    children,
+  );
 }
 
 const exited = (child: ChildProcess) =>
