@@ -1,6 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import { jwtVerifier, UserTokenError } from '../core/user-token.ts';
+import { tokensValidAfter } from '../db/sessions.ts';
 import { CHANNEL_NAMES } from '../delivery/registry.ts';
 import { authenticate, cachedAppSecrets } from '../gateway/auth.ts';
 import { revoked } from '../gateway/login.ts';
@@ -63,10 +64,8 @@ export function engagementRoutes(deps: ApiDeps) {
         throw new ApiError(401, 'unauthorized', `The user token: ${err.message}`);
       throw err;
     }
-    const [account] = await deps.database.sql<{ tokens_valid_after: string | Date | null }[]>`
-      select tokens_valid_after from accounts where app_id = ${identity.appId} and account_id = ${identity.accountId}`;
-    const after = account?.tokens_valid_after;
-    if (revoked(identity.issuedAt, after ? new Date(after) : null))
+    const after = await tokensValidAfter(deps.database.db, identity.appId, identity.accountId);
+    if (revoked(identity.issuedAt, after))
       throw new ApiError(401, 'unauthorized', 'The user token: token_revoked: the account was kicked');
     c.set('user', { appId: identity.appId, accountId: identity.accountId });
     await next();

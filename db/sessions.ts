@@ -30,6 +30,17 @@ export async function revokeUserTokens(db: Queryable, appId: string, accountId: 
   return rows.length > 0;
 }
 
+/** When the account's user tokens were last revoked (revokeUserTokens); null when never, or no such account. */
+export async function tokensValidAfter(
+  db: Queryable,
+  appId: string,
+  accountId: string,
+): Promise<Date | null> {
+  const [row] = await db.execute<{ at: string | Date | null }>(sql`
+    select tokens_valid_after as at from accounts where app_id = ${appId} and account_id = ${accountId}`);
+  return row?.at ? new Date(row.at) : null;
+}
+
 export interface OnlineState {
   /** Connected to a gateway that beat its heart in the last 30 s (as live delivery counts it). */
   online: boolean;

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CreatedApp } from '../db/apps.ts';
+import { revokeUserTokens } from '../db/sessions.ts';
 import { client, startTestStack, type TestStack, waitFor } from './support/stack.ts';
 import { tencentClient } from './support/tencent.ts';
 import { type ReceivedEvent, type Receiver, startReceiver } from './support/webhook-receiver.ts';
@@ -237,6 +238,11 @@ describe('events', () => {
     expect((await engage(t.app.apiKey, { pushId: push.id, event: 'opened', channel: 'fcm' })).status).toBe(
       401,
     );
+    // A kicked account's tokens report nothing more (the v4 kick revokes them: db/sessions.ts).
+    await revokeUserTokens(stack.database.db, t.app.id, 'o2');
+    const kicked = await engage(o2, { pushId: push.id, event: 'opened', channel: 'fcm' });
+    expect(kicked.status).toBe(401);
+    expect(kicked.body.error?.code).toBe('unauthorized');
 
     const report = (await t.api<Push>('GET', `/v1/pushes/${push.id}`)).body;
     expect(report.counters).toMatchObject({ opened: 3, clicked: 2 });
