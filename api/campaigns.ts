@@ -21,6 +21,7 @@ import {
   notFoundError,
   security,
   tooManyError,
+  uuidPageQuery,
 } from './schemas.ts';
 
 const tags = ['Campaigns'];
@@ -81,8 +82,7 @@ const list = createRoute({
   summary: 'List campaigns, newest first',
   request: {
     query: z.object({
-      cursor: z.uuid('cursor must be the nextCursor of a previous page').optional(),
-      limit: z.coerce.number().int().min(1).max(100).default(20),
+      ...uuidPageQuery(100, 20),
     }),
   },
   responses: {

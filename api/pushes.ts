@@ -15,6 +15,7 @@ import {
   notFoundError,
   security,
   tooManyError,
+  uuidPageQuery,
 } from './schemas.ts';
 
 const tags = ['Pushes'];
@@ -52,8 +53,7 @@ const list = createRoute({
       scheduleId: z.string().optional(),
       createdFrom: z.iso.datetime({ offset: true }).optional(),
       createdTo: z.iso.datetime({ offset: true }).optional(),
-      cursor: z.uuid('cursor must be the nextCursor of a previous page').optional(),
-      limit: z.coerce.number().int().min(1).max(200).default(50),
+      ...uuidPageQuery(200, 50),
     }),
   },
   responses: {

@@ -22,6 +22,7 @@ import {
   jsonContent,
   notFoundError,
   security,
+  uuidPageQuery,
 } from './schemas.ts';
 
 const tags = ['Schedules'];
@@ -142,8 +143,7 @@ const list = createRoute({
   summary: 'List schedules, newest first, with their next run times',
   request: {
     query: z.object({
-      cursor: z.uuid('cursor must be the nextCursor of a previous page').optional(),
-      limit: z.coerce.number().int().min(1).max(50).default(20),
+      ...uuidPageQuery(50, 20),
     }),
   },
   responses: {

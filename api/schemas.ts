@@ -69,3 +69,12 @@ export const idempotencyKeyHeader = (what: string) =>
         description: `Same key within 7 days and same body = same ${what} (200); keys starting with \`v4:\` or \`schedule:\` are reserved`,
       }),
   });
+
+/**
+ * The query of a list read newest first by a uuid cursor (pushes, campaigns, schedules): `cursor`, the
+ * previous page's nextCursor, and `limit`, 1 to `max` rows.
+ */
+export const uuidPageQuery = (max: number, defaultLimit: number) => ({
+  cursor: z.uuid('cursor must be the nextCursor of a previous page').optional(),
+  limit: z.coerce.number().int().min(1).max(max).default(defaultLimit),
+});
